@@ -1,0 +1,70 @@
+/**
+ * DNS answers as the rest of dane-smtp sees them. The proof is four-state, never a
+ * boolean AD bit (the hickory-dns model): a failed lookup is `bogus` or `indeterminate`,
+ * never `insecure`.
+ */
+export type Proof = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
+
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME' | 'SOA' | 'NS';
+
+export interface MxData {
+  preference: number;
+  /** Lower-case, no trailing dot; '' (empty) for the root, as in a null MX `0 .`. */
+  exchange: string;
+}
+
+export interface TlsaData {
+  /** Numbers kept as numbers, unknown values included (usage 4 stays 4). */
+  usage: number;
+  selector: number;
+  matchingType: number;
+  data: Buffer;
+}
+
+export interface RDataOf {
+  A: string;
+  AAAA: string;
+  MX: MxData;
+  TLSA: TlsaData;
+  CNAME: string;
+  SOA: unknown;
+  NS: string;
+}
+
+/**
+ * How a lookup ended:
+ * - `data`: records of the asked type exist (possibly after CNAMEs);
+ * - `nodata`: the name exists without records of that type;
+ * - `nxdomain`: the name (or the end of its CNAME chain) does not exist;
+ * - `failed`: SERVFAIL, timeout, REFUSED, malformed or mismatched answer…
+ *   Its proof is `bogus` (the resolver said DNSSEC validation failed, e.g. by an
+ *   Extended DNS Error 6–12) or `indeterminate`.
+ */
+export type LookupStatus = 'data' | 'nodata' | 'nxdomain' | 'failed';
+
+export interface DnsAnswer<T> {
+  /** The name asked, lower-case, no trailing dot. */
+  qname: string;
+  qtype: RecordType;
+  status: LookupStatus;
+  proof: Proof;
+  /** RData of `qtype` owned by `canonicalName` (empty unless status is `data`). */
+  records: T[];
+  /** Smallest TTL of the records (0 when none). */
+  ttl: number;
+  /** CNAME chain followed in the answer: [qname, target1, target2, ...]. */
+  cnameChain: string[];
+  /** Last name of `cnameChain` (qname when there was no CNAME). */
+  canonicalName: string;
+  /** One line for humans: why it failed, e.g. "SERVFAIL (EDE 7: signature expired)". */
+  reason?: string;
+}
+
+export interface LookupOptions {
+  signal?: AbortSignal;
+}
+
+/** Everything that asks DNS takes one of these as a parameter (the mailauth model). */
+export interface Resolver {
+  lookup<K extends RecordType>(name: string, type: K, options?: LookupOptions): Promise<DnsAnswer<RDataOf[K]>>;
+}
