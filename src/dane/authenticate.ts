@@ -1,0 +1,231 @@
+/**
+ * Authenticate a served certificate chain with usable TLSA records (RFC 7672 §3.1,
+ * RFC 7671 §5). Pure: TLSA records, the chain the server sent, reference names and the
+ * time in; a Match or a Failure out. No sockets, no clock, no local trust store.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
+
+export interface CertInfo {
+  depth: number;
+  subject: string;
+  issuer: string;
+  spkiSha256: string;
+  certSha256: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface AuthMatch {
+  ok: true;
+  /** The record that authenticated the server, as presentation text "3 1 1 ab…". */
+  record: string;
+  usage: 'DANE-EE' | 'DANE-TA';
+  /** Depth of the matched certificate in the served chain (0 = leaf). */
+  depth: number;
+  /** DANE-TA only: the reference identifier the leaf certificate matched. */
+  matchedName?: string;
+  chain: CertInfo[];
+}
+
+export interface AuthFailure {
+  ok: false;
+  /** One sentence for the operator. */
+  reason: string;
+  /** Per usable record, why it did not authenticate. */
+  records: { record: string; why: string }[];
+  chain: CertInfo[];
+}
+
+export type AuthResult = AuthMatch | AuthFailure;
+
+export interface AuthInput {
+  /** Usable records only (see classifyTlsa); unusable ones never take part. */
+  records: ClassifiedTlsa[];
+  /** DER certificates exactly as the server sent them, leaf first. */
+  served: Buffer[];
+  /** RFC 7672 §3.2.2 reference identifiers: TLSA base domain, MX host, next-hop domain. */
+  referenceNames: string[];
+  now: Date;
+}
+
+const MAX_DEPTH = 10;
+const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
+const ANY_EKU = '2.5.29.37.0';
+
+interface ParsedCert {
+  der: Buffer;
+  x509: X509Certificate;
+  spki: Buffer;
+}
+
+function parse(der: Buffer): ParsedCert | undefined {
+  try {
+    const x509 = new X509Certificate(der);
+    const spki = x509.publicKey.export({ type: 'spki', format: 'der' });
+    return { der, x509, spki };
+  } catch {
+    return undefined;
+  }
+}
+
+function sha(alg: 'sha256' | 'sha512', data: Buffer): Buffer {
+  return createHash(alg).update(data).digest();
+}
+
+/** RFC 6698 §2.1.2–2.1.3: the selected content, then the matching type. */
+export function associationMatches(record: ClassifiedTlsa, cert: { der: Buffer; spki: Buffer }): boolean {
+  const selected = record.selector === Selector.CERT ? cert.der : cert.spki;
+  switch (record.matchingType) {
+    case Matching.FULL:
+      return selected.equals(record.data);
+    case Matching.SHA256:
+      return sha('sha256', selected).equals(record.data);
+    case Matching.SHA512:
+      return sha('sha512', selected).equals(record.data);
+    default:
+      return false;
+  }
+}
+
+function certInfo(c: ParsedCert, depth: number): CertInfo {
+  return {
+    depth,
+    subject: c.x509.subject.replace(/\n/g, ', '),
+    issuer: c.x509.issuer.replace(/\n/g, ', '),
+    spkiSha256: sha('sha256', c.spki).toString('hex'),
+    certSha256: sha('sha256', c.der).toString('hex'),
+    notBefore: new Date(c.x509.validFrom).toISOString(),
+    notAfter: new Date(c.x509.validTo).toISOString(),
+  };
+}
+
+function dateProblem(c: ParsedCert, now: Date): string | undefined {
+  if (now < new Date(c.x509.validFrom)) return `not valid before ${new Date(c.x509.validFrom).toISOString()}`;
+  if (now > new Date(c.x509.validTo)) return `expired ${new Date(c.x509.validTo).toISOString()}`;
+  return undefined;
+}
+
+function issuedBy(child: ParsedCert, parent: ParsedCert): boolean {
+  try {
+    return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.x509.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The issuer path from the leaf through the served certificates only (RFC 7672 §3.1.2:
+ * the trust anchor must be in the chain the server sent). Order of the served list does
+ * not matter; a certificate is used at most once.
+ */
+function issuerPath(certs: ParsedCert[]): ParsedCert[] {
+  const leaf = certs[0];
+  if (!leaf) return [];
+  const path = [leaf];
+  const used = new Set<ParsedCert>([leaf]);
+  while (path.length < MAX_DEPTH) {
+    const child = path[path.length - 1]!;
+    if (child.x509.checkIssued(child.x509)) break; // self-issued: top reached
+    const parent = certs.find((c) => !used.has(c) && issuedBy(child, c));
+    if (!parent) break;
+    path.push(parent);
+    used.add(parent);
+  }
+  return path;
+}
+
+/**
+ * RFC 7672 §3.2.2 / RFC 6125: SAN dNSNames, the CN only when there are no DNS SANs, a
+ * wildcard only as the whole leftmost label. OpenSSL's X509_check_host does exactly this
+ * with these flags.
+ */
+export function leafMatchesName(leaf: X509Certificate, name: string): boolean {
+  if (!name) return false;
+  try {
+    return (
+      leaf.checkHost(name, {
+        subject: 'default',
+        wildcards: true,
+        partialWildcards: false,
+        multiLabelWildcards: false,
+        singleLabelSubdomains: false,
+      }) !== undefined
+    );
+  } catch {
+    return false;
+  }
+}
+
+function serverAuthAllowed(leaf: X509Certificate): boolean {
+  const eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
+  return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
+}
+
+/** DANE-TA(2): anchor at `anchorDepth` of `path`; validate leaf..anchor (RFC 7671 §5.2). */
+function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; why: string } {
+  for (let d = 0; d <= anchorDepth; d++) {
+    const c = path[d]!;
+    const problem = dateProblem(c, now);
+    if (problem) return { ok: false, why: `certificate at depth ${d} (${certInfo(c, d).subject}) ${problem}` };
+    if (d > 0 && c.x509.ca !== true) {
+      return { ok: false, why: `certificate at depth ${d} (${certInfo(c, d).subject}) is not a CA but issues depth ${d - 1}` };
+    }
+  }
+  const leaf = path[0]!.x509;
+  if (!serverAuthAllowed(leaf)) return { ok: false, why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
+  const name = referenceNames.find((n) => leafMatchesName(leaf, n));
+  if (!name) return { ok: false, why: `leaf certificate names none of ${referenceNames.join(', ')}` };
+  return { ok: true, name };
+}
+
+export function authenticate(input: AuthInput): AuthResult {
+  const parsed = input.served.map(parse);
+  const certs = parsed.filter((c): c is ParsedCert => c !== undefined);
+  const chain = certs.map((c, i) => certInfo(c, i));
+  const leaf = parsed[0];
+  if (!leaf) {
+    return { ok: false, reason: 'the server sent no parsable certificate', records: [], chain };
+  }
+  const path = issuerPath(certs);
+  const tried: { record: string; why: string }[] = [];
+
+  for (const record of input.records) {
+    const text = tlsaToText(record);
+    if (record.usage === Usage.DANE_EE) {
+      // RFC 7672 §3.1.1: DANE-EE matches the leaf only; no name or date checks.
+      if (associationMatches(record, leaf)) {
+        return { ok: true, record: text, usage: 'DANE-EE', depth: 0, chain };
+      }
+      tried.push({ record: text, why: 'does not match the leaf certificate' });
+      continue;
+    }
+    if (record.usage === Usage.DANE_TA) {
+      // RFC 7672 §3.1.2: the anchor must be one of the certificates the server sent,
+      // on the issuer path of the leaf; the path from it is validated with dates.
+      const depth = path.findIndex((c) => associationMatches(record, c));
+      if (depth < 0) {
+        const offPath = certs.some((c) => associationMatches(record, c));
+        tried.push({
+          record: text,
+          why: offPath
+            ? 'matches a served certificate that is not on the issuer path of the leaf'
+            : 'matches no certificate the server sent (the trust anchor must be in the served chain)',
+        });
+        continue;
+      }
+      const check = checkTaPath(path, depth, input.referenceNames, input.now);
+      if (check.ok) {
+        return { ok: true, record: text, usage: 'DANE-TA', depth, matchedName: check.name, chain };
+      }
+      tried.push({ record: text, why: `trust anchor at depth ${depth}, but ${check.why}` });
+      continue;
+    }
+    tried.push({ record: text, why: 'not a usable usage' });
+  }
+  const reason =
+    tried.length === 0
+      ? 'no usable TLSA record to authenticate with'
+      : `no usable TLSA record matched: ${tried.map((t) => `${t.record.slice(0, 20)}… ${t.why}`).join('; ')}`;
+  return { ok: false, reason, records: tried, chain };
+}
