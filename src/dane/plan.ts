@@ -1,0 +1,226 @@
+/**
+ * The RFC 7672 planner: from DNSSEC-tagged DNS answers to the TLS level each MX host
+ * must get. All decisions live here, next to their RFC sections; the only I/O is the
+ * injected Resolver, so the rules run in unit tests against declarative fixtures.
+ */
+import type { DnsAnswer, MxData, Proof, RecordType, Resolver, TlsaData } from '../dns/types.js';
+import { normalizeName, tlsaOwner } from '../dns/names.js';
+import { classifyTlsa, tlsaToText, usableRecords, type ClassifiedTlsa } from './tlsa.js';
+
+/** A DNS answer as reported (JSON and human output). */
+export interface DnsReport {
+  name: string;
+  type: RecordType;
+  status: DnsAnswer<unknown>['status'];
+  proof: Proof;
+  records: string[];
+  cnameChain?: string[];
+  reason?: string;
+}
+
+export function reportAnswer(a: DnsAnswer<unknown>): DnsReport {
+  const records = a.records.map((r) => recordText(a.qtype, r));
+  const out: DnsReport = { name: a.qname, type: a.qtype, status: a.status, proof: a.proof, records };
+  if (a.cnameChain.length > 1) out.cnameChain = a.cnameChain;
+  if (a.reason) out.reason = a.reason;
+  return out;
+}
+
+function recordText(type: RecordType, r: unknown): string {
+  if (type === 'MX') {
+    const mx = r as MxData;
+    return `${mx.preference} ${mx.exchange || '.'}`;
+  }
+  if (type === 'TLSA') return tlsaToText(r as TlsaData);
+  return typeof r === 'string' ? r : JSON.stringify(r);
+}
+
+export interface MxHost {
+  /** The exchange as written in the MX record (the domain itself for an implicit MX). */
+  name: string;
+  preference: number;
+  implicit: boolean;
+}
+
+export type MxDecision =
+  | { kind: 'hosts'; hosts: MxHost[]; mxProof: Proof; mx: DnsReport }
+  | { kind: 'tempfail'; reason: string; mx: DnsReport }
+  | { kind: 'undeliverable'; reason: string; mx: DnsReport };
+
+/** Fisher–Yates shuffle with an injected random source (tests pass a fixed one). */
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Decide what the MX answer means for the destination. Pure. */
+export function decideMx(domain: string, answer: DnsAnswer<MxData>, random: () => number = Math.random): MxDecision {
+  const mx = reportAnswer(answer);
+  switch (answer.status) {
+    case 'failed':
+      // RFC 7672 §2.2.1: a bogus or indeterminate MX RRset defers the mail.
+      return { kind: 'tempfail', reason: `MX lookup for ${domain} failed (${answer.proof}${answer.reason ? `: ${answer.reason}` : ''}); mail is deferred (RFC 7672 §2.2.1)`, mx };
+    case 'nxdomain':
+      return { kind: 'undeliverable', reason: `${domain} does not exist (NXDOMAIN)`, mx };
+    case 'nodata':
+      // RFC 5321 §5.1: no MX records, the domain is its own implicit MX.
+      return { kind: 'hosts', hosts: [{ name: domain, preference: 0, implicit: true }], mxProof: answer.proof, mx };
+    case 'data': {
+      // RFC 7505 §3: a null MX ("0 .") says the domain accepts no mail; never fall back to its A record.
+      if (answer.records.some((r) => r.exchange === '')) {
+        return { kind: 'undeliverable', reason: `${domain} publishes a null MX (RFC 7505): it accepts no mail`, mx };
+      }
+      // RFC 5321 §5.1: ascending preference, equal preferences in random order.
+      const byPref = new Map<number, string[]>();
+      for (const r of answer.records) {
+        const name = normalizeName(r.exchange);
+        const list = byPref.get(r.preference) ?? [];
+        if (!list.includes(name)) list.push(name);
+        byPref.set(r.preference, list);
+      }
+      const seen = new Set<string>();
+      const hosts: MxHost[] = [];
+      for (const pref of [...byPref.keys()].sort((a, b) => a - b)) {
+        for (const name of shuffle(byPref.get(pref)!, random)) {
+          if (seen.has(name)) continue; // a host listed twice keeps its best preference
+          seen.add(name);
+          hosts.push({ name, preference: pref, implicit: false });
+        }
+      }
+      return { kind: 'hosts', hosts, mxProof: answer.proof, mx };
+    }
+  }
+}
+
+/** The TLS level a host gets (Postfix's names; RFC 7672 §2.2). */
+export type HostLevel =
+  | {
+      kind: 'dane';
+      /** RFC 7672 §2.2.3: the name the TLSA records were found under; also the SNI. */
+      tlsaBase: string;
+      tlsa: ClassifiedTlsa[];
+      usable: ClassifiedTlsa[];
+      /** RFC 7672 §3.2.2: names a DANE-TA leaf may carry. */
+      referenceNames: string[];
+    }
+  | { kind: 'encrypt'; tlsaBase: string; tlsa: ClassifiedTlsa[]; why: string }
+  | { kind: 'may'; why: string };
+
+export type HostPlan =
+  | { kind: 'usable'; host: MxHost; addresses: string[]; level: HostLevel; dns: DnsReport[] }
+  | { kind: 'no-address'; host: MxHost; reason: string; dns: DnsReport[] }
+  | { kind: 'failed'; host: MxHost; reason: string; dns: DnsReport[]; level?: HostLevel };
+
+export interface PlanOptions {
+  /** SMTP port: the TLSA owner is `_<port>._tcp.<host>`. */
+  port: number;
+  /**
+   * RFC 7672 §2.2.1 allows DANE for a host whose own records are secure even when the
+   * MX RRset is insecure. Off by default, as in Postfix.
+   */
+  daneWithInsecureMx?: boolean;
+  signal?: AbortSignal;
+}
+
+function weakest(proofs: Proof[]): Proof {
+  for (const p of ['bogus', 'indeterminate', 'insecure'] as const) if (proofs.includes(p)) return p;
+  return 'secure';
+}
+
+/** TLSA RRset → level. Pure. */
+export function levelFromTlsa(tlsaBase: string, records: TlsaData[], referenceNames: string[]): HostLevel {
+  const tlsa = classifyTlsa(records);
+  const usable = usableRecords(tlsa);
+  if (usable.length > 0) return { kind: 'dane', tlsaBase, tlsa, usable, referenceNames };
+  // RFC 7672 §2.2: a secure TLSA RRset with no usable record still makes TLS mandatory,
+  // without authentication (encrypt).
+  return { kind: 'encrypt', tlsaBase, tlsa, why: `all ${records.length} TLSA record(s) at ${tlsaBase} are unusable` };
+}
+
+/**
+ * Resolve one MX host: its addresses, then TLSA only where the rules make it due.
+ * `mxSecure`: the MX RRset (or the implicit-MX NODATA answer) was secure.
+ */
+export async function planHost(resolver: Resolver, host: MxHost, domain: string, mxProof: Proof, options: PlanOptions): Promise<HostPlan> {
+  const dns: DnsReport[] = [];
+  const opts = { signal: options.signal };
+  const [a, aaaa] = await Promise.all([resolver.lookup(host.name, 'A', opts), resolver.lookup(host.name, 'AAAA', opts)]);
+  dns.push(reportAnswer(a), reportAnswer(aaaa));
+
+  const failedAddr = [a, aaaa].find((x) => x.status === 'failed');
+  if (failedAddr) {
+    // A bogus or failed address lookup: this host cannot be used; the next one is tried.
+    return { kind: 'failed', host, dns, reason: `address lookup ${failedAddr.qname} ${failedAddr.qtype} failed (${failedAddr.proof}${failedAddr.reason ? `: ${failedAddr.reason}` : ''})` };
+  }
+  const addresses = [...a.records, ...aaaa.records];
+  if (addresses.length === 0) {
+    return { kind: 'no-address', host, dns, reason: `${host.name} has no A or AAAA records (${a.status})` };
+  }
+  const addrProof = weakest([a.proof, aaaa.proof]);
+  const withAddrs = (level: HostLevel): HostPlan => ({ kind: 'usable', host, addresses, level, dns });
+
+  const mxSecure = mxProof === 'secure';
+  if (!mxSecure && !options.daneWithInsecureMx) {
+    // RFC 7672 §2.2.1: with an insecure MX RRset DANE does not apply (opportunistic TLS).
+    return withAddrs({ kind: 'may', why: `the MX RRset of ${domain} is ${mxProof}: DANE does not apply (RFC 7672 §2.2.1)` });
+  }
+  // RFC 7672 §3.2.2: reference identifiers. The MX host and the next-hop domain come from
+  // the MX RRset, so they count only when it is secure.
+  const mxNames = mxSecure ? [host.name, domain] : [];
+  const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
+  const cnamed = expanded !== host.name;
+
+  // Candidate TLSA base domains, in the order RFC 7672 §2.2.2 gives.
+  const bases: string[] = [];
+  if (addrProof === 'secure') {
+    if (cnamed) bases.push(expanded);
+    bases.push(host.name);
+  } else if (cnamed) {
+    // RFC 7672 §2.2.2: an insecure chain whose FIRST CNAME is secure still gets TLSA at
+    // the original name.
+    const first = await resolver.lookup(host.name, 'CNAME', opts);
+    dns.push(reportAnswer(first));
+    if (first.status === 'data' && first.proof === 'secure') bases.push(host.name);
+  }
+  if (bases.length === 0) {
+    return withAddrs({ kind: 'may', why: `the address records of ${host.name} are ${addrProof}: no TLSA lookup (RFC 7672 §2.2.2)` });
+  }
+
+  for (const base of bases) {
+    const t = await resolver.lookup(tlsaOwner(base, options.port), 'TLSA', opts);
+    dns.push(reportAnswer(t));
+    if (t.status === 'failed') {
+      // RFC 7672 §2.2.3: a failed or bogus TLSA lookup makes the host unusable.
+      return { kind: 'failed', host, dns, reason: `TLSA lookup ${t.qname} failed (${t.proof}${t.reason ? `: ${t.reason}` : ''}): host skipped (RFC 7672 §2.2.3)` };
+    }
+    if (t.status === 'data' && t.proof === 'secure') {
+      const refs = [...new Set([base, ...mxNames])];
+      return withAddrs(levelFromTlsa(base, t.records, refs));
+    }
+    // No secure TLSA here: try the next candidate (the original name after the expanded one).
+  }
+  return withAddrs({ kind: 'may', why: `no secure TLSA records at ${bases.map((b) => tlsaOwner(b, options.port)).join(' or ')}` });
+}
+
+/** Planning a whole destination: the MX decision, then hosts on demand in MX order. */
+export async function planMx(resolver: Resolver, domain: string, options: PlanOptions & { random?: () => number }): Promise<MxDecision> {
+  const answer = await resolver.lookup(domain, 'MX', { signal: options.signal });
+  return decideMx(domain, answer, options.random);
+}
+
+export function levelSummary(level: HostLevel): string {
+  switch (level.kind) {
+    case 'dane':
+      return `DANE: ${level.usable.length} usable TLSA record(s) at ${level.tlsaBase}`;
+    case 'encrypt':
+      return `TLS mandatory, unauthenticated: ${level.why}`;
+    case 'may':
+      return `opportunistic: ${level.why}`;
+  }
+}
+
+export { tlsaToText };
