@@ -1,0 +1,103 @@
+/**
+ * Certificates for the lab receivers, made with test/support/pki.ts: two shared CA
+ * hierarchies (ECDSA and RSA: root -> intermediate) and one leaf per receiver, plus TLSA
+ * association data computed from them.
+ */
+import { createHash } from 'node:crypto';
+import { makeCert, type Issued, type KeyType } from '../support/pki.js';
+
+export type CaFamily = 'ecdsa' | 'rsa';
+
+/** How a receiver's certificate looks. Every field is optional. */
+export interface CertProfile {
+  /** Leaf key type (default 'ecdsa'). */
+  key?: KeyType;
+  /** Issuing CA hierarchy (default 'ecdsa'); ignored when selfSigned. */
+  ca?: CaFamily;
+  /** DNS SANs (default: the receiver's host name). null: no SAN extension (CN only). */
+  names?: string[] | null;
+  /** Subject CN (default: the first name, or the host name). */
+  cn?: string;
+  /** Leaf validity ended yesterday. */
+  expired?: boolean;
+  /** Self-signed leaf (no CA); served alone. */
+  selfSigned?: boolean;
+  /** What the server sends (default 'full' = leaf + intermediate + root). */
+  served?: 'leaf' | 'leaf+intermediate' | 'full';
+}
+
+export interface Ca {
+  root: Issued;
+  intermediate: Issued;
+}
+
+export interface HostCerts {
+  leaf: Issued;
+  intermediate?: Issued;
+  root?: Issued;
+  /** PEM chain the receiver serves, leaf first. */
+  servedPem: string;
+  /** Another certificate for the same names with another key, never served (key rollover). */
+  unserved?: Issued;
+}
+
+const DAY = 86_400_000;
+
+export async function makeCa(family: CaFamily): Promise<Ca> {
+  const label = family.toUpperCase();
+  const root = await makeCert({ cn: `DANE Lab ${label} Root`, key: family, ca: true });
+  const intermediate = await makeCert({ cn: `DANE Lab ${label} Intermediate`, key: family, ca: true, issuer: root });
+  return { root, intermediate };
+}
+
+async function makeLeaf(host: string, profile: CertProfile, cas: Record<CaFamily, Ca>): Promise<{ leaf: Issued; ca?: Ca }> {
+  const now = Date.now();
+  const names = profile.names === null ? [] : (profile.names ?? [host]);
+  const cn = profile.cn ?? names[0] ?? host;
+  const ca = profile.selfSigned ? undefined : cas[profile.ca ?? 'ecdsa'];
+  const leaf = await makeCert({
+    cn,
+    sans: names,
+    key: profile.key ?? 'ecdsa',
+    ...(profile.expired ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now - DAY) } : {}),
+    ...(ca ? { issuer: ca.intermediate } : {}),
+  });
+  return ca ? { leaf, ca } : { leaf };
+}
+
+export async function makeHostCerts(
+  host: string,
+  profile: CertProfile,
+  cas: Record<CaFamily, Ca>,
+  withUnserved: boolean,
+): Promise<HostCerts> {
+  const [main, other] = await Promise.all([
+    makeLeaf(host, profile, cas),
+    withUnserved ? makeLeaf(host, profile, cas) : Promise.resolve(undefined),
+  ]);
+  const { leaf, ca } = main;
+  const served = profile.served ?? 'full';
+  let servedPem = leaf.certPem;
+  if (ca && served !== 'leaf') servedPem += ca.intermediate.certPem;
+  if (ca && served === 'full') servedPem += ca.root.certPem;
+  return {
+    leaf,
+    ...(ca ? { intermediate: ca.intermediate, root: ca.root } : {}),
+    servedPem,
+    ...(other ? { unserved: other.leaf } : {}),
+  };
+}
+
+/** TLSA certificate association data (hex) for `cert` with the given selector and matching type. */
+export function associationData(cert: Issued, selector: number, matchingType: number): Buffer {
+  const content = selector === 0 ? cert.der : cert.spkiDer;
+  switch (matchingType) {
+    case 0:
+      return Buffer.from(content);
+    case 2:
+      return createHash('sha512').update(content).digest();
+    default:
+      // 1, and unknown matching types (3...) which carry a SHA-256 that would match if misread.
+      return createHash('sha256').update(content).digest();
+  }
+}
