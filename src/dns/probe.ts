@@ -1,0 +1,36 @@
+/** Does the configured resolver validate DNSSEC? (RFC 7672 §2.1 needs a validating resolver.) */
+import { isTransportFailure } from './stub.js';
+import type { Resolver } from './types.js';
+
+export interface ValidationProbe {
+  /** The signed root SOA came back with AD=1 (RFC 4035 §3.2.3). */
+  validates: boolean;
+  /** The resolver answered at all (no timeout, no socket error). */
+  reachable: boolean;
+  /** One line for humans. */
+  reason: string;
+}
+
+/**
+ * Asks the root zone ('') for its SOA with DO set: the root is signed, so a validating
+ * resolver sets AD. A caller's abort propagates (DaneSmtpError ABORTED).
+ */
+export async function probeValidation(resolver: Resolver, signal?: AbortSignal): Promise<ValidationProbe> {
+  const answer = await resolver.lookup('', 'SOA', signal ? { signal } : {});
+  if (answer.status === 'data' && answer.proof === 'secure') {
+    return { validates: true, reachable: true, reason: 'resolver validates DNSSEC (AD bit set on the root SOA)' };
+  }
+  if (answer.status === 'failed') {
+    const why = answer.reason ?? 'lookup failed';
+    if (isTransportFailure(answer)) return { validates: false, reachable: false, reason: `resolver unreachable: ${why}` };
+    return { validates: false, reachable: true, reason: `root SOA lookup failed: ${why}` };
+  }
+  if (answer.proof === 'insecure') {
+    return {
+      validates: false,
+      reachable: true,
+      reason: 'resolver answered the root SOA without the AD bit: it does not validate DNSSEC (or strips AD)',
+    };
+  }
+  return { validates: false, reachable: true, reason: `unexpected root SOA answer: ${answer.status}/${answer.proof}` };
+}

@@ -1,0 +1,361 @@
+/**
+ * A DNS stub resolver that trusts the AD bit of a validating recursive resolver
+ * (Postfix's model: RFC 4035 §3.2, RFC 6840 §5.8, RFC 7672 §2.1). UDP first with EDNS0
+ * and DO, TCP when the answer is truncated. Network problems are answers with
+ * status 'failed', never exceptions; only a caller's abort throws (DaneSmtpError ABORTED).
+ */
+import { randomInt } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createConnection, isIP, isIPv4, isIPv6 } from 'node:net';
+import { DaneSmtpError } from '../errors.js';
+import { canonicalAddress, isLoopback } from './resolv-conf.js';
+import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from './types.js';
+import {
+  CLASS_IN,
+  RCODE,
+  TYPE_CODES,
+  describeExtendedError,
+  encodeQuery,
+  extendedErrors,
+  nameToWire,
+  parseMessage,
+  rcodeName,
+  type WireMessage,
+  type WireRecord,
+} from './wire.js';
+
+export interface StubResolverOptions {
+  /** IPv4 or IPv6 address of a validating recursive resolver. */
+  server: string;
+  /** Default 53. */
+  port?: number;
+  /** One deadline per lookup, covering UDP and the TCP retry. */
+  timeoutMs: number;
+  /** Source address; default 127.0.0.1 for a 127/8 server, else the any address. */
+  localAddress?: string;
+  /** EDNS UDP payload size advertised (RFC 6891 §6.2.5); default 1232 (DNS flag day 2020). */
+  maxUdpSize?: number;
+}
+
+/** Longest CNAME chain followed inside one answer. */
+export const MAX_CNAME_CHAIN = 16;
+
+/** Reasons of failures where the resolver could not be reached start with one of these. */
+export const TRANSPORT_FAILURE_PREFIXES = ['timeout', 'network error'] as const;
+
+/** True when a failed answer means "no answer from the resolver" (timeout, socket error). */
+export function isTransportFailure(answer: DnsAnswer<unknown>): boolean {
+  return answer.status === 'failed' && TRANSPORT_FAILURE_PREFIXES.some((p) => answer.reason?.startsWith(p));
+}
+
+type Exchange =
+  | { kind: 'answer'; msg: WireMessage }
+  | { kind: 'truncated' }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'stopped'; note?: string };
+
+interface Question {
+  id: number;
+  name: string;
+  type: number;
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  return typeof e?.code === 'string' ? e.code : String(e?.message ?? err).slice(0, 120);
+}
+
+/** Why `msg` is not the answer to `q` (RFC 5452 §4.1-4.3), or undefined if it is. */
+export function mismatch(msg: WireMessage, q: Question): string | undefined {
+  if (msg.id !== q.id) return 'wrong ID';
+  if (!msg.qr) return 'QR bit not set';
+  if (msg.opcode !== 0) return 'wrong opcode';
+  if (msg.questions.length !== 1) return `${msg.questions.length} questions`;
+  const mq = msg.questions[0]!;
+  // Names are canonical (lower-case) on both sides, so string equality is a
+  // case-insensitive comparison (RFC 4343).
+  if (mq.name !== q.name || mq.type !== q.type || mq.class !== CLASS_IN) return 'wrong question';
+  return undefined;
+}
+
+function bogusEde(code: number): boolean {
+  // RFC 8914 §4.7-4.13: DNSSEC Bogus .. NSEC Missing.
+  return code >= 6 && code <= 12;
+}
+
+/** Turns a matching response into a DnsAnswer (RFC 7672 §2.1 four states, AD-bit model). */
+export function answerFromMessage<K extends RecordType>(
+  msg: WireMessage,
+  qname: string,
+  qtype: K,
+): DnsAnswer<RDataOf[K]> {
+  const base = { qname, qtype, records: [] as RDataOf[K][], ttl: 0, cnameChain: [qname], canonicalName: qname };
+  const failed = (proof: Proof, reason: string): DnsAnswer<RDataOf[K]> => ({ ...base, status: 'failed', proof, reason });
+  const edes = extendedErrors(msg);
+  const edeText = edes.length ? ` (${edes.slice(0, 3).map(describeExtendedError).join('; ')})` : '';
+
+  if (msg.rcode === RCODE.SERVFAIL) {
+    // A validating resolver answers SERVFAIL for bogus data (RFC 4035 §5.5); only an
+    // EDE 6-12 says that this was the reason (RFC 8914 §4), otherwise we cannot tell.
+    return failed(edes.some((e) => bogusEde(e.infoCode)) ? 'bogus' : 'indeterminate', `SERVFAIL${edeText}`);
+  }
+  if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
+    return failed('indeterminate', `${rcodeName(msg.rcode)}${edeText}`);
+  }
+
+  // AD=1 from the validating resolver: secure; else insecure (RFC 4035 §3.2.3, RFC 6840 §5.8).
+  const proof: Proof = msg.ad ? 'secure' : 'insecure';
+  const typeCode = TYPE_CODES[qtype];
+  const inAnswer = msg.answers.filter((r) => r.class === CLASS_IN);
+
+  // Follow the CNAME chain inside the answer (RFC 1034 §3.6.2, §4.3.2), unless CNAME is asked.
+  const chain = [qname];
+  if (qtype !== 'CNAME') {
+    const seen = new Set(chain);
+    for (let name = qname; ; ) {
+      const cnames = inAnswer.filter((r) => r.type === TYPE_CODES.CNAME && r.name === name);
+      if (cnames.length === 0) break;
+      const targets = new Set(cnames.map((r) => r.data as string));
+      if (targets.size > 1) return failed('indeterminate', `several CNAME targets for ${name || '.'} (RFC 2181 §10.1)`);
+      const target = cnames[0]!.data as string;
+      if (seen.has(target)) return failed('indeterminate', `CNAME loop at ${target || '.'}`);
+      if (chain.length > MAX_CNAME_CHAIN) return failed('indeterminate', `CNAME chain longer than ${MAX_CNAME_CHAIN}`);
+      seen.add(target);
+      chain.push(target);
+      name = target;
+    }
+  }
+  const canonicalName = chain[chain.length - 1]!;
+  const withChain = { ...base, cnameChain: chain, canonicalName };
+
+  if (msg.rcode === RCODE.NXDOMAIN) {
+    // The last name of the chain does not exist (RFC 6604 §2.1).
+    return { ...withChain, status: 'nxdomain', proof };
+  }
+  const rrs: WireRecord[] = inAnswer.filter((r) => r.type === typeCode && r.name === canonicalName);
+  if (rrs.length === 0) return { ...withChain, status: 'nodata', proof };
+  // TTLs with the top bit set are treated as 0 (RFC 2181 §8).
+  const ttl = Math.min(...rrs.map((r) => (r.ttl > 0x7fffffff ? 0 : r.ttl)));
+  return { ...withChain, status: 'data', proof, records: rrs.map((r) => r.data as RDataOf[K]), ttl };
+}
+
+export class StubResolver implements Resolver {
+  readonly server: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  readonly localAddress: string | undefined;
+  readonly maxUdpSize: number;
+
+  constructor(options: StubResolverOptions) {
+    const { server, port = 53, timeoutMs, localAddress, maxUdpSize = 1232 } = options;
+    const family = typeof server === 'string' ? isIP(server.split('%')[0]!) : 0;
+    if (family === 0) throw new DaneSmtpError('USAGE', `resolver address is not an IP address: ${String(server).slice(0, 80)}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DaneSmtpError('USAGE', `bad resolver port ${port}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {
+      throw new DaneSmtpError('USAGE', `bad DNS timeout ${timeoutMs} ms`);
+    }
+    if (localAddress !== undefined && isIP(localAddress.split('%')[0]!) !== family) {
+      throw new DaneSmtpError('USAGE', `local address ${localAddress.slice(0, 80)} is not of the resolver's address family`);
+    }
+    // RFC 6891 §6.2.5: values below 512 are treated as 512.
+    if (!Number.isInteger(maxUdpSize) || maxUdpSize < 512 || maxUdpSize > 65535) {
+      throw new DaneSmtpError('USAGE', `bad EDNS UDP size ${maxUdpSize}`);
+    }
+    this.server = server;
+    this.port = port;
+    this.timeoutMs = timeoutMs;
+    this.localAddress = localAddress;
+    this.maxUdpSize = maxUdpSize;
+  }
+
+  private get bindAddress(): string {
+    if (this.localAddress !== undefined) return this.localAddress;
+    if (isIPv4(this.server)) return isLoopback(this.server) ? '127.0.0.1' : '0.0.0.0';
+    return '::';
+  }
+
+  async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
+    if (!Object.hasOwn(TYPE_CODES, type)) {
+      throw new DaneSmtpError('USAGE', `unsupported record type ${String(type).slice(0, 20)}`);
+    }
+    const typeCode = TYPE_CODES[type];
+    const callerSignal = options.signal;
+    const aborted = () => new DaneSmtpError('ABORTED', undefined, { cause: callerSignal?.reason });
+    if (callerSignal?.aborted) throw aborted();
+
+    const parsed = nameToWire(name);
+    if ('error' in parsed) {
+      const qname = typeof name === 'string' ? name.toLowerCase().slice(0, 300) : '';
+      return failedAnswer(qname, type, 'indeterminate', parsed.error);
+    }
+    const q: Question = { id: randomInt(0, 65536), name: parsed.name, type: typeCode };
+    const query = encodeQuery({
+      id: q.id,
+      nameWire: parsed.wire,
+      type: typeCode,
+      udpPayloadSize: this.maxUdpSize,
+      dnssecOk: true, // RFC 4035 §3.2.1; AD is then set on validated data (§3.2.3)
+    });
+
+    // One deadline for the whole lookup; the caller's signal stops it too.
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), this.timeoutMs);
+    const onCallerAbort = () => stop.abort();
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      let result = await this.udpExchange(query, q, stop.signal);
+      let transport = '';
+      if (result.kind === 'truncated') {
+        // RFC 1035 §4.2.1, RFC 7766 §5: retry the truncated answer over TCP.
+        transport = ' over TCP';
+        result = await this.tcpExchange(query, q, stop.signal);
+      }
+      if (callerSignal?.aborted) throw aborted();
+      if (result.kind === 'answer') return answerFromMessage(result.msg, q.name, type);
+      if (result.kind === 'failed') return failedAnswer(q.name, type, 'indeterminate', result.reason);
+      if (result.kind === 'truncated') return failedAnswer(q.name, type, 'indeterminate', 'truncated answer over TCP');
+      const note = result.note ? ` (${result.note})` : '';
+      return failedAnswer(q.name, type, 'indeterminate', `timeout after ${this.timeoutMs / 1000}s${transport}${note}`);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  /** One UDP exchange on a fresh socket (random source port, RFC 5452 §9.2). */
+  private udpExchange(query: Buffer, q: Question, signal: AbortSignal): Promise<Exchange> {
+    return new Promise((resolve) => {
+      let done = false;
+      let ignored = 0;
+      let lastIgnored = '';
+      let sock: UdpSocket | undefined;
+      const finish = (e: Exchange) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onStop);
+        try {
+          sock?.close();
+        } catch {
+          // already closed
+        }
+        resolve(e);
+      };
+      const onStop = () =>
+        finish({ kind: 'stopped', ...(ignored ? { note: `ignored ${ignored} UDP packet(s), last: ${lastIgnored}` } : {}) });
+      if (signal.aborted) return onStop();
+      signal.addEventListener('abort', onStop, { once: true });
+
+      const ignore = (why: string) => {
+        // RFC 5452 §9.1: a non-matching answer is dropped and we keep waiting.
+        ignored++;
+        lastIgnored = why;
+      };
+      const netError = (err: unknown) => finish({ kind: 'failed', reason: `network error: ${errorCode(err)}` });
+      const serverKey = canonicalAddress(this.server);
+      try {
+        sock = createSocket({ type: isIPv6(this.server.split('%')[0]!) ? 'udp6' : 'udp4' });
+      } catch (err) {
+        return netError(err);
+      }
+      const s = sock;
+      s.on('error', netError);
+      s.on('message', (buf, rinfo) => {
+        if (done) return;
+        if (rinfo.port !== this.port || canonicalAddress(rinfo.address) !== serverKey) return ignore('unexpected source');
+        let msg: WireMessage;
+        try {
+          msg = parseMessage(buf);
+        } catch (err) {
+          return ignore(`malformed: ${errorCode(err)}`);
+        }
+        const why = mismatch(msg, q);
+        if (why) return ignore(why);
+        finish(msg.tc ? { kind: 'truncated' } : { kind: 'answer', msg });
+      });
+      try {
+        s.bind({ address: this.bindAddress, port: 0 }, () => {
+          if (done) return;
+          try {
+            // A connected socket: the kernel drops datagrams from other sources.
+            s.connect(this.port, this.server, (err?: Error) => {
+              if (done) return;
+              if (err) return netError(err);
+              s.send(query, (e) => e && netError(e));
+            });
+          } catch (err) {
+            netError(err);
+          }
+        });
+      } catch (err) {
+        netError(err);
+      }
+    });
+  }
+
+  /** One TCP exchange (RFC 1035 §4.2.2, RFC 7766 §8): 2-octet length prefix, partial reads. */
+  private tcpExchange(query: Buffer, q: Question, signal: AbortSignal): Promise<Exchange> {
+    return new Promise((resolve) => {
+      let done = false;
+      let sock: ReturnType<typeof createConnection> | undefined;
+      const finish = (e: Exchange) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onStop);
+        sock?.destroy();
+        resolve(e);
+      };
+      const onStop = () => finish({ kind: 'stopped' });
+      if (signal.aborted) return onStop();
+      signal.addEventListener('abort', onStop, { once: true });
+
+      const localAddress = this.localAddress ?? (isIPv4(this.server) && isLoopback(this.server) ? '127.0.0.1' : undefined);
+      try {
+        sock = createConnection({ host: this.server, port: this.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+      } catch (err) {
+        return finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` });
+      }
+      const s = sock;
+      const prefix = Buffer.alloc(2);
+      let prefixHave = 0;
+      let body: Buffer | undefined; // allocated once the length is known: at most 65535 octets
+      let bodyHave = 0;
+
+      s.on('connect', () => {
+        const frame = Buffer.alloc(2 + query.length);
+        frame.writeUInt16BE(query.length, 0);
+        query.copy(frame, 2);
+        s.write(frame);
+      });
+      s.on('data', (chunk: Buffer) => {
+        if (done) return;
+        let p = 0;
+        while (prefixHave < 2 && p < chunk.length) prefix[prefixHave++] = chunk[p++]!;
+        if (prefixHave < 2) return;
+        if (!body) {
+          const len = prefix.readUInt16BE(0);
+          if (len < 12) return finish({ kind: 'failed', reason: `malformed answer over TCP: length ${len}` });
+          body = Buffer.alloc(len);
+        }
+        const n = Math.min(chunk.length - p, body.length - bodyHave);
+        chunk.copy(body, bodyHave, p, p + n);
+        bodyHave += n;
+        if (bodyHave < body.length) return;
+        let msg: WireMessage;
+        try {
+          msg = parseMessage(body);
+        } catch (err) {
+          return finish({ kind: 'failed', reason: `malformed answer over TCP: ${errorCode(err)}` });
+        }
+        const why = mismatch(msg, q);
+        if (why) return finish({ kind: 'failed', reason: `mismatched answer over TCP: ${why}` });
+        finish(msg.tc ? { kind: 'truncated' } : { kind: 'answer', msg });
+      });
+      s.on('error', (err) => finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` }));
+      s.on('close', () => finish({ kind: 'failed', reason: 'TCP connection closed before a complete answer' }));
+    });
+  }
+}
+
+function failedAnswer<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string): DnsAnswer<RDataOf[K]> {
+  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason };
+}
