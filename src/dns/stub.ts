@@ -79,8 +79,8 @@ export function mismatch(msg: WireMessage, q: Question): string | undefined {
 }
 
 function bogusEde(code: number): boolean {
-  // RFC 8914 §4.7-4.13: DNSSEC Bogus .. NSEC Missing.
-  return code >= 6 && code <= 12;
+  // 6-12: DNSSEC Bogus … NSEC Missing; 25: Signature Expired before Valid (RFC 8914 §4, IANA).
+  return (code >= 6 && code <= 12) || code === 25;
 }
 
 /** Turns a matching response into a DnsAnswer (RFC 7672 §2.1 four states, AD-bit model). */
