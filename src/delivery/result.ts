@@ -1,0 +1,73 @@
+/** The one result type shared by the library, `--json` and the human output. */
+import type { AuthResult, CertInfo } from '../dane/authenticate.js';
+import type { DnsReport } from '../dane/plan.js';
+import type { RecipientResult } from '../smtp/types.js';
+
+export const VERDICTS = ['dane-authenticated', 'encrypt-unauthenticated', 'opportunistic', 'tempfail', 'undeliverable'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export interface TlsaReport {
+  record: string;
+  usable: boolean;
+  /** Why the record is unusable (e.g. 'pkix-usage'), with a sentence in `detail`. */
+  reason?: string;
+  detail?: string;
+}
+
+export interface AttemptReport {
+  address: string;
+  /** 'ok': session used; 'failed': this address could not be used; 'rejected': the server refused the transaction. */
+  result: 'ok' | 'failed' | 'rejected';
+  tls: boolean;
+  /** True when STARTTLS failed on an opportunistic host and plaintext was used instead (Postfix 'may'). */
+  plaintextRetry?: boolean;
+  tlsVersion?: string;
+  cipher?: string;
+  /** The certificates the server sent, leaf first. */
+  chain?: CertInfo[];
+  /** For DANE hosts: which record matched which certificate, or why none did. */
+  authentication?: { ok: true; record: string; usage: string; depth: number; matchedName?: string } | { ok: false; reason: string; records: { record: string; why: string }[] };
+  error?: string;
+}
+
+export interface HostReport {
+  name: string;
+  preference: number;
+  implicit: boolean;
+  /** Every DNS answer used for this host with its DNSSEC status. */
+  dns: DnsReport[];
+  addresses: string[];
+  /** The TLS level the rules gave this host (null when DNS failed). */
+  level: 'dane' | 'encrypt' | 'may' | null;
+  levelReason: string;
+  tlsaBase?: string;
+  tlsa?: TlsaReport[];
+  attempts: AttemptReport[];
+  /** 'used': this host took the session; 'failed': tried and unusable; 'no-address'; 'not-tried' (only with --all it is tried anyway). */
+  status: 'used' | 'failed' | 'no-address' | 'not-tried' | 'probed';
+  failure?: string;
+}
+
+export interface DomainResult {
+  domain: string;
+  verdict: Verdict;
+  /** MX host name of the session used (the domain itself for an implicit MX), or null. */
+  host: string | null;
+  address: string | null;
+  tls: boolean;
+  reason: string;
+  mx: DnsReport | null;
+  hosts: HostReport[];
+  resolverValidates: boolean;
+  /** send only */
+  recipients?: RecipientResult[];
+}
+
+export function summarizeAuth(a: AuthResult): NonNullable<AttemptReport['authentication']> {
+  if (a.ok) {
+    const out: { ok: true; record: string; usage: string; depth: number; matchedName?: string } = { ok: true, record: a.record, usage: a.usage, depth: a.depth };
+    if (a.matchedName) out.matchedName = a.matchedName;
+    return out;
+  }
+  return { ok: false, reason: a.reason, records: a.records };
+}

@@ -1,0 +1,74 @@
+/**
+ * Many destinations at once, as the CLI and the library run them: one resolver probe per
+ * run, then each domain concurrently, results delivered as they finish.
+ */
+import { probeValidation, type ValidationProbe } from '../dns/probe.js';
+import type { Resolver } from '../dns/types.js';
+import { untrustedResolver } from '../dns/untrusted.js';
+import type { SmtpEnvelope } from '../smtp/types.js';
+import { processDestination, type DestinationOptions } from './destination.js';
+import type { DomainResult } from './result.js';
+
+export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resolverValidates'> {
+  resolver: Resolver;
+  concurrency?: number;
+  /** Called once, after the validation probe. */
+  onProbe?: (probe: ValidationProbe) => void;
+  onResult?: (result: DomainResult) => void;
+}
+
+export type Work = { domain: string; job: { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope } };
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+function unreachableResult(domain: string, probe: ValidationProbe, work: Work): DomainResult {
+  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false };
+  if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${probe.reason}` }));
+  return r;
+}
+
+/** Expected outcomes are results; this never rejects for DNS or SMTP trouble. */
+export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
+  const probe = await probeValidation(options.resolver, options.signal);
+  options.onProbe?.(probe);
+  const resolver = probe.validates ? options.resolver : untrustedResolver(options.resolver);
+  const results: DomainResult[] = [];
+  await pool(works, options.concurrency ?? 8, async (work) => {
+    let result: DomainResult;
+    if (!probe.reachable) {
+      // An unreachable resolver is temporary: defer, connect nowhere.
+      result = unreachableResult(work.domain, probe, work);
+    } else {
+      result = await processDestination(work.domain, work.job, { ...options, resolver, resolverValidates: probe.validates });
+      if (work.job.kind === 'send' && !result.recipients) {
+        const status = result.verdict === 'undeliverable' ? 'bounced' : 'deferred';
+        result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
+      }
+    }
+    results.push(result);
+    options.onResult?.(result);
+  });
+  return results;
+}
+
+/** sysexits(3) for a run: 75 when anything is deferred, 69 when something bounced, else 0. */
+export function exitCodeOf(results: DomainResult[], mode: 'check' | 'send'): number {
+  if (mode === 'send') {
+    const statuses = results.flatMap((r) => (r.recipients ?? []).map((x) => x.status));
+    if (statuses.includes('deferred')) return 75;
+    if (statuses.includes('bounced')) return 69;
+    return 0;
+  }
+  if (results.some((r) => r.verdict === 'tempfail')) return 75;
+  if (results.some((r) => r.verdict === 'undeliverable')) return 69;
+  return 0;
+}
