@@ -310,7 +310,6 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
 
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      liveWorlds.delete(handle);
       await Promise.all(running.map((r) => r.close()));
       for (const d of daemons) killGroup(d.child.pid, 'SIGTERM');
       await Promise.race([
@@ -320,6 +319,8 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
       for (const d of daemons) killGroup(d.child.pid, 'SIGKILL');
       killGroup(watchdog?.pid, 'SIGKILL');
       if (!options.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
+      // Only now: a signal arriving while stopping still kills everything.
+      liveWorlds.delete(handle);
     })());
 
   try {

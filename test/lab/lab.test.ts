@@ -1,0 +1,134 @@
+/**
+ * End-to-end tests against the lab world: real nsd + unbound + smtp-server receivers on
+ * loopback, and the built CLI (`dist/src/cli/main.js`, made by `npx tsc -p .`).
+ * Installs the lab packages with apt-get when missing (root only).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkArgs, cliBuilt, EXIT, labMessage, runCli, sendArgs, type CliResult } from './cli.js';
+import { scenarios, type Scenario } from './scenarios.js';
+import { startWorld, type World } from './world.js';
+
+let world: World | undefined;
+
+beforeAll(async () => {
+  world = await startWorld({ log: (line) => console.log(line) });
+}, 300_000);
+
+afterAll(async () => {
+  await world?.stop();
+  await world?.stop(); // idempotent
+});
+
+function w(): World {
+  if (!world) throw new Error('lab world not started');
+  return world;
+}
+
+/** The scenario as present in this world, or undefined when the world left it out (IPv6). */
+function inWorld(s: Scenario): Scenario | undefined {
+  return w().scenarios.find((x) => x.domain === s.domain);
+}
+
+const zoneCases = scenarios.flatMap((s) => s.zones.map((z) => ({ scenario: s, zone: z })));
+
+describe('lab DNS (dig through the lab unbound)', () => {
+  it('validates: the TLD SOA carries the ad flag', async () => {
+    const r = await w().dig('test.', 'SOA');
+    expect(r.status).toBe('NOERROR');
+    expect(r.ad).toBe(true);
+  });
+
+  it('answers a secure NXDOMAIN for a domain that does not exist', async () => {
+    const r = await w().dig('no-such-domain.test.', 'MX');
+    expect(r.status).toBe('NXDOMAIN');
+    expect(r.ad).toBe(true);
+  });
+
+  it('knows nothing outside the lab root (no traffic leaves loopback)', async () => {
+    const r = await w().dig('example.com.', 'A');
+    expect(r.status).toBe('NXDOMAIN');
+    expect(r.ad).toBe(true);
+  });
+
+  it.each(zoneCases.map((c) => [c.zone.name, c.zone.signing, c] as const))(
+    'zone %s (%s) has the designed security',
+    async (_name, _signing, { scenario, zone }) => {
+      if (!inWorld(scenario)) return;
+      const soa = await w().dig(`${zone.name}.`, 'SOA');
+      expect(soa.status).toBe('NOERROR');
+      expect(soa.ad).toBe(zone.signing !== 'unsigned');
+      for (const t of zone.tamper ?? []) {
+        const r = await w().dig(`${t.owner}.`, t.type);
+        expect(r.status, `${t.owner} ${t.type} must be bogus`).toBe('SERVFAIL');
+        expect(r.ede ?? '', 'EDE present').toMatch(t.how === 'expired' ? /^7\b/ : /^6\b/);
+      }
+    },
+  );
+});
+
+describe.skipIf(!cliBuilt())('dane-smtp check against the lab', () => {
+  it('reports that the lab resolver validates (resolverValidates: true)', async () => {
+    const run = await runCli(checkArgs(w().resolver, ['ee-311.test']));
+    expect(run.json.length, run.stderr || run.stdout).toBeGreaterThan(0);
+    expect(run.json[0]?.resolverValidates).toBe(true);
+  });
+
+  it.each(scenarios.map((s) => [s.domain, s.expect.verdict, s] as const))(
+    'check %s → %s',
+    async (_domain, _verdict, s) => {
+      if (!inWorld(s)) return;
+      const run = await runCli(checkArgs(w().resolver, [s.domain]));
+      const line: CliResult | undefined = run.json.find((j) => j.domain === s.domain) ?? run.json[0];
+      const ctx = `${s.description}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+      expect(line, ctx).toBeDefined();
+      expect(line?.verdict, ctx).toBe(s.expect.verdict);
+      if (s.expect.hosts.length === 0) expect(line?.host ?? null, ctx).toBeNull();
+      else expect(s.expect.hosts, ctx).toContain(line?.host);
+      if (s.expect.verdict === 'dane-authenticated' || s.expect.verdict === 'encrypt-unauthenticated') {
+        expect(line?.tls, ctx).toBe(true);
+      }
+      expect(line?.resolverValidates, ctx).toBe(true);
+    },
+  );
+});
+
+describe.skipIf(!cliBuilt())('dane-smtp send against the lab', () => {
+  it.each(scenarios.map((s) => [s.domain, s.expect.verdict, s] as const))(
+    'send to user@%s → %s',
+    async (_domain, _verdict, s) => {
+      if (!inWorld(s)) return;
+      const world = w();
+      const token = randomBytes(8).toString('hex');
+      const connectionsBefore = world.receivers.connections.length;
+      const run = await runCli(sendArgs(world.resolver, s.domain), { input: labMessage(s.domain, token) });
+      const ctx = `${s.description}\nexit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+      const expectedCode =
+        s.expect.verdict === 'tempfail' ? EXIT.TEMPFAIL : s.expect.verdict === 'undeliverable' ? EXIT.UNDELIVERABLE : EXIT.OK;
+      expect(run.code, ctx).toBe(expectedCode);
+      const line = run.json.find((j) => j.domain === s.domain);
+      if (line && typeof line.verdict === 'string') expect(line.verdict, ctx).toBe(s.expect.verdict);
+
+      const got = world.receivers.withToken(token);
+      if (s.expect.hosts.length === 0) {
+        expect(got, `${ctx}\nno receiver may take the message`).toEqual([]);
+      } else {
+        expect(got.length, `${ctx}\nexactly one receiver takes the message`).toBe(1);
+        const m = got[0];
+        expect(s.expect.hosts, ctx).toContain(m?.receiver);
+        const rx = world.receiverList.find((r) => r.name === m?.receiver);
+        // TLS whenever the receiver offers STARTTLS; never plaintext to a DANE host.
+        expect(m?.tls, ctx).toBe(rx?.starttls ?? true);
+        if (s.expect.verdict === 'dane-authenticated' || s.expect.verdict === 'encrypt-unauthenticated') expect(m?.tls, ctx).toBe(true);
+        if (m?.tls) expect(m.tlsVersion ?? '', ctx).toMatch(/^TLSv1\.[23]$/);
+        if (s.expect.sni) expect(m?.servername, `${ctx}\nSNI = TLSA base domain`).toBe(s.expect.sni);
+        expect(m?.envelope.from, ctx).toBe('sender@client.test');
+        expect(m?.envelope.to, ctx).toEqual([`user@${s.domain}`]);
+      }
+      if (s.domain === 'null-mx.test') {
+        const touched = world.receivers.connections.slice(connectionsBefore).filter((c) => c.scenario === s.domain);
+        expect(touched, `${ctx}\nno connection to the null-MX domain's A record`).toEqual([]);
+      }
+    },
+  );
+});
