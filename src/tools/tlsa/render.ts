@@ -1,0 +1,93 @@
+/**
+ * Human output of `dane-smtp tlsa`. Pure: reports in, text out. Generated records are
+ * printed as zone-file lines, everything else as `;` comments so that the output of the
+ * generate mode can be pasted into a zone as it is.
+ */
+import type { ComputedRecord } from './records.js';
+import { zoneLine } from './records.js';
+import type { RolloverRecord, RolloverReport } from './rollover.js';
+import type { VerifyReport } from './verify.js';
+import type { TlsaData } from '../../dns/types.js';
+
+export interface ServedSummary {
+  address: string;
+  port: number;
+  tls: 'starttls' | 'implicit';
+  version: string;
+  cipher: string;
+}
+
+export function renderGenerate(owner: string, source: string, records: ComputedRecord[]): string {
+  const lines = [`; TLSA records for ${owner} from ${source}`];
+  for (const r of records) {
+    const t = r.target;
+    const who = t.subject ? `${t.subject} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
+    lines.push(`; ${r.usage} ${r.selector} ${r.matchingType}: ${r.description} of ${who}`);
+    lines.push(zoneLine(owner, r));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function mark(m: RolloverRecord['current']): string {
+  return m === 'yes' ? 'yes' : m === 'no' ? 'no ' : '?  ';
+}
+
+function recordTable(rows: RolloverRecord[]): string[] {
+  if (rows.length === 0) return ['  (none)'];
+  return rows.map((r) => `  current ${mark(r.current)} next ${mark(r.next)}  ${r.short}${r.usable ? '' : `  [unusable: ${r.detail}]`}`);
+}
+
+export function renderRollover(owner: string, publishedFrom: string, r: RolloverReport): string {
+  const out: string[] = [];
+  out.push(`rollover of ${owner}`);
+  out.push(`  current: ${r.current.what}, SPKI SHA-256 ${r.current.spkiSha256}`);
+  out.push(`           ${r.current.covered ? 'covered' : 'NOT covered'}: ${r.current.detail}`);
+  out.push(`  next:    ${r.next.what}, SPKI SHA-256 ${r.next.spkiSha256}`);
+  out.push(`           ${r.next.covered ? 'covered' : 'NOT covered'}: ${r.next.detail}`);
+  out.push(`published RRset (${publishedFrom}):`);
+  out.push(...recordTable(r.published));
+  out.push(`status: ${r.status.toUpperCase()}: ${r.advice}`);
+  out.push('');
+  out.push(`; RRset to publish before the switch ("current + next"${r.added.length ? `, added: ${r.added.length}` : ', nothing to add'})`);
+  for (const p of r.publish) {
+    const what = p.current === 'yes' && p.next === 'yes' ? 'current + next' : p.current === 'yes' ? 'current' : p.next === 'yes' ? 'next' : 'neither';
+    out.push(`; ${what}${r.added.includes(p.record) ? ' (new)' : ''}`);
+    out.push(zoneLine(owner, parseRecordText(p.record)));
+  }
+  for (const d of r.dropped) out.push(`; left out (unusable): ${d.record.slice(0, 40)}… ${d.why}`);
+  if (r.retireAfterSwitch.length) {
+    out.push(`; after the switch (and 2 × TTL), remove: ${r.retireAfterSwitch.map((t) => `${t.slice(0, 24)}…`).join(', ')}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderVerify(r: VerifyReport, served: ServedSummary | { error: string }, resolver: string): string {
+  const out: string[] = [];
+  const d = r.dns;
+  const proof = d.proof === 'secure' ? 'DNSSEC secure (AD bit)' : d.proof === 'insecure' ? 'DNSSEC insecure (no AD bit)' : `DNSSEC ${d.proof}`;
+  const what = d.status === 'data' ? `${r.records.length} record(s), TTL ${d.ttl}` : d.status;
+  out.push(`TLSA ${r.owner}: ${what}, ${proof}, from ${resolver}${d.reason ? ` (${d.reason})` : ''}`);
+  if (d.cnameChain.length > 1) out.push(`  via CNAME ${d.cnameChain.join(' → ')}`);
+  if ('error' in served) {
+    out.push(`server: ${served.error}`);
+  } else {
+    const where = served.address.includes(':') ? `[${served.address}]:${served.port}` : `${served.address}:${served.port}`;
+    out.push(`server ${where} (${served.tls === 'starttls' ? 'STARTTLS' : 'implicit TLS'}, ${served.version}, ${served.cipher}) sent ${r.served.length} certificate(s):`);
+    for (const c of r.served) {
+      out.push(`  depth ${c.depth}: ${c.subject}${c.onIssuerPath ? '' : ' [not on the issuer path]'}`);
+      out.push(`           issuer ${c.issuer}, valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}`);
+      out.push(`           SPKI SHA-256 ${c.spkiSha256}`);
+    }
+  }
+  if (r.records.length) {
+    out.push('records:');
+    for (const rec of r.records) out.push(`  ${rec.short}\n      ${rec.verdict}`);
+  }
+  out.push(`result: ${r.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${r.summary.replace(/^(NOT )?authenticated:? ?/, '')}`);
+  return `${out.join('\n')}\n`;
+}
+
+export function parseRecordText(text: string): TlsaData {
+  const [u, s, m, hex] = text.split(' ');
+  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
+}
