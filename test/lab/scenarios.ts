@@ -65,6 +65,8 @@ export interface Scenario {
     hosts: string[];
     /** SNI the receiver must see (the TLSA base domain), for DANE hosts. */
     sni?: string;
+    /** TLS version the receiver must log (default: TLSv1.2 or TLSv1.3). */
+    tlsVersion?: string;
   };
   zones: ZoneSpec[];
   hosts: HostSpec[];
@@ -566,10 +568,15 @@ export const scenarios: Scenario[] = [
     ],
     hosts: [{ name: 'mx1.starttls-missing-fallback.test', tls: false }, { name: 'mx2.starttls-missing-fallback.test' }],
   },
-  single('tls10-only', 'RFC 8996 §5 / RFC 7672 §2.2: a DANE host that only speaks TLS 1.0 cannot be used → tempfail', 'tempfail', {
-    host: { name: 'mx.tls10-only.test', tls10Only: true },
-    tlsa: (h) => [tlsa(h, 3, 1, 1)],
-  }),
+  {
+    // Project choice (src/smtp/session.ts, "like Postfix"): TLS 1.0 and up are accepted. RFC 8996
+    // would forbid TLS 1.0; if the project changes its mind, this becomes a tempfail.
+    ...single('tls10-only', 'RFC 7672 §2.2 / RFC 7435: a DANE host that only speaks TLS 1.0 still authenticates (Postfix-like; RFC 8996 tension)', 'dane-authenticated', {
+      host: { name: 'mx.tls10-only.test', tls10Only: true },
+      tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    }),
+    expect: { verdict: 'dane-authenticated', hosts: ['mx.tls10-only.test'], sni: 'mx.tls10-only.test', tlsVersion: 'TLSv1' },
+  },
 
   // --- IPv6 ----------------------------------------------------------------------------------
   {
