@@ -1,0 +1,657 @@
+/**
+ * A validating resolver (RFC 4033-4035, RFC 5155, RFC 6840): asks an upstream recursive
+ * resolver with DO and CD, ignores its AD bit, and validates every answer from the trust
+ * anchors down: DS and DNSKEY chains, RRSIGs, NSEC/NSEC3 denial, wildcards, CNAME chains,
+ * insecure delegations. The four-state result of ../types.ts: secure, insecure, bogus
+ * (status 'failed' with a reason naming the signature, key or proof), indeterminate.
+ *
+ * I/O and caching live here; the checks are pure functions of verify.ts, nsec.ts,
+ * canonical.ts.
+ */
+import { isIP } from 'node:net';
+import { DaneSmtpError } from '../../errors.js';
+import { MAX_CNAME_CHAIN } from '../stub.js';
+import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from '../types.js';
+import { describeExtendedError, extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES, type WireRData } from '../wire.js';
+import { isSubdomain, lastLabels, nameLabelCount, nameWire, type SignedRRset } from './canonical.js';
+import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR, type NsecRR } from './nsec.js';
+import type { TrustAnchor } from './trust-anchors.js';
+import { exchange, type ExchangeResult } from './transport.js';
+import { isoTime, isSupportedAlgorithm, isSupportedDigest, matchDs, verifyRRset, zoneKeyOf, type ZoneKey } from './verify.js';
+import {
+  DNSKEY_FLAG_REVOKE,
+  DNSKEY_FLAG_ZONE,
+  parseDnskey,
+  parseDs,
+  parseNsec,
+  parseNsec3,
+  parseRrsig,
+  T,
+  typeName,
+  type DnskeyData,
+  type DsData,
+  type RawMessage,
+  type RawRecord,
+  type RrsigData,
+} from './wire-dnssec.js';
+
+export interface ValidatingResolverOptions {
+  /** The recursive resolver asked (with DO and CD); its AD bit is ignored. */
+  upstream: { server: string; port?: number; localAddress?: string };
+  /** Deadline of each query to the upstream (UDP and the TCP retry). */
+  timeoutMs: number;
+  /** DS or DNSKEY records (parseTrustAnchors, IANA_ROOT_ANCHORS). */
+  trustAnchors: readonly TrustAnchor[];
+  /** NSEC3 proofs with more iterations are insecure (RFC 9276 §3.2); default 150. */
+  nsec3IterationLimit?: number;
+  /** Clock in milliseconds since the epoch (default Date.now), for signature validity and the cache. */
+  now?: () => number;
+  /** EDNS UDP payload size advertised; default 1232. */
+  maxUdpSize?: number;
+  /** Cache entries kept at most; default 10000. */
+  cacheSize?: number;
+  /** Seconds a bogus chain result is remembered (RFC 4035 §4.7); default 5. */
+  bogusCacheSeconds?: number;
+}
+
+/** Counters, for benchmarks and tests. */
+export interface ValidatingResolverStats {
+  queries: number;
+  cacheHits: number;
+  lookups: number;
+}
+
+export const STRIPPED = 'the resolver strips DNSSEC records';
+
+type Verdict =
+  | { state: 'secure'; ttl: number }
+  | { state: 'insecure'; ttl: number; reason: string }
+  | { state: 'bogus'; reason: string }
+  | { state: 'indeterminate'; reason: string };
+
+/** Security of the zone that contains a name. */
+type ZoneState =
+  | { state: 'secure'; zone: string; keys: ZoneKey[]; expires: number }
+  | { state: 'insecure'; reason: string; expires: number }
+  | { state: 'bogus'; reason: string; expires: number }
+  | { state: 'indeterminate'; reason: string; expires: number };
+
+type SecureZone = Extract<ZoneState, { state: 'secure' }>;
+
+/** What a DS lookup at a name tells about a zone cut there. */
+type CutState =
+  | ZoneState
+  | { state: 'no-cut'; expires: number }
+  | { state: 'nxdomain'; expires: number };
+
+interface RRset extends SignedRRset {
+  ttl: number;
+  /** Decoded RDATA (../wire.ts), answer section only. */
+  decoded: WireRData[];
+}
+
+const show = (n: string) => n || '.';
+const RANK: Record<Verdict['state'], number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
+
+/** The records of one response, grouped into RRsets with their RRSIGs. */
+class View {
+  readonly sets = new Map<string, RRset>();
+  readonly sigs = new Map<string, RrsigData[]>();
+  readonly anyRrsig: boolean;
+  constructor(readonly raw: RawMessage) {
+    const add = (section: string, recs: RawRecord[], decoded?: WireRData[]) => {
+      recs.forEach((r, i) => {
+        if (r.class !== 1) return;
+        if (r.type === T.RRSIG) {
+          let s: RrsigData;
+          try {
+            s = parseRrsig(r.rdata);
+          } catch {
+            return;
+          }
+          const k = `${section}|${r.name}|${s.typeCovered}`;
+          const list = this.sigs.get(k) ?? [];
+          list.push(s);
+          this.sigs.set(k, list);
+          return;
+        }
+        const k = `${section}|${r.name}|${r.type}`;
+        let set = this.sets.get(k);
+        if (!set) {
+          set = { owner: r.name, type: r.type, class: 1, rdatas: [], ttl: r.ttl, decoded: [] };
+          this.sets.set(k, set);
+        }
+        (set.rdatas as Buffer[]).push(r.rdata);
+        set.ttl = Math.min(set.ttl, r.ttl > 0x7fffffff ? 0 : r.ttl);
+        if (decoded) set.decoded.push(decoded[i]!);
+      });
+    };
+    add('an', raw.answers, raw.msg.answers.map((r) => r.data));
+    add('au', raw.authorities);
+    this.anyRrsig = [...raw.answers, ...raw.authorities, ...raw.additionals].some((r) => r.type === T.RRSIG);
+  }
+  set(section: 'an' | 'au', name: string, type: number): RRset | undefined {
+    return this.sets.get(`${section}|${name}|${type}`);
+  }
+  sigsOf(section: 'an' | 'au', name: string, type: number): RrsigData[] {
+    return this.sigs.get(`${section}|${name}|${type}`) ?? [];
+  }
+  setsIn(section: 'an' | 'au'): RRset[] {
+    return [...this.sets.entries()].filter(([k]) => k.startsWith(`${section}|`)).map(([, v]) => v);
+  }
+  authoritySigners(): string[] {
+    const out = new Set<string>();
+    for (const [k, list] of this.sigs) if (k.startsWith('au|')) for (const s of list) out.add(s.signer);
+    return [...out];
+  }
+  edeText(): string {
+    const edes = extendedErrors(this.raw.msg);
+    return edes.length ? ` (${edes.slice(0, 3).map(describeExtendedError).join('; ')})` : '';
+  }
+}
+
+class TtlCache<V> {
+  private readonly map = new Map<string, { value: V; expires: number }>();
+  constructor(private readonly max: number) {}
+  get(key: string, now: number): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+  set(key: string, value: V, expires: number, now: number): void {
+    if (expires <= now) return;
+    if (this.map.size >= this.max && !this.map.has(key)) {
+      for (const [k, e] of this.map) {
+        if (e.expires <= now) this.map.delete(k);
+      }
+      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    }
+    this.map.set(key, { value, expires });
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+export class ValidatingResolver implements Resolver {
+  readonly upstream: { server: string; port: number; localAddress?: string };
+  readonly timeoutMs: number;
+  readonly trustAnchors: readonly TrustAnchor[];
+  readonly nsec3IterationLimit: number;
+  readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0 };
+  private readonly now: () => number;
+  private readonly maxUdpSize: number;
+  private readonly bogusMs: number;
+  private readonly answers: TtlCache<DnsAnswer<unknown>>;
+  private readonly zones: TtlCache<CutState>;
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(options: ValidatingResolverOptions) {
+    const { upstream, timeoutMs, trustAnchors, nsec3IterationLimit = DEFAULT_NSEC3_ITERATION_LIMIT } = options;
+    const port = upstream?.port ?? 53;
+    if (!upstream || typeof upstream.server !== 'string' || isIP(upstream.server.split('%')[0]!) === 0) {
+      throw new DaneSmtpError('USAGE', `upstream resolver address is not an IP address: ${String(upstream?.server).slice(0, 80)}`);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DaneSmtpError('USAGE', `bad resolver port ${port}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) throw new DaneSmtpError('USAGE', `bad DNS timeout ${timeoutMs} ms`);
+    if (!Array.isArray(trustAnchors) || trustAnchors.length === 0) throw new DaneSmtpError('USAGE', 'no DNSSEC trust anchor');
+    if (!Number.isInteger(nsec3IterationLimit) || nsec3IterationLimit < 0 || nsec3IterationLimit > 65535) {
+      throw new DaneSmtpError('USAGE', `bad NSEC3 iteration limit ${nsec3IterationLimit}`);
+    }
+    this.upstream = { server: upstream.server, port, ...(upstream.localAddress ? { localAddress: upstream.localAddress } : {}) };
+    this.timeoutMs = timeoutMs;
+    this.trustAnchors = [...trustAnchors];
+    this.nsec3IterationLimit = nsec3IterationLimit;
+    this.now = options.now ?? Date.now;
+    this.maxUdpSize = options.maxUdpSize ?? 1232;
+    this.bogusMs = (options.bogusCacheSeconds ?? 5) * 1000;
+    this.answers = new TtlCache(options.cacheSize ?? 10_000);
+    this.zones = new TtlCache(options.cacheSize ?? 10_000);
+  }
+
+  /** Forgets everything cached. */
+  clearCache(): void {
+    this.answers.clear();
+    this.zones.clear();
+  }
+
+  private nowSec(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** Runs `fn` once for concurrent callers with the same key. */
+  private once<V>(key: string, fn: () => Promise<V>): Promise<V> {
+    const running = this.inflight.get(key) as Promise<V> | undefined;
+    if (running) return running;
+    const p = fn().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
+    if (!Object.hasOwn(TYPE_CODES, type)) throw new DaneSmtpError('USAGE', `unsupported record type ${String(type).slice(0, 20)}`);
+    const signal = options.signal;
+    const aborted = () => new DaneSmtpError('ABORTED', undefined, { cause: signal?.reason });
+    if (signal?.aborted) throw aborted();
+    const parsed = nameToWire(name);
+    if ('error' in parsed) {
+      const qname = typeof name === 'string' ? name.toLowerCase().slice(0, 300) : '';
+      return failed(qname, type, 'indeterminate', parsed.error);
+    }
+    this.stats.lookups++;
+    const key = `${parsed.name}|${type}`;
+    const cached = this.answers.get(key, this.now());
+    if (cached) {
+      this.stats.cacheHits++;
+      return cached as DnsAnswer<RDataOf[K]>;
+    }
+    // Shared work is not tied to one caller's signal; the caller only stops waiting.
+    const work = this.once(`answer|${key}`, () => this.resolve(parsed.name, type));
+    if (!signal) return work;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(aborted());
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (a) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(a);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- upstream
+
+  private ask(name: string, type: number): Promise<ExchangeResult> {
+    return this.once(`q|${name}|${type}`, () => {
+      this.stats.queries++;
+      return exchange(this.upstream, { name, nameWire: nameWire(name), type }, this.timeoutMs, this.maxUdpSize);
+    });
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  private async resolve<K extends RecordType>(qname: string, type: K): Promise<DnsAnswer<RDataOf[K]>> {
+    const qtype = TYPE_CODES[type];
+    const r = await this.ask(qname, qtype);
+    if (!r.ok) return failed(qname, type, 'indeterminate', r.reason);
+    const view = new View(r.raw);
+    const msg = r.raw.msg;
+    if (msg.rcode === RCODE.SERVFAIL) return failed(qname, type, 'indeterminate', `SERVFAIL from the upstream resolver${view.edeText()}`);
+    if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
+      return failed(qname, type, 'indeterminate', `${rcodeName(msg.rcode)} from the upstream resolver${view.edeText()}`);
+    }
+
+    const verdicts: Verdict[] = [];
+    const chain = [qname];
+    let name = qname;
+    if (qtype !== T.CNAME) {
+      const seen = new Set(chain);
+      for (;;) {
+        const cname = view.set('an', name, T.CNAME);
+        if (!cname) break;
+        if (cname.decoded.length !== 1 || cname.rdatas.length !== 1) {
+          return failed(qname, type, 'bogus', `several CNAME records at ${show(name)} (RFC 2181 §10.1)`);
+        }
+        const v = await this.validateRRset(view, 'an', cname);
+        verdicts.push(v);
+        if (v.state === 'bogus' || v.state === 'indeterminate') return this.finish(qname, type, chain, v);
+        const target = cname.decoded[0] as string;
+        if (seen.has(target)) return failed(qname, type, 'indeterminate', `CNAME loop at ${show(target)}`);
+        if (chain.length > MAX_CNAME_CHAIN) return failed(qname, type, 'indeterminate', `CNAME chain longer than ${MAX_CNAME_CHAIN}`);
+        seen.add(target);
+        chain.push(target);
+        name = target;
+      }
+    }
+    const data = view.set('an', name, qtype);
+    let status: 'data' | 'nodata' | 'nxdomain';
+    if (data) {
+      status = 'data';
+      verdicts.push(await this.validateRRset(view, 'an', data));
+    } else {
+      status = msg.rcode === RCODE.NXDOMAIN ? 'nxdomain' : 'nodata';
+      verdicts.push(await this.validateDenial(view, name, qtype, status === 'nxdomain'));
+    }
+    const worst = verdicts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
+    if (worst.state === 'bogus' || worst.state === 'indeterminate') return this.finish(qname, type, chain, worst);
+    const ttl = Math.min(...verdicts.map((v) => (v.state === 'secure' || v.state === 'insecure' ? v.ttl : 0)));
+    const canonicalName = chain[chain.length - 1]!;
+    const answer: DnsAnswer<RDataOf[K]> = {
+      qname,
+      qtype: type,
+      status,
+      proof: worst.state,
+      records: data ? (data.decoded as RDataOf[K][]) : [],
+      ttl: data ? ttl : 0,
+      cnameChain: chain,
+      canonicalName,
+      ...(worst.state === 'insecure' ? { reason: worst.reason } : {}),
+    };
+    this.answers.set(`${qname}|${type}`, answer, this.now() + ttl * 1000, this.now());
+    return answer;
+  }
+
+  private finish<K extends RecordType>(qname: string, type: K, chain: string[], v: Verdict): DnsAnswer<RDataOf[K]> {
+    const proof: Proof = v.state === 'bogus' ? 'bogus' : 'indeterminate';
+    const reason = v.state === 'bogus' || v.state === 'indeterminate' ? v.reason : 'validation failed';
+    const answer: DnsAnswer<RDataOf[K]> = { ...failed(qname, type, proof, reason), cnameChain: chain, canonicalName: chain[chain.length - 1]! };
+    if (proof === 'bogus') this.answers.set(`${qname}|${type}`, answer, this.now() + this.bogusMs, this.now());
+    return answer;
+  }
+
+  /** Validates one RRset of a response (RFC 4035 §5.3), wildcard expansions included. */
+  private async validateRRset(view: View, section: 'an' | 'au', set: RRset): Promise<Verdict> {
+    const what = `${typeName(set.type)} ${show(set.owner)}`;
+    const sigs = view.sigsOf(section, set.owner, set.type);
+    if (sigs.length === 0) {
+      const z = await this.chainTo(set.owner);
+      if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
+      if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
+      return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
+    }
+    const signers = [...new Set(sigs.map((s) => s.signer))]
+      .filter((s) => isSubdomain(set.owner, s) && !(set.type === T.DS && s === set.owner))
+      .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
+    if (signers.length === 0) {
+      return { state: 'bogus', reason: `${what}: RRSIG signer ${show(sigs[0]!.signer)} is not a zone above the owner` };
+    }
+    const reasons: string[] = [];
+    for (const signer of signers.slice(0, 2)) {
+      const z = await this.zoneKeys(signer);
+      if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
+      if (z.state !== 'secure') {
+        reasons.push(z.reason);
+        if (z.state === 'indeterminate') return { state: 'indeterminate', reason: `${what}: ${z.reason}` };
+        continue;
+      }
+      const v = verifyRRset(set, sigs.filter((s) => s.signer === signer), z.keys, { nowSec: this.nowSec(), ttl: set.ttl });
+      if (!v.ok) {
+        reasons.push(v.reason);
+        continue;
+      }
+      const ttl = Math.max(0, Math.min(v.ttl, Math.floor((z.expires - this.now()) / 1000)));
+      if (v.wildcardParent !== undefined) {
+        // RFC 4035 §5.3.4: a wildcard expansion needs proof that the name itself does not exist.
+        const d = this.denial(view, signer, z.keys);
+        const p = proveWildcardExpansion(set.owner, v.wildcardParent, d.input);
+        if (p.status === 'bogus') return { state: 'bogus', reason: `${what} (wildcard expansion): ${p.reason}${d.notes}` };
+        if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason };
+        return { state: 'secure', ttl: Math.min(ttl, d.ttl) };
+      }
+      return { state: 'secure', ttl };
+    }
+    return { state: 'bogus', reason: `${what}: ${reasons.join('; ')}` };
+  }
+
+  /** NSEC/NSEC3 RRs of the authority section signed by `zone` with valid signatures. */
+  private denial(view: View, zone: string, keys: ZoneKey[]): { input: DenialInput; ttl: number; notes: string } {
+    const nsec: NsecRR[] = [];
+    const nsec3: Nsec3RR[] = [];
+    const notes: string[] = [];
+    let ttl = 0x7fffffff;
+    for (const set of view.setsIn('au')) {
+      if (set.type !== T.NSEC && set.type !== T.NSEC3) continue;
+      if (!isSubdomain(set.owner, zone)) continue;
+      const sigs = view.sigsOf('au', set.owner, set.type).filter((s) => s.signer === zone);
+      if (sigs.length === 0) {
+        notes.push(`${typeName(set.type)} ${show(set.owner)} has no RRSIG by ${show(zone)}`);
+        continue;
+      }
+      const v = verifyRRset(set, sigs, keys, { nowSec: this.nowSec(), ttl: set.ttl });
+      if (!v.ok) {
+        notes.push(v.reason);
+        continue;
+      }
+      ttl = Math.min(ttl, v.ttl);
+      for (const rd of set.rdatas) {
+        try {
+          if (set.type === T.NSEC) nsec.push({ owner: set.owner, data: parseNsec(rd) });
+          else nsec3.push({ owner: set.owner, data: parseNsec3(rd) });
+        } catch (err) {
+          notes.push(`malformed ${typeName(set.type)} at ${show(set.owner)}: ${(err as Error).message}`);
+        }
+      }
+    }
+    return {
+      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit },
+      ttl,
+      notes: notes.length ? ` [ignored: ${notes.slice(0, 2).join('; ')}]` : '',
+    };
+  }
+
+  /** NXDOMAIN or NODATA for `name` (RFC 4035 §5.4, RFC 5155 §8). */
+  private async validateDenial(view: View, name: string, qtype: number, nx: boolean): Promise<Verdict> {
+    const what = nx ? `NXDOMAIN for ${show(name)}` : `NODATA for ${typeName(qtype)} ${show(name)}`;
+    const soa = view.setsIn('au').find((s) => s.type === T.SOA);
+    const negTtl = soa ? Math.min(soa.ttl, soa.rdatas[0]!.length >= 20 ? soa.rdatas[0]!.readUInt32BE(soa.rdatas[0]!.length - 4) : 0) : 0;
+    const signers = view
+      .authoritySigners()
+      .filter((s) => isSubdomain(name, s))
+      .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
+    if (signers.length === 0) {
+      const z = await this.chainTo(name);
+      if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
+      if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
+      return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
+    }
+    const zone = signers[0]!;
+    const z = await this.zoneKeys(zone);
+    if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
+    if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
+    const d = this.denial(view, zone, z.keys);
+    const p = nx ? proveNxdomain(name, d.input) : proveNodata(name, qtype, d.input);
+    if (p.status === 'bogus') return { state: 'bogus', reason: `${what}: ${p.reason}${d.notes}` };
+    const ttl = Math.max(0, Math.min(negTtl, d.ttl, Math.floor((z.expires - this.now()) / 1000)));
+    if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason };
+    return { state: 'secure', ttl };
+  }
+
+  // ---------------------------------------------------------------- chain of trust
+
+  /** The authenticated DNSKEYs of zone `zone` (a signer name): its chain must end at `zone`. */
+  private async zoneKeys(zone: string): Promise<ZoneState> {
+    const z = await this.chainTo(zone);
+    if (z.state === 'secure' && z.zone !== zone) {
+      return { state: 'bogus', reason: `${show(zone)} signs records but is not a zone apex (its zone is ${show(z.zone)})`, expires: z.expires };
+    }
+    return z;
+  }
+
+  /**
+   * Security of the deepest zone containing `name`: from the closest trust anchor down, a
+   * DS query at each name in between finds the zone cuts (RFC 4035 §5.2, RFC 6840 §4.4).
+   */
+  private async chainTo(name: string): Promise<ZoneState> {
+    const anchorOwners = [...new Set(this.trustAnchors.map((a) => a.owner))].filter((o) => isSubdomain(name, o));
+    if (anchorOwners.length === 0) return { state: 'insecure', reason: `no trust anchor above ${show(name)}`, expires: Infinity };
+    const top = anchorOwners.sort((a, b) => nameLabelCount(b) - nameLabelCount(a))[0]!;
+    const anchor: ZoneState = await this.cached(`anchor|${top}`, () => this.anchorKeys(top));
+    if (anchor.state !== 'secure') return anchor;
+    let cur: SecureZone = anchor;
+    const total = nameLabelCount(name);
+    for (let n = nameLabelCount(top) + 1; n <= total; n++) {
+      const c = lastLabels(name, n);
+      const parent: SecureZone = cur;
+      const step: CutState = await this.cached<CutState>(`cut|${c}`, () => this.cutAt(c, parent));
+      if (step.state === 'no-cut') continue;
+      if (step.state === 'nxdomain') break;
+      if (step.state !== 'secure') return step;
+      cur = step;
+    }
+    return cur;
+  }
+
+  private async cached<V extends CutState>(key: string, fn: () => Promise<V>): Promise<V> {
+    const hit = this.zones.get(key, this.now());
+    if (hit) return hit as V;
+    return this.once(key, async () => {
+      const v = await fn();
+      const expires = v.state === 'bogus' ? Math.min(v.expires, this.now() + this.bogusMs) : v.state === 'indeterminate' ? 0 : v.expires;
+      this.zones.set(key, v, expires, this.now());
+      return v;
+    });
+  }
+
+  private expiresIn(seconds: number): number {
+    return this.now() + Math.max(0, seconds) * 1000;
+  }
+
+  /** DNSKEY RRset of a trust anchor's zone, authenticated by the anchor (RFC 4035 §5). */
+  private async anchorKeys(zone: string): Promise<ZoneState> {
+    const anchors = this.trustAnchors.filter((a) => a.owner === zone);
+    const ds: DsData[] = [];
+    const anchorKeys: ZoneKey[] = [];
+    for (const a of anchors) {
+      if (a.type === 'DS') ds.push(a.ds);
+      else if (isSupportedAlgorithm(a.dnskey.algorithm) && (a.dnskey.flags & DNSKEY_FLAG_ZONE) !== 0) anchorKeys.push(zoneKeyOf(zone, a.dnskey));
+    }
+    const usableDs = ds.filter((d) => isSupportedDigest(d.digestType) && isSupportedAlgorithm(d.algorithm));
+    if (usableDs.length === 0 && anchorKeys.length === 0) {
+      return { state: 'insecure', reason: `the trust anchors of ${show(zone)} use no supported algorithm or digest type`, expires: Infinity };
+    }
+    const k = await this.fetchDnskeys(zone);
+    if ('state' in k) return k;
+    const trusted = [...anchorKeys];
+    if (usableDs.length) {
+      const m = matchDs(zone, usableDs, k.keys);
+      if (m.kind === 'match') trusted.push(...m.keys);
+      else if (anchorKeys.length === 0) return { state: 'bogus', reason: `trust anchor: ${m.reason}`, expires: this.expiresIn(k.set.ttl) };
+    }
+    const v = verifyRRset(k.set, k.sigs, trusted, { nowSec: this.nowSec(), ttl: k.set.ttl });
+    if (!v.ok) return { state: 'bogus', reason: `DNSKEY ${show(zone)} not signed by a trust anchor key: ${v.reason}`, expires: this.expiresIn(k.set.ttl) };
+    return { state: 'secure', zone, keys: zoneKeysOf(zone, k.keys), expires: this.expiresIn(v.ttl) };
+  }
+
+  private async fetchDnskeys(zone: string): Promise<{ set: RRset; sigs: RrsigData[]; keys: DnskeyData[] } | ZoneState> {
+    const r = await this.ask(zone, T.DNSKEY);
+    if (!r.ok) return { state: 'indeterminate', reason: `DNSKEY ${show(zone)}: ${r.reason}`, expires: 0 };
+    const view = new View(r.raw);
+    const rcode = r.raw.msg.rcode;
+    if (rcode !== RCODE.NOERROR) {
+      return { state: rcode === RCODE.SERVFAIL ? 'indeterminate' : 'bogus', reason: `DNSKEY ${show(zone)}: ${rcodeName(rcode)}${view.edeText()}`, expires: 0 };
+    }
+    const set = view.set('an', zone, T.DNSKEY);
+    if (!set) return { state: 'bogus', reason: `no DNSKEY RRset for ${show(zone)}, whose DS or trust anchor says it is signed`, expires: this.expiresIn(5) };
+    const sigs = view.sigsOf('an', zone, T.DNSKEY);
+    if (sigs.length === 0) {
+      return {
+        state: 'bogus',
+        reason: `the DNSKEY RRset of ${show(zone)} came without RRSIG${view.anyRrsig ? '' : ` and the answer has no RRSIG at all: ${STRIPPED} (asked with DO and CD)`}`,
+        expires: this.expiresIn(5),
+      };
+    }
+    const keys: DnskeyData[] = [];
+    for (const rd of set.rdatas) {
+      try {
+        keys.push(parseDnskey(rd));
+      } catch {
+        // a malformed key cannot sign anything
+      }
+    }
+    return { set, sigs, keys };
+  }
+
+  /** What the DS RRset (or its proven absence) at `name`, signed by `parent`, says. */
+  private async cutAt(name: string, parent: SecureZone): Promise<CutState> {
+    const r = await this.ask(name, T.DS);
+    if (!r.ok) return { state: 'indeterminate', reason: `DS ${show(name)}: ${r.reason}`, expires: 0 };
+    const view = new View(r.raw);
+    const rcode = r.raw.msg.rcode;
+    if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
+      return { state: 'indeterminate', reason: `DS ${show(name)}: ${rcodeName(rcode)} from the upstream resolver${view.edeText()}`, expires: 0 };
+    }
+    const cap = (sec: number) => Math.min(parent.expires, this.expiresIn(sec));
+    const ds = view.set('an', name, T.DS);
+    if (ds) {
+      const sigs = view.sigsOf('an', name, T.DS).filter((s) => s.signer === parent.zone);
+      if (sigs.length === 0) {
+        return {
+          state: 'bogus',
+          reason: `the DS RRset of ${show(name)} has no RRSIG by ${show(parent.zone)}${view.anyRrsig ? '' : `: ${STRIPPED}`}`,
+          expires: cap(5),
+        };
+      }
+      const v = verifyRRset(ds, sigs, parent.keys, { nowSec: this.nowSec(), ttl: ds.ttl });
+      if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
+      const dsList: DsData[] = [];
+      for (const rd of ds.rdatas) {
+        try {
+          dsList.push(parseDs(rd));
+        } catch {
+          // ignored
+        }
+      }
+      const usable = dsList.filter((d) => isSupportedDigest(d.digestType) && isSupportedAlgorithm(d.algorithm));
+      if (usable.length === 0) {
+        const list = dsList.map((d) => `${d.keyTag} alg ${d.algorithm} digest ${d.digestType}`).join(', ');
+        return {
+          state: 'insecure',
+          reason: `${show(name)} is insecure: its DS records use no supported algorithm and digest type (${list}; RFC 4035 §5.2, RFC 6840 §5.2)`,
+          expires: cap(v.ttl),
+        };
+      }
+      const k = await this.fetchDnskeys(name);
+      if ('state' in k) return { ...k, expires: Math.min(k.expires, cap(5)) };
+      const m = matchDs(name, usable, k.keys);
+      if (m.kind !== 'match') return { state: 'bogus', reason: `${m.reason}: wrong DS digest or missing key`, expires: cap(5) };
+      const kv = verifyRRset(k.set, k.sigs, m.keys, { nowSec: this.nowSec(), ttl: k.set.ttl });
+      if (!kv.ok) return { state: 'bogus', reason: `DNSKEY ${show(name)} not signed by a key its DS authenticates: ${kv.reason}`, expires: cap(5) };
+      return { state: 'secure', zone: name, keys: zoneKeysOf(name, k.keys), expires: cap(Math.min(v.ttl, kv.ttl)) };
+    }
+    // A CNAME at the name: it is no zone cut (RFC 2181 §10.1).
+    const cname = view.set('an', name, T.CNAME);
+    if (cname) {
+      const sigs = view.sigsOf('an', name, T.CNAME).filter((s) => s.signer === parent.zone);
+      const v = verifyRRset(cname, sigs, parent.keys, { nowSec: this.nowSec(), ttl: cname.ttl });
+      if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
+      return { state: 'no-cut', expires: cap(v.ttl) };
+    }
+    if (!view.anyRrsig) {
+      return {
+        state: 'bogus',
+        reason: `no DS for ${show(name)} and no RRSIG at all in the answer, under the signed zone ${show(parent.zone)}: ${STRIPPED}`,
+        expires: cap(5),
+      };
+    }
+    const d = this.denial(view, parent.zone, parent.keys);
+    const nx = rcode === RCODE.NXDOMAIN;
+    const p = nx ? proveNxdomain(name, d.input) : proveNodata(name, T.DS, d.input);
+    const soa = view.setsIn('au').find((s) => s.type === T.SOA);
+    const ttl = Math.min(d.ttl, soa?.ttl ?? d.ttl);
+    if (p.status === 'bogus') return { state: 'bogus', reason: `no DS for ${show(name)}: ${p.reason}${d.notes}`, expires: cap(5) };
+    if (p.status === 'insecure') return { state: 'insecure', reason: `${show(name)} is insecure: ${p.reason}`, expires: cap(ttl) };
+    if (nx) return { state: 'nxdomain', expires: cap(ttl) };
+    if (p.types?.has(T.NS)) {
+      return { state: 'insecure', reason: `${show(name)} is an insecure delegation: ${p.via} proves that it has no DS`, expires: cap(ttl) };
+    }
+    return { state: 'no-cut', expires: cap(ttl) };
+  }
+}
+
+function zoneKeysOf(zone: string, keys: DnskeyData[]): ZoneKey[] {
+  return keys
+    .filter((k) => (k.flags & DNSKEY_FLAG_ZONE) !== 0 && (k.flags & DNSKEY_FLAG_REVOKE) === 0 && k.protocol === 3)
+    .map((k) => zoneKeyOf(zone, k));
+}
+
+function unsignedReason(view: View, what: string, zone: string): string {
+  if (!view.anyRrsig) {
+    return `${what} came without any RRSIG although ${show(zone)} is a signed zone: ${STRIPPED} (or the answer is forged)`;
+  }
+  return `${what} has no RRSIG although ${show(zone)} is a signed zone: unsigned (forged?) answer`;
+}
+
+function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string): DnsAnswer<RDataOf[K]> {
+  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason };
+}
+
+export { isoTime };
