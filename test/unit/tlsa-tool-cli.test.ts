@@ -1,0 +1,383 @@
+/**
+ * `dane-smtp tlsa` end to end (in process): STARTTLS and implicit-TLS test servers on
+ * 127.0.0.1 port 0, a scripted DNS server for --verify, files in a temp directory.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import dnsPacket from 'dns-packet';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DaneSmtpError } from '../../src/errors.js';
+import { registerTlsaCommand, type TlsaIo } from '../../src/cli/tlsa-command.js';
+import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+import { certSha256, makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
+
+let chain: Chain;
+let next: Issued;
+let dir: string;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  chain = await makeChain({ leafCn: 'mx.example.test' });
+  next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
+  dir = mkdtempSync(join(tmpdir(), 'tlsa-cli-'));
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c()));
+});
+
+function file(name: string, content: string | Buffer): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `dane-smtp tlsa ARGS` as main.ts would: usage errors are exit 64 with one line. */
+async function run(args: string[], io: Partial<TlsaIo> = {}): Promise<Run> {
+  let out = '';
+  let err = '';
+  let code = 0;
+  const program = new Command('dane-smtp').exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: (s) => (out += s) });
+  registerTlsaCommand(program, (c) => (code = c), {
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+    resolveHost: async (name) => (name === 'mx.example.test' ? ['127.0.0.1'] : Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }))),
+    resolvConf: () => '',
+    ...io,
+  });
+  try {
+    await program.parseAsync(['node', 'dane-smtp', 'tlsa', ...args]);
+  } catch (e) {
+    if (e instanceof CommanderError) code = 64;
+    else if (e instanceof DaneSmtpError && e.code === 'USAGE') {
+      err += `dane-smtp: ${e.message}\n`;
+      code = 64;
+    } else throw e;
+  }
+  return { code, out, err };
+}
+
+interface TestServer {
+  port: number;
+  sni: (string | false | null | undefined)[];
+  commands: string[];
+}
+
+/** An SMTP server with STARTTLS that serves `certPem` (leaf first) after the handshake. */
+async function startSmtp(certPem: string, keyPem: string): Promise<TestServer> {
+  const sockets = new Set<net.Socket>();
+  const state: TestServer = { port: 0, sni: [], commands: [] };
+  const lines = (s: net.Socket | tls.TLSSocket, on: (line: string) => void) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i).replace(/\r$/, '');
+        buf = buf.slice(i + 1);
+        state.commands.push(line);
+        on(line);
+      }
+    };
+    s.on('data', onData);
+    return onData;
+  };
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    sock.write('220 mx.example.test ESMTP test\r\n');
+    const onData = lines(sock, (line) => {
+      if (/^EHLO /i.test(line)) sock.write('250-mx.example.test\r\n250 STARTTLS\r\n');
+      else if (/^STARTTLS$/i.test(line)) {
+        sock.pause();
+        sock.removeListener('data', onData);
+        sock.write('220 go ahead\r\n', () => {
+          const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: tls.createSecureContext({ cert: certPem, key: keyPem }) });
+          secure.on('error', () => undefined);
+          secure.once('secure', () => state.sni.push(secure.servername));
+          lines(secure, (l) => {
+            if (/^EHLO /i.test(l)) secure.write('250 mx.example.test\r\n');
+            else if (/^QUIT$/i.test(l)) secure.end('221 bye\r\n');
+            else secure.write('502 no\r\n');
+          });
+        });
+      } else if (/^QUIT$/i.test(line)) sock.end('221 bye\r\n');
+      else sock.write('502 no\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as net.AddressInfo).port;
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return state;
+}
+
+/** Implicit TLS (the submissions port 465 way). */
+async function startImplicit(certPem: string, keyPem: string): Promise<TestServer> {
+  const state: TestServer = { port: 0, sni: [], commands: [] };
+  const sockets = new Set<tls.TLSSocket>();
+  const context = tls.createSecureContext({ cert: certPem, key: keyPem });
+  const server = tls.createServer(
+    {
+      cert: certPem,
+      key: keyPem,
+      // Seen during the ClientHello: the client may be gone before 'secureConnection' (TLS 1.3).
+      SNICallback: (name, cb) => {
+        state.sni.push(name);
+        cb(null, context);
+      },
+    },
+    (s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.end('220 mx.example.test ESMTP\r\n');
+    },
+  );
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as net.AddressInfo).port;
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return state;
+}
+
+/** A TCP server that closes every connection at once. */
+async function startRude(): Promise<number> {
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+interface Tlsa {
+  usage: number;
+  selector: number;
+  matchingType: number;
+  hex: string;
+}
+
+/** A validating resolver's answers: AD on the root SOA, `records` at any TLSA name. */
+async function startDns(records: Tlsa[], ad = true): Promise<ScriptedDnsServer> {
+  const s = await ScriptedDnsServer.start((q) => {
+    const question = q.questions?.[0];
+    if (!question) return null;
+    if (question.type === 'SOA') {
+      return reply(q, {
+        ad: true,
+        answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 1, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 } }],
+      });
+    }
+    if (question.type === 'TLSA') {
+      return reply(q, {
+        ad,
+        answers: records.map(
+          (r) =>
+            ({
+              type: 'TLSA',
+              name: question.name,
+              ttl: 300,
+              data: { usage: r.usage, selector: r.selector, matchingType: r.matchingType, certificate: Buffer.from(r.hex, 'hex') },
+            }) as unknown as dnsPacket.Answer,
+        ),
+      });
+    }
+    return reply(q, { rcode: 'NXDOMAIN' });
+  });
+  closers.push(() => s.close());
+  return s;
+}
+
+const leafSpki = () => spkiSha256(chain.leaf.spkiDer);
+const rec = (usage: number, selector: number, matchingType: number, hex: string): Tlsa => ({ usage, selector, matchingType, hex });
+
+describe('dane-smtp tlsa: generate', () => {
+  it('from a file: 3 1 1 zone line, exit 0', async () => {
+    const r = await run([file('leaf.pem', chain.leaf.certPem), '--host', 'mx.example.test']);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}\n`);
+    expect(r.out.split('\n').filter((l) => l && !l.startsWith(';'))).toHaveLength(1);
+  });
+
+  it('--record 2 0 1 with a chain file, --port 587, --json', async () => {
+    const r = await run([`--record`, '2', '0', '1', file('chain.pem', chain.servedPem), '--host', 'mx.example.test', '--port', '587', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ mode: 'generate', owner: '_587._tcp.mx.example.test.', warnings: [] });
+    expect(j.records[0]).toMatchObject({ usage: 2, selector: 0, matchingType: 1, data: certSha256(chain.intermediate.der) });
+    expect(j.records[0].zone).toBe(`_587._tcp.mx.example.test. IN TLSA 2 0 1 ${certSha256(chain.intermediate.der)}`);
+  });
+
+  it('--connect with STARTTLS: the served chain, host and port from --connect, SNI = host', async () => {
+    const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
+    const r = await run(['--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '3 1 1', '--record', '2 1 1']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`_${srv.port}._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}`);
+    expect(r.out).toContain(`_${srv.port}._tcp.mx.example.test. IN TLSA 2 1 1 ${spkiSha256(chain.intermediate.spkiDer)}`);
+    expect(srv.sni).toEqual(['mx.example.test']);
+    expect(srv.commands).toContain('STARTTLS');
+    expect(srv.commands[srv.commands.length - 1]).toBe('QUIT');
+  });
+
+  it('--connect IP:PORT needs --host; 2 x x warns when the server sends no CA', async () => {
+    const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
+    const noHost = await run(['--connect', `127.0.0.1:${srv.port}`]);
+    expect(noHost.code).toBe(64);
+    expect(noHost.err).toMatch(/^dane-smtp: --connect gives an IP address: give the TLSA base domain with --host NAME/);
+    const r = await run(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'starttls', '--host', 'mx.example.test', '--port', '25', '--usage', '2', '--selector', '0']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: the issuing CA of CN=mx.example.test .* is not in the served chain/);
+    expect(r.out).toContain('_25._tcp.mx.example.test. IN TLSA 2 0 1');
+  });
+
+  it('a chain file and --connect: warns when the file\'s CA is not in the served chain', async () => {
+    const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
+    const r = await run([file('chain2.pem', chain.servedPem), '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '2', '1', '1']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: the CA CN=DANE Test Intermediate CA is not in the chain the server sends/);
+    expect(r.out).toContain(`2 1 1 ${spkiSha256(chain.intermediate.spkiDer)}`);
+  });
+
+  it('--connect with implicit TLS (port 465 style) and --sni', async () => {
+    const srv = await startImplicit(chain.servedPem, chain.leaf.keyPem);
+    const r = await run(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'implicit', '--sni', 'mx.example.test', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.owner).toBe(`_${srv.port}._tcp.mx.example.test.`);
+    expect(j.connect).toMatchObject({ address: '127.0.0.1', port: srv.port, tls: 'implicit' });
+    expect(j.records[0].data).toBe(leafSpki());
+    expect(srv.sni).toEqual(['mx.example.test']);
+  });
+
+  it('a server that drops the connection: exit 69, one line', async () => {
+    const port = await startRude();
+    const r = await run(['--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--timeout', '5']);
+    expect(r.code).toBe(69);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('dane-smtp tlsa --verify', () => {
+  async function verify(records: Tlsa[], extra: string[] = [], ad = true, certPem = chain.servedPem): Promise<Run & { srv: TestServer }> {
+    const dns = await startDns(records, ad);
+    const srv = await startSmtp(certPem, chain.leaf.keyPem);
+    const r = await run(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--port', '25', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', ...extra]);
+    return { ...r, srv };
+  }
+
+  it('authenticated: exit 0, which record matches which certificate', async () => {
+    const r = await verify([rec(3, 1, 1, leafSpki()), rec(2, 1, 1, spkiSha256(chain.intermediate.spkiDer))]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/TLSA _25\._tcp\.mx\.example\.test: 2 record\(s\), TTL 300, DNSSEC secure/);
+    expect(r.out).toMatch(/depth 0: CN=mx.example.test/);
+    expect(r.out).toMatch(/usable; matches depth 0 \(CN=mx.example.test\)/);
+    expect(r.out).toMatch(/usable; matches depth 1 \(CN=DANE Test Intermediate CA\)/);
+    expect(r.out).toMatch(/result: AUTHENTICATED/);
+  });
+
+  it('not authenticated: exit 1, unusable records and why', async () => {
+    const r = await verify([rec(3, 1, 1, 'aa'.repeat(32)), rec(1, 1, 1, leafSpki()), rec(3, 1, 1, 'bb'.repeat(20))]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/unusable: usage 1 \(PKIX-EE\) is not used by SMTP .*; matches depth 0/);
+    expect(r.out).toMatch(/unusable: matching type 1 needs a 32-byte digest/);
+    expect(r.out).toMatch(/usable; matches no served certificate/);
+    expect(r.out).toMatch(/result: NOT AUTHENTICATED/);
+  });
+
+  it('an insecure RRset: exit 1; --json', async () => {
+    const r = await verify([rec(3, 1, 1, leafSpki())], ['--json'], false);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ mode: 'verify', authenticated: false, ok: false, dns: { status: 'data', proof: 'insecure' }, resolver: { validates: true } });
+    expect(j.records[0]).toMatchObject({ usable: true, matches: [{ depth: 0, subject: 'CN=mx.example.test' }] });
+    expect(j.summary).toMatch(/insecure/);
+  });
+
+  it('--verify --next: current only → exit 1 and the RRset to publish; current + next → exit 0', async () => {
+    const nextFile = file('next.pem', next.certPem);
+    const notReady = await verify([rec(3, 1, 1, leafSpki())], ['--next', nextFile]);
+    expect(notReady.code).toBe(1);
+    expect(notReady.out).toMatch(/result: AUTHENTICATED/);
+    expect(notReady.out).toMatch(/status: CURRENT-ONLY: not ready/);
+    expect(notReady.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}`);
+    expect(notReady.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${spkiSha256(next.spkiDer)}`);
+
+    const ready = await verify([rec(3, 1, 1, leafSpki()), rec(3, 1, 1, spkiSha256(next.spkiDer))], ['--next', nextFile, '--json']);
+    expect(ready.code).toBe(0);
+    const j = JSON.parse(ready.out);
+    expect(j.rollover).toMatchObject({ status: 'ready', added: [] });
+    expect(j.rollover.publishZone).toHaveLength(2);
+  });
+});
+
+describe('dane-smtp tlsa --next --rrset', () => {
+  it('neither → exit 1 with WRONG; ready → exit 0', async () => {
+    const current = file('cur.pem', chain.servedPem);
+    const nextKey = file('next.key', next.keyPem);
+    const wrong = await run([current, '--next', nextKey, '--rrset', file('wrong.zone', `_25._tcp.mx.example.test. IN TLSA 3 1 1 ${'aa'.repeat(32)}\n`)]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/status: NEITHER: WRONG/);
+    const zone = `$ORIGIN example.test.\n_25._tcp.mx 300 IN TLSA 3 1 1 ${leafSpki()}\n_25._tcp.mx 300 IN TLSA 3 1 1 ( ${spkiSha256(next.spkiDer)} )\n`;
+    const ok = await run([current, '--next', nextKey, '--rrset', file('ok.zone', zone), '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ mode: 'rollover', status: 'ready', ok: true, owner: '_25._tcp.mx.example.test.' });
+  });
+
+  it('a malformed RRset file is a usage error naming the line', async () => {
+    const r = await run([file('c.pem', chain.servedPem), '--next', file('n.key', next.keyPem), '--rrset', file('bad.zone', '; x\nfoo. IN TLSA 3 1 1 abc\n')]);
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(/^dane-smtp: .*bad\.zone line 2: certificate association data has an odd number of hex digits\n$/);
+  });
+});
+
+describe('dane-smtp tlsa: usage errors are one line, exit 64', () => {
+  const cases: [string[], RegExp][] = [
+    [[], /give a certificate, chain or key FILE/],
+    [['--verify', 'x.pem'], /--verify checks a live server/],
+    [['--connect', 'mx.example.test:99999'], /--connect port must be a port from 1 to 65535/],
+    [['--connect', 'bad..host'], /--connect host is not a valid host name/],
+    [['/nonexistent/cert.pem', '--host', 'mx.example.test'], /cannot read certificate or key \/nonexistent\/cert.pem: ENOENT/],
+    [['--rrset', 'x.zone', 'x.pem'], /--rrset is for rollover checks/],
+    [['--next', 'n.pem', 'x.pem'], /--next needs the published RRset/],
+    [['--record', '3', '1', 'x.pem'], /--record needs usage, selector and matching type/],
+    [['--usage', '3', '--record', '3', '1', '1', 'x.pem'], /either --record U S M or --usage/],
+    [['--tls', 'smtps', '--connect', 'mx.example.test'], /--tls must be starttls or implicit/],
+    [['--verify', '--connect', 'mx.example.test'], /no nameserver in \/etc\/resolv.conf/],
+  ];
+  for (const [args, re] of cases) {
+    it(args.join(' ') || '(no arguments)', async () => {
+      const r = await run(args);
+      expect(r.code).toBe(64);
+      expect(r.err).toMatch(re);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.out).toBe('');
+    });
+  }
+
+  it('a file that is not a certificate or key', async () => {
+    const r = await run([file('junk.pem', 'just text\n'), '--host', 'mx.example.test']);
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(/junk\.pem: neither PEM .* nor DER/);
+  });
+});
