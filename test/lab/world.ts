@@ -332,7 +332,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
       [
         '-c',
         `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
-          `for f in "$1"/run/*.pgid; do [ -f "$f" ] && kill -9 -- -"$(cat "$f")" 2>/dev/null; done; ` +
+          `for f in "$1"/run/*.pgid; do [ -f "$f" ] && kill -9 -"$(cat "$f")" 2>/dev/null; done; ` +
           (options.keepWorkDir ? 'true' : `rm -rf -- "$1"`),
         'dane-lab-watchdog',
         workDir,
