@@ -644,10 +644,11 @@ function zoneKeysOf(zone: string, keys: DnskeyData[]): ZoneKey[] {
 }
 
 function unsignedReason(view: View, what: string, zone: string): string {
-  if (!view.anyRrsig) {
-    return `${what} came without any RRSIG although ${show(zone)} is a signed zone: ${STRIPPED} (or the answer is forged)`;
-  }
-  return `${what} has no RRSIG although ${show(zone)} is a signed zone: unsigned (forged?) answer`;
+  // The chain of trust to `zone` was validated from signed DNSKEY and DS answers of the same
+  // upstream, so it does pass RRSIGs: this answer alone is unsigned.
+  return `${what} has no RRSIG although ${show(zone)} is a signed zone: an unsigned, possibly forged answer${
+    view.anyRrsig ? '' : ' (no RRSIG at all in it, while the keys of the zone came signed)'
+  }`;
 }
 
 function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string): DnsAnswer<RDataOf[K]> {
