@@ -52,6 +52,8 @@ export interface BuiltZone {
   /** The KSK's DNSKEY line, when signed. */
   dnskey?: string;
   kskTag?: number;
+  /** Path of the KSK's `.key` file, when signed. */
+  kskFile?: string;
   signed: boolean;
 }
 
@@ -96,6 +98,9 @@ async function baseDir(): Promise<string> {
 }
 
 let counter = 0;
+
+/** Runs an ldns tool (for tests that need more than buildZone). */
+export { tool as ldnsTool };
 
 export async function buildZone(spec: ZoneSpec, now = Math.floor(Date.now() / 1000)): Promise<BuiltZone> {
   const origin = fqdn(spec.name);
@@ -145,7 +150,7 @@ export async function buildZone(spec: ZoneSpec, now = Math.floor(Date.now() / 10
   const ds = dsOut.split('\n').map((l) => l.trim()).filter((l) => /\sDS\s/.test(l));
   const dnskey = (await readFile(join(dir, `${ksk}.key`), 'utf8')).split('\n').find((l) => /\sDNSKEY\s/.test(l))?.replace(/;.*$/, '').trim();
   const kskTag = Number(/\+(\d+)$/.exec(ksk)?.[1]);
-  return { name: spec.name, records, text, ds, signed: true, kskTag, ...(dnskey ? { dnskey } : {}) };
+  return { name: spec.name, records, text, ds, signed: true, kskTag, kskFile: join(dir, `${ksk}.key`), ...(dnskey ? { dnskey } : {}) };
 }
 
 /** A DS line with its digest altered (a wrong DS at the parent). */
