@@ -327,11 +327,10 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   const helo = o.helo ?? defaultHelo();
   if (!/^[A-Za-z0-9.-]{1,253}$/.test(helo) && !/^\[[0-9a-fA-F:.]+\]$/.test(helo)) throw usage(`--helo must be a host name or address literal, not '${helo}'`);
 
+  if ([file, o.next, o.rrset].filter((x) => x === '-').length > 1) throw usage('only one of FILE, --next and --rrset can be standard input (-)');
   const material = file !== undefined ? loadMaterial(file, 'certificate or key') : undefined;
   const next = o.next !== undefined ? loadMaterial(o.next, '--next') : undefined;
   const rrset = o.rrset !== undefined ? parseZoneTlsa(readInput(o.rrset, '--rrset').toString('utf8'), o.rrset === '-' ? 'standard input' : o.rrset) : undefined;
-  if (o.rrset === '-' && (file === '-' || o.next === '-')) throw usage('only one of FILE, --next and --rrset can be standard input');
-  if (o.next === '-' && file === '-') throw usage('only one of FILE and --next can be standard input');
 
   const warnings: string[] = [...(material?.warnings ?? []), ...(next?.warnings ?? [])];
   let host = o.host !== undefined ? parseHostName(o.host) : undefined;
@@ -369,13 +368,19 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
     if (!isLoopback(spec.address)) warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
     const stub = new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
     const probe = await probeValidation(stub);
-    let resolver: Resolver = stub;
-    if (!probe.validates) {
-      warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best`);
-      resolver = untrustedResolver(stub);
-    }
     resolverJson = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
-    answer = await resolver.lookup(owner.slice(0, -1), 'TLSA');
+    const qname = owner.slice(0, -1);
+    if (!probe.reachable) {
+      warnings.push(`${probe.reason}: no TLSA lookup`);
+      answer = { qname, qtype: 'TLSA', status: 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: probe.reason };
+    } else {
+      let resolver: Resolver = stub;
+      if (!probe.validates) {
+        warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
+        resolver = untrustedResolver(stub);
+      }
+      answer = await resolver.lookup(qname, 'TLSA');
+    }
   }
 
   // ---- connect
