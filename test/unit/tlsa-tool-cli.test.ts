@@ -331,6 +331,37 @@ describe('dane-smtp tlsa --verify', () => {
   });
 });
 
+describe('dane-smtp tlsa --verify: failures are exit 1', () => {
+  it('the server drops the connection', async () => {
+    const dns = await startDns([rec(3, 1, 1, leafSpki())]);
+    const port = await startRude();
+    const r = await run(['--verify', '--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--json']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ authenticated: false, ok: false, dns: { status: 'data', proof: 'secure' } });
+    expect(j.connect.error).toBeTruthy();
+    expect(j.summary).toMatch(/^NOT authenticated: /);
+  });
+
+  it('a resolver that does not validate: its AD bit is not trusted', async () => {
+    const dns = await ScriptedDnsServer.start((q) => {
+      const question = q.questions?.[0];
+      if (question?.type !== 'TLSA') return reply(q, {}); // root SOA without AD
+      return reply(q, {
+        ad: true,
+        answers: [{ type: 'TLSA', name: question.name, ttl: 300, data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.from(leafSpki(), 'hex') } } as unknown as dnsPacket.Answer],
+      });
+    });
+    closers.push(() => dns.close());
+    const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
+    const r = await run(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/warning: .*does not validate DNSSEC.*AD bit is not trusted/);
+    expect(r.out).toMatch(/DNSSEC insecure/);
+    expect(r.out).toMatch(/result: NOT AUTHENTICATED: the TLSA RRset is insecure/);
+  });
+});
+
 describe('dane-smtp tlsa --next --rrset', () => {
   it('neither → exit 1 with WRONG; ready → exit 0', async () => {
     const current = file('cur.pem', chain.servedPem);
