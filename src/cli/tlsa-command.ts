@@ -481,7 +481,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
 
   // ---- generate
   const m = (material ?? servedMaterial)!;
-  const computed = computeRecords(m, params, material ? servedCerts?.certs : servedCerts?.certs);
+  const computed = computeRecords(m, params, servedCerts?.certs);
   warnings.push(...computed.warnings);
   if (o.json) {
     io.stdout(
