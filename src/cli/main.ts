@@ -11,6 +11,7 @@ import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { domainOf, isValidMailbox } from '../smtp/message.js';
 import { ansi, plain, renderDomain } from './human.js';
+import { registerTlsaCommand } from './tlsa-command.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;
@@ -177,6 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     const works: Work[] = [...byDomain].map(([domain, to]) => ({ domain, job: { kind: 'send', envelope: { from: o.from, to, message } } }));
     setExit(await execute('send', works, o, {}));
   });
+  registerTlsaCommand(program, setExit);
   return program;
 }
 

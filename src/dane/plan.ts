@@ -123,6 +123,8 @@ export interface PlanOptions {
    * MX RRset is insecure. Off by default, as in Postfix.
    */
   daneWithInsecureMx?: boolean;
+  /** False when local policy switches DANE off for this destination: no TLSA lookups at all. */
+  dane?: boolean;
   signal?: AbortSignal;
 }
 
@@ -163,6 +165,7 @@ export async function planHost(resolver: Resolver, host: MxHost, domain: string,
   const addrProof = weakest([a.proof, aaaa.proof]);
   const withAddrs = (level: HostLevel): HostPlan => ({ kind: 'usable', host, addresses, level, dns });
 
+  if (options.dane === false) return withAddrs({ kind: 'may', why: 'DANE is off by local policy' });
   const mxSecure = mxProof === 'secure';
   if (!mxSecure && !options.daneWithInsecureMx) {
     // RFC 7672 §2.2.1: with an insecure MX RRset DANE does not apply (opportunistic TLS).

@@ -1,13 +1,17 @@
 /**
- * One destination, end to end: MX plan, hosts in MX order, STARTTLS, authentication,
- * then a probe (check) or a message transaction (send). RFC 7672 §2.2: security never
- * trumps MX preference; a host that fails is skipped and the next one tried.
+ * One destination, end to end: local policy, MX plan, hosts in MX order, STARTTLS,
+ * authentication, then a probe (check) or a message transaction (send).
+ * RFC 7672 §2.2: security never trumps MX preference; a host that fails is skipped and
+ * the next one tried.
  */
+import { rootCertificates } from 'node:tls';
 import { authenticate, type AuthResult } from '../dane/authenticate.js';
-import { decideMx, levelSummary, planHost, type HostLevel, type HostPlan } from '../dane/plan.js';
+import { decideMx, levelSummary, planHost, type HostPlan, type MxDecision } from '../dane/plan.js';
 import type { Resolver } from '../dns/types.js';
+import type { PolicyEntry } from '../policy/table.js';
+import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
 import { runSmtpSession } from '../smtp/session.js';
-import type { SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsCheck, TlsMode } from '../smtp/types.js';
+import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsCheck, TlsMode } from '../smtp/types.js';
 import { summarizeAuth, type AttemptReport, type DomainResult, type HostReport, type Verdict } from './result.js';
 
 export interface DestinationOptions {
@@ -17,6 +21,12 @@ export interface DestinationOptions {
   port: number;
   helo: string;
   timeoutMs: number;
+  /** Local policy for this destination (default: level dane from the default source). */
+  policy?: PolicyEntry;
+  /** A fixed next hop `[host]:port` from the policy table: no MX lookup. */
+  nexthop?: { host: string; port?: number };
+  /** Trust anchors for the verify and secure levels (PEM); default: Node's bundled roots. */
+  caCertificates?: readonly string[];
   /** Probe every host and address (diagnosis) instead of stopping at the first usable one. */
   all?: boolean;
   daneWithInsecureMx?: boolean;
@@ -31,12 +41,76 @@ export interface DestinationOptions {
 
 export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 
-function verdictOf(level: HostLevel): Verdict {
-  return level.kind === 'dane' ? 'dane-authenticated' : level.kind === 'encrypt' ? 'encrypt-unauthenticated' : 'opportunistic';
+export const DEFAULT_POLICY: PolicyEntry = { level: 'dane', match: [], fingerprints: [], source: 'default' };
+
+/** What a session to one host must achieve, from the policy level and the host plan. */
+interface HostSecurity {
+  verdict: Verdict;
+  tls: TlsMode;
+  servername: string;
+  /** Checks the served chain before anything is sent inside TLS. */
+  check?: (served: ServedTls) => { tls: TlsCheck; dane?: AuthResult; policy?: PolicyAuth };
+}
+
+function hostSecurity(plan: Extract<HostPlan, { kind: 'usable' }>, domain: string, policy: PolicyEntry, o: DestinationOptions): HostSecurity | { fail: string } {
+  const level = plan.level;
+  const now = () => (o.now ?? (() => new Date()))();
+  const host = plan.host.name;
+  switch (policy.level) {
+    case 'none':
+      return { verdict: 'opportunistic', tls: 'none', servername: host };
+    case 'may':
+      return { verdict: 'opportunistic', tls: 'may', servername: host };
+    case 'encrypt':
+      return { verdict: 'encrypt-unauthenticated', tls: 'required', servername: host };
+    case 'fingerprint':
+      return {
+        verdict: 'fingerprint-authenticated',
+        tls: 'required',
+        servername: host,
+        check: (served) => {
+          const r = checkFingerprints(served.chain, policy.fingerprints);
+          return { tls: r.ok ? { ok: true } : { ok: false, reason: r.reason }, policy: r };
+        },
+      };
+    case 'verify':
+    case 'secure':
+      return {
+        verdict: 'pkix-authenticated',
+        tls: 'required',
+        servername: host,
+        check: (served) => {
+          const r = checkPkix(served.chain, o.caCertificates ?? rootCertificates, policy.match, { host, nexthop: domain, now: now() });
+          return { tls: r.ok ? { ok: true } : { ok: false, reason: r.reason }, policy: r };
+        },
+      };
+    case 'dane':
+    case 'dane-only':
+      break;
+  }
+  if (level.kind === 'dane') {
+    return {
+      verdict: 'dane-authenticated',
+      // RFC 7672 §2.2: with usable TLSA records TLS is mandatory, never a plaintext fallback.
+      tls: 'required',
+      // RFC 7672 §8.1: SNI is the TLSA base domain.
+      servername: level.tlsaBase,
+      check: (served) => {
+        // RFC 7672 §3.1: authenticate before a single command is sent inside TLS.
+        const a = authenticate({ records: level.usable, served: served.chain, referenceNames: level.referenceNames, now: now() });
+        return { tls: a.ok ? { ok: true } : { ok: false, reason: a.reason }, dane: a };
+      },
+    };
+  }
+  if (policy.level === 'dane-only') return { fail: `dane-only policy: ${host} has no usable TLSA records (${levelSummary(level)})` };
+  if (level.kind === 'encrypt') {
+    // RFC 7672 §2.2: a secure TLSA RRset with no usable record: TLS mandatory, unauthenticated.
+    return { verdict: 'encrypt-unauthenticated', tls: 'required', servername: level.tlsaBase };
+  }
+  return { verdict: 'opportunistic', tls: 'may', servername: host };
 }
 
 function hostReportOf(plan: HostPlan): HostReport {
-  const level = 'level' in plan && plan.level ? plan.level : undefined;
   const report: HostReport = {
     name: plan.host.name,
     preference: plan.host.preference,
@@ -49,6 +123,7 @@ function hostReportOf(plan: HostPlan): HostReport {
     status: plan.kind === 'no-address' ? 'no-address' : plan.kind === 'failed' ? 'failed' : 'not-tried',
   };
   if (plan.kind !== 'usable') report.failure = plan.reason;
+  const level = plan.kind === 'usable' ? plan.level : undefined;
   if (level && level.kind !== 'may') {
     report.tlsaBase = level.tlsaBase;
     report.tlsa = level.tlsa.map((t) => {
@@ -59,47 +134,38 @@ function hostReportOf(plan: HostPlan): HostReport {
   return report;
 }
 
-function tlsModeOf(level: HostLevel): TlsMode {
-  // RFC 7672 §2.2: with TLSA records (usable or not) TLS is mandatory, never a plaintext fallback.
-  return level.kind === 'may' ? 'may' : 'required';
-}
-
 interface Attempt {
   report: AttemptReport;
   session: SmtpSessionResult;
 }
 
-async function attempt(address: string, plan: Extract<HostPlan, { kind: 'usable' }>, job: Job, o: DestinationOptions): Promise<Attempt> {
-  const level = plan.level;
-  let auth: AuthResult | undefined;
-  const checkTls = (served: { chain: Buffer[] }): TlsCheck => {
-    if (level.kind !== 'dane') return { ok: true };
-    // RFC 7672 §3.1: authenticate before a single command is sent inside TLS.
-    auth = authenticate({ records: level.usable, served: served.chain, referenceNames: level.referenceNames, now: (o.now ?? (() => new Date()))() });
-    return auth.ok ? { ok: true } : { ok: false, reason: auth.reason };
-  };
+async function attempt(address: string, port: number, plan: Extract<HostPlan, { kind: 'usable' }>, sec: HostSecurity, job: Job, o: DestinationOptions): Promise<Attempt> {
+  let checked: ReturnType<NonNullable<HostSecurity['check']>> | undefined;
   const runSession = o.session ?? runSmtpSession;
   const run = (tls: TlsMode) =>
     runSession(
       {
         address,
-        port: o.port,
+        port,
         helo: o.helo,
         timeoutMs: o.timeoutMs,
         tls,
-        // RFC 7672 §8.1: SNI is the TLSA base domain; opportunistic hosts get their MX name.
-        servername: level.kind === 'may' ? plan.host.name : level.tlsaBase,
-        checkTls,
+        servername: sec.servername,
+        checkTls: (served) => {
+          if (!sec.check) return { ok: true };
+          checked = sec.check(served);
+          return checked.tls;
+        },
         ...(o.localAddress ? { localAddress: o.localAddress } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.onEvent ? { onEvent: (e: SmtpEvent) => o.onEvent!(plan.host.name, address, e) } : {}),
       },
       job,
     );
-  let session = await run(tlsModeOf(level));
+  let session = await run(sec.tls);
   let plaintextRetry = false;
   // Postfix 'may': a failed STARTTLS on an opportunistic host is retried in plaintext.
-  if (level.kind === 'may' && session.outcome === 'host-failed' && (session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED')) {
+  if (sec.tls === 'may' && session.outcome === 'host-failed' && (session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED')) {
     session = await run('none');
     plaintextRetry = true;
   }
@@ -113,59 +179,82 @@ async function attempt(address: string, plan: Extract<HostPlan, { kind: 'usable'
     report.tlsVersion = session.served.version;
     report.cipher = session.served.cipher;
   }
-  if (auth) {
-    report.chain = auth.chain;
-    report.authentication = summarizeAuth(auth);
+  if (checked?.dane) {
+    report.chain = checked.dane.chain;
+    report.authentication = summarizeAuth(checked.dane);
   } else if (session.served) {
     report.chain = authenticate({ records: [], served: session.served.chain, referenceNames: [], now: new Date() }).chain;
   }
+  if (checked?.policy) report.policyCheck = checked.policy.ok ? { ok: true, detail: checked.policy.detail } : { ok: false, reason: checked.policy.reason };
   if (session.error) report.error = session.error.message;
   return { report, session };
 }
 
-function sessionReason(level: HostLevel, host: string, a: AttemptReport): string {
-  switch (level.kind) {
-    case 'dane':
+function sessionReason(sec: HostSecurity, plan: Extract<HostPlan, { kind: 'usable' }>, a: AttemptReport, policy: PolicyEntry): string {
+  const host = plan.host.name;
+  switch (sec.verdict) {
+    case 'dane-authenticated':
       return a.authentication?.ok
         ? `${host} authenticated by TLSA record ${a.authentication.record.slice(0, 24)}… (${a.authentication.usage}, depth ${a.authentication.depth})`
         : `${host} used with DANE`;
-    case 'encrypt':
-      return `${host} has TLSA records but none is usable: TLS without authentication (RFC 7672 §2.2)`;
-    case 'may':
-      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; DANE does not apply: ${level.why}`;
+    case 'encrypt-unauthenticated':
+      return policy.level === 'encrypt'
+        ? `TLS to ${host} without authentication, as the ${policy.level} policy (${policy.source}) requires`
+        : `${host} has TLSA records but none is usable: TLS without authentication (RFC 7672 §2.2)`;
+    case 'fingerprint-authenticated':
+    case 'pkix-authenticated':
+      return `${host} authenticated: ${a.policyCheck?.ok ? a.policyCheck.detail : policy.level}`;
+    default:
+      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; ${policy.level === 'none' || policy.level === 'may' ? `${policy.level} policy (${policy.source})` : `DANE does not apply: ${plan.level.kind === 'may' ? plan.level.why : ''}`}`;
   }
 }
 
 export async function processDestination(domain: string, job: Job, o: DestinationOptions): Promise<DomainResult> {
-  const base = { domain, resolverValidates: o.resolverValidates };
-  const mxAnswer = await o.resolver.lookup(domain, 'MX', o.signal ? { signal: o.signal } : {});
-  const decision = decideMx(domain, mxAnswer, o.random);
+  const policy = o.policy ?? DEFAULT_POLICY;
+  const base = { domain, resolverValidates: o.resolverValidates, level: policy.level, policySource: policy.source };
+  const port = o.nexthop?.port ?? o.port;
+  let decision: MxDecision;
+  if (o.nexthop) {
+    // A fixed next hop from the policy table: no MX lookup; it is local configuration,
+    // as trustworthy as a secure MX RRset.
+    decision = { kind: 'hosts', hosts: [{ name: o.nexthop.host, preference: 0, implicit: true }], mxProof: 'secure', mx: { name: domain, type: 'MX', status: 'nodata', proof: 'secure', records: [], reason: `next hop [${o.nexthop.host}]:${port} from local policy` } };
+  } else {
+    const mxAnswer = await o.resolver.lookup(domain, 'MX', o.signal ? { signal: o.signal } : {});
+    decision = decideMx(domain, mxAnswer, o.random);
+  }
   if (decision.kind !== 'hosts') {
     return { ...base, verdict: decision.kind, host: null, address: null, tls: false, reason: decision.reason, mx: decision.mx, hosts: [] };
   }
+  const daneOn = policy.level === 'dane' || policy.level === 'dane-only';
   const hosts: HostReport[] = [];
   let chosen: { host: string; address: string; tls: boolean; verdict: Verdict; reason: string; session: SmtpSessionResult } | undefined;
 
   for (const mxHost of decision.hosts) {
-    if (chosen && !o.all) break;
-    if (o.signal?.aborted) break;
+    if ((chosen && !o.all) || o.signal?.aborted) break;
     const plan = await planHost(o.resolver, mxHost, domain, decision.mxProof, {
-      port: o.port,
+      port,
+      dane: daneOn,
       ...(o.daneWithInsecureMx ? { daneWithInsecureMx: true } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const report = hostReportOf(plan);
     hosts.push(report);
     if (plan.kind !== 'usable') continue;
+    const sec = hostSecurity(plan, domain, policy, o);
+    if ('fail' in sec) {
+      report.status = 'failed';
+      report.failure = sec.fail;
+      continue;
+    }
     for (const address of plan.addresses) {
       if (chosen && !o.all) break;
       // With --all, hosts after the chosen one are only probed, never sent to.
-      const a = await attempt(address, plan, chosen ? { kind: 'probe' } : job, o);
+      const a = await attempt(address, port, plan, sec, chosen ? { kind: 'probe' } : job, o);
       report.attempts.push(a.report);
       if (a.session.outcome === 'host-failed') continue;
       if (!chosen) {
         report.status = 'used';
-        chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: verdictOf(plan.level), reason: sessionReason(plan.level, plan.host.name, a.report), session: a.session };
+        chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
       } else {
         report.status = 'probed';
       }

@@ -3,7 +3,7 @@ import type { AuthResult, CertInfo } from '../dane/authenticate.js';
 import type { DnsReport } from '../dane/plan.js';
 import type { RecipientResult } from '../smtp/types.js';
 
-export const VERDICTS = ['dane-authenticated', 'encrypt-unauthenticated', 'opportunistic', 'tempfail', 'undeliverable'] as const;
+export const VERDICTS = ['dane-authenticated', 'fingerprint-authenticated', 'pkix-authenticated', 'encrypt-unauthenticated', 'opportunistic', 'tempfail', 'undeliverable'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 export interface TlsaReport {
@@ -27,6 +27,8 @@ export interface AttemptReport {
   chain?: CertInfo[];
   /** For DANE hosts: which record matched which certificate, or why none did. */
   authentication?: { ok: true; record: string; usage: string; depth: number; matchedName?: string } | { ok: false; reason: string; records: { record: string; why: string }[] };
+  /** fingerprint / verify / secure levels: the result of the policy's own check. */
+  policyCheck?: { ok: true; detail: string } | { ok: false; reason: string };
   error?: string;
 }
 
@@ -59,6 +61,9 @@ export interface DomainResult {
   mx: DnsReport | null;
   hosts: HostReport[];
   resolverValidates: boolean;
+  /** The TLS policy level that applied (Postfix names) and where it came from: "FILE:LINE" or "default". */
+  level: string;
+  policySource: string;
   /** send only */
   recipients?: RecipientResult[];
 }

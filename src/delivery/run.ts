@@ -31,7 +31,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 }
 
 function unreachableResult(domain: string, probe: ValidationProbe, work: Work): DomainResult {
-  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false };
+  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false, level: 'dane', policySource: 'default' };
   if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${probe.reason}` }));
   return r;
 }

@@ -1,0 +1,103 @@
+/**
+ * Non-DANE authentication for the policy levels `fingerprint`, `verify` and `secure`
+ * (Postfix semantics). Pure: served chain, anchors, names and time in; result out.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { leafMatchesName } from '../dane/authenticate.js';
+import type { Fingerprint } from './table.js';
+
+export type PolicyAuth = { ok: true; detail: string } | { ok: false; reason: string };
+
+function parse(der: Buffer): X509Certificate | undefined {
+  try {
+    return new X509Certificate(der);
+  } catch {
+    return undefined;
+  }
+}
+
+/** fingerprint: the leaf certificate's or its public key's SHA-256/SHA-512 digest is listed. */
+export function checkFingerprints(served: Buffer[], fingerprints: Fingerprint[]): PolicyAuth {
+  const leafDer = served[0];
+  const leaf = leafDer ? parse(leafDer) : undefined;
+  if (!leafDer || !leaf) return { ok: false, reason: 'the server sent no parsable certificate' };
+  const spki = leaf.publicKey.export({ type: 'spki', format: 'der' });
+  for (const fp of fingerprints) {
+    if (createHash(fp.algorithm).update(leafDer).digest('hex') === fp.hex) return { ok: true, detail: `certificate ${fp.algorithm} fingerprint matched` };
+    if (createHash(fp.algorithm).update(spki).digest('hex') === fp.hex) return { ok: true, detail: `public-key ${fp.algorithm} fingerprint matched` };
+  }
+  return {
+    ok: false,
+    reason: `no fingerprint matched: the leaf has certificate sha256 ${createHash('sha256').update(leafDer).digest('hex')} and public-key sha256 ${createHash('sha256').update(spki).digest('hex')}`,
+  };
+}
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function dateOk(c: X509Certificate, now: Date): boolean {
+  return now >= new Date(c.validFrom) && now <= new Date(c.validTo);
+}
+
+/**
+ * The names a verify/secure policy accepts (Postfix match patterns): `hostname` (the MX
+ * host), `nexthop` (the destination domain), `dot-nexthop` (its subdomains), a name, or
+ * `.suffix` (subdomains of suffix).
+ */
+export function nameMatches(leaf: X509Certificate, patterns: string[], ctx: { host: string; nexthop: string }): string | undefined {
+  const dnsNames = (leaf.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4).toLowerCase());
+  for (const p of patterns) {
+    if (p === 'hostname' && leafMatchesName(leaf, ctx.host)) return ctx.host;
+    if (p === 'nexthop' && leafMatchesName(leaf, ctx.nexthop)) return ctx.nexthop;
+    const suffix = p === 'dot-nexthop' ? ctx.nexthop : p.startsWith('.') ? p.slice(1) : undefined;
+    if (suffix !== undefined) {
+      const hit = dnsNames.find((n) => !n.includes('*') && n.endsWith(`.${suffix}`));
+      if (hit) return hit;
+      continue;
+    }
+    if (p !== 'hostname' && p !== 'nexthop' && leafMatchesName(leaf, p)) return p;
+  }
+  return undefined;
+}
+
+/** verify/secure: a path from the leaf through served certificates to a trusted root, dated, names matched. */
+export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patterns: string[], ctx: { host: string; nexthop: string; now: Date }): PolicyAuth {
+  const certs = served.map(parse).filter((c): c is X509Certificate => c !== undefined);
+  const leaf = certs[0];
+  if (!leaf) return { ok: false, reason: 'the server sent no parsable certificate' };
+  const anchors = anchorsPem.map((p) => {
+    try {
+      return new X509Certificate(p);
+    } catch {
+      return undefined;
+    }
+  }).filter((c): c is X509Certificate => c !== undefined);
+  const path = [leaf];
+  const used = new Set([leaf]);
+  let anchored: X509Certificate | undefined;
+  for (let depth = 0; depth < 10 && !anchored; depth++) {
+    const top = path[path.length - 1]!;
+    anchored = anchors.find((a) => a.fingerprint256 === top.fingerprint256 || issuedBy(top, a));
+    if (anchored) break;
+    const next = certs.find((c) => !used.has(c) && issuedBy(top, c));
+    if (!next) break;
+    path.push(next);
+    used.add(next);
+  }
+  if (!anchored) return { ok: false, reason: 'the served chain does not lead to a trusted CA' };
+  for (const [i, c] of [...path, anchored].entries()) {
+    if (!dateOk(c, ctx.now)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is outside its validity period` };
+    if (i > 0 && c.ca !== true) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not a CA` };
+  }
+  const name = nameMatches(leaf, patterns, ctx);
+  if (!name) return { ok: false, reason: `the certificate names none of ${patterns.join(', ')} (host ${ctx.host}, next hop ${ctx.nexthop})` };
+  return { ok: true, detail: `PKIX chain to ${anchored.subject.replace(/\n/g, ', ')}, name ${name}` };
+}
