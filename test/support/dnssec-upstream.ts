@@ -38,6 +38,8 @@ export interface Faults {
   servfail?: boolean;
   /** Set the AD bit on every answer. */
   ad?: boolean;
+  /** Truncate every UDP answer (TC=1), so that the client retries over TCP. */
+  truncateUdp?: boolean;
 }
 
 export interface Reply {
@@ -173,6 +175,16 @@ export class DnssecUpstream {
     for (let hops = 0; hops < 12; hops++) {
       const z = this.zoneFor(name, qtype);
       if (!z) return { rcode: 2, answers: [], authorities: [] };
+      // DNAME above the name (RFC 6672 §3.2): the DNAME with its RRSIGs, an unsigned CNAME.
+      const dnameOwner = z.names.find((n) => n !== name && isSubdomain(name, n) && z.nodes.get(n)?.has(T.DNAME));
+      if (dnameOwner !== undefined && qtype !== T.DNAME) {
+        const dname = z.nodes.get(dnameOwner)!.get(T.DNAME)![0]!;
+        const target = parseTargetName(dname);
+        const next = `${name.slice(0, name.length - dnameOwner.length - 1)}${target ? `.${target}` : ''}`;
+        reply.answers.push(...this.withSigs(z, dnameOwner, T.DNAME), { name, type: T.CNAME, class: 1, ttl: dname.ttl, rdata: nameWire(next) });
+        name = next;
+        continue;
+      }
       const node = z.nodes.get(name);
       const isNsec3Owner = z.nsec3.some((n) => n.owner === name);
       if (node && !isNsec3Owner) {
@@ -248,7 +260,7 @@ export class DnssecUpstream {
       reply.authorities = reply.authorities.filter((r) => !dnssec(r));
     }
     const msg = encodeResponse(q.id ?? 0, question.name, qtype, reply, !!f.ad, false);
-    if (transport === 'udp' && msg.length > 1232) return encodeResponse(q.id ?? 0, question.name, qtype, { rcode: reply.rcode, answers: [], authorities: [] }, !!f.ad, true);
+    if (transport === 'udp' && (msg.length > 1232 || f.truncateUdp)) return encodeResponse(q.id ?? 0, question.name, qtype, { rcode: reply.rcode, answers: [], authorities: [] }, !!f.ad, true);
     return msg;
   }
 }

@@ -59,6 +59,7 @@ export async function buildWorld(now = Math.floor(Date.now() / 1000)): Promise<W
         'chain.secure.test. 300 IN CNAME alias.secure.test.',
         'dangling.secure.test. 300 IN CNAME nothere.nsec3.test.',
         'toinsecure.secure.test. 300 IN CNAME www.insecure.test.',
+        'dn.secure.test. 300 IN DNAME nsec3.test.',
         'plain.secure.test. 300 IN NS ns.plain.secure.test.',
         'ns.plain.secure.test. 300 IN A 192.0.2.53',
       ],

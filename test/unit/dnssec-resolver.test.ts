@@ -144,6 +144,10 @@ describe('wildcards and CNAMEs', () => {
     const a = await resolver().lookup('dangling.secure.test', 'A');
     expect(a).toMatchObject({ status: 'nxdomain', proof: 'secure', canonicalName: 'nothere.nsec3.test' });
   });
+  it('a CNAME synthesized from a signed DNAME', async () => {
+    const a = await resolver().lookup('www.dn.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure', records: ['192.0.2.30'], cnameChain: ['www.dn.secure.test', 'www.nsec3.test'] });
+  });
   it('a CNAME from a signed zone into an insecure one is insecure', async () => {
     expect(await resolver().lookup('toinsecure.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'insecure', records: ['192.0.2.79'] });
   });
@@ -212,6 +216,10 @@ describe('upstream problems and the AD bit', () => {
     const r = new ValidatingResolver({ upstream: { server: '127.0.0.1', port: 9 }, timeoutMs: 300, trustAnchors: anchors });
     const a = await r.lookup('www.secure.test', 'A');
     expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate' });
+  });
+  it('truncated UDP answers are retried over TCP', async () => {
+    world.upstream.faults = { truncateUdp: true };
+    expect(await resolver().lookup('www.nsec3.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
   });
   it('the AD bit of the upstream is ignored', async () => {
     world.upstream.faults = { ad: true };

@@ -186,7 +186,7 @@ export class ValidatingResolver implements Resolver {
   private readonly now: () => number;
   private readonly maxUdpSize: number;
   private readonly bogusMs: number;
-  private readonly answers: TtlCache<DnsAnswer<unknown>>;
+  private readonly answers: TtlCache<{ answer: DnsAnswer<unknown>; at: number }>;
   private readonly zones: TtlCache<CutState>;
   private readonly inflight = new Map<string, Promise<unknown>>();
 
@@ -247,7 +247,9 @@ export class ValidatingResolver implements Resolver {
     const cached = this.answers.get(key, this.now());
     if (cached) {
       this.stats.cacheHits++;
-      return cached as DnsAnswer<RDataOf[K]>;
+      const a = cached.answer as DnsAnswer<RDataOf[K]>;
+      // The TTL counts down while cached (RFC 1035 §3.2.1).
+      return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - Math.floor((this.now() - cached.at) / 1000)) } : a;
     }
     // Shared work is not tied to one caller's signal; the caller only stops waiting.
     const work = this.once(`answer|${key}`, () => this.resolve(parsed.name, type));
@@ -301,7 +303,7 @@ export class ValidatingResolver implements Resolver {
         if (cname.decoded.length !== 1 || cname.rdatas.length !== 1) {
           return failed(qname, type, 'bogus', `several CNAME records at ${show(name)} (RFC 2181 §10.1)`);
         }
-        const v = await this.validateRRset(view, 'an', cname);
+        const v = await this.validateCname(view, cname);
         verdicts.push(v);
         if (v.state === 'bogus' || v.state === 'indeterminate') return this.finish(qname, type, chain, v);
         const target = cname.decoded[0] as string;
@@ -336,7 +338,7 @@ export class ValidatingResolver implements Resolver {
       canonicalName,
       ...(worst.state === 'insecure' ? { reason: worst.reason } : {}),
     };
-    this.answers.set(`${qname}|${type}`, answer, this.now() + ttl * 1000, this.now());
+    this.answers.set(`${qname}|${type}`, { answer, at: this.now() }, this.now() + ttl * 1000, this.now());
     return answer;
   }
 
@@ -344,8 +346,30 @@ export class ValidatingResolver implements Resolver {
     const proof: Proof = v.state === 'bogus' ? 'bogus' : 'indeterminate';
     const reason = v.state === 'bogus' || v.state === 'indeterminate' ? v.reason : 'validation failed';
     const answer: DnsAnswer<RDataOf[K]> = { ...failed(qname, type, proof, reason), cnameChain: chain, canonicalName: chain[chain.length - 1]! };
-    if (proof === 'bogus') this.answers.set(`${qname}|${type}`, answer, this.now() + this.bogusMs, this.now());
+    if (proof === 'bogus') this.answers.set(`${qname}|${type}`, { answer, at: this.now() }, this.now() + this.bogusMs, this.now());
     return answer;
+  }
+
+  /**
+   * A CNAME link: signed itself, or synthesized from a signed DNAME above it (RFC 6672 §5.3.3:
+   * the synthesized CNAME is not signed; it must match the validated DNAME).
+   */
+  private async validateCname(view: View, cname: RRset): Promise<Verdict> {
+    if (view.sigsOf('an', cname.owner, T.CNAME).length > 0) return this.validateRRset(view, 'an', cname);
+    const dname = view
+      .setsIn('an')
+      .find((s) => s.type === T.DNAME && s.owner !== cname.owner && isSubdomain(cname.owner, s.owner) && s.decoded.length === 1);
+    if (!dname) return this.validateRRset(view, 'an', cname);
+    const owner = dname.owner;
+    const prefix = owner === '' ? cname.owner : cname.owner.slice(0, cname.owner.length - owner.length - 1);
+    const target = dname.decoded[0] as string;
+    const expected = target === '' ? prefix : `${prefix}.${target}`;
+    if (cname.decoded[0] !== expected) {
+      return { state: 'bogus', reason: `CNAME ${show(cname.owner)} -> ${show(String(cname.decoded[0]))} does not match the DNAME ${show(owner)} -> ${show(target)}` };
+    }
+    const v = await this.validateRRset(view, 'an', dname);
+    if (v.state === 'secure' || v.state === 'insecure') return { ...v, ttl: Math.min(v.ttl, cname.ttl) };
+    return v;
   }
 
   /** Validates one RRset of a response (RFC 4035 §5.3), wildcard expansions included. */
