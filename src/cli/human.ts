@@ -14,7 +14,7 @@ const wrap = (a: number, b: number) => (s: string) => `\x1b[${a}m${s}\x1b[${b}m`
 export const ansi: Style = { bold: wrap(1, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22) };
 
 function verdictColor(v: DomainResult['verdict'], st: Style): (s: string) => string {
-  if (v === 'dane-authenticated') return st.green;
+  if (v === 'dane-authenticated' || v === 'fingerprint-authenticated' || v === 'pkix-authenticated') return st.green;
   if (v === 'tempfail' || v === 'undeliverable') return st.red;
   return st.yellow;
 }
@@ -41,6 +41,7 @@ function hostLines(h: HostReport, st: Style): string[] {
     for (const c of a.chain ?? []) {
       out.push(`      cert ${c.depth}: ${c.subject} ${st.dim(`spki sha256 ${c.spkiSha256}`)}`);
     }
+    if (a.policyCheck) out.push(`      ${a.policyCheck.ok ? st.green('policy check') : st.red('policy check failed')}: ${a.policyCheck.ok ? a.policyCheck.detail : a.policyCheck.reason}`);
     if (a.authentication?.ok) {
       out.push(`      ${st.green('matched')} ${truncate(a.authentication.record, 40)} (${a.authentication.usage}) at depth ${a.authentication.depth}${a.authentication.matchedName ? `, name ${a.authentication.matchedName}` : ''}`);
     } else if (a.authentication) {
@@ -59,6 +60,7 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   const lines: string[] = [];
   const color = verdictColor(r.verdict, st);
   lines.push(`${st.bold(r.domain)}: ${color(st.bold(r.verdict))}${r.host ? ` via ${r.host} [${r.address}]` : ''}`);
+  lines.push(`  policy: ${r.level} (${r.policySource === 'default' ? 'default level' : r.policySource})${r.resolverValidates ? '' : st.red(' — resolver does not validate: DANE off')}`);
   if (r.mx) {
     const recs = r.mx.records.length ? r.mx.records.join(', ') : r.mx.status;
     lines.push(`  MX    ${proofColor(r.mx.proof, st)} ${recs}${r.mx.reason ? ` (${r.mx.reason})` : ''}`);

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { firstNameserver, isLoopback, parseResolverSpec } from '../dns/resolv-conf.js';
 import { parseMailDomain } from '../dns/names.js';
+import { LEVELS, PolicySyntaxError, emptyPolicyTable, lookupPolicy, parseDestination, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { StubResolver } from '../dns/stub.js';
 import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
@@ -22,6 +23,9 @@ const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 class UsageError extends Error {}
 
 interface CommonOptions {
+  policy?: string;
+  level: string;
+  caFile?: string;
   resolver?: string;
   port: string;
   helo?: string;
@@ -67,17 +71,59 @@ function commonSettings(o: CommonOptions) {
   return { port, timeoutMs, concurrency, helo, spec };
 }
 
-function parseDomains(args: string[]): string[] {
-  const out: string[] = [];
-  for (const a of args) {
-    const d = parseMailDomain(a);
-    if (!d) throw new UsageError(`not a mail domain: '${a}'`);
-    if (!out.includes(d)) out.push(d);
+interface PolicySettings {
+  table: PolicyTable;
+  level: Level;
+  caCertificates?: string[];
+}
+
+/** Policy table, default level and CA file are all checked before anything is sent. */
+function policySettings(o: CommonOptions): PolicySettings {
+  if (!(LEVELS as readonly string[]).includes(o.level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
+  let table = emptyPolicyTable();
+  if (o.policy !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.policy, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the policy table ${o.policy}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    try {
+      table = parsePolicyTable(text, o.policy);
+    } catch (e) {
+      if (e instanceof PolicySyntaxError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const out: PolicySettings = { table, level: o.level as Level };
+  if (o.caFile !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(o.caFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (certs.length === 0) throw new UsageError(`no PEM certificate in the CA file ${o.caFile}`);
+    out.caCertificates = certs;
   }
   return out;
 }
 
-async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean }): Promise<number> {
+/** A destination argument: a mail domain, or a fixed next hop `[host]` / `[host]:port`. */
+function destinationWork(arg: string, p: PolicySettings, job: Work['job']): Work {
+  if (arg.startsWith('[')) {
+    const d = parseDestination(arg);
+    if (!d || d.kind !== 'nexthop') throw new UsageError(`not a next hop: '${arg}' (use [host] or [host]:port)`);
+    const nexthop = d.port ? { host: d.host, port: d.port } : { host: d.host };
+    return { domain: d.host, job, nexthop, policy: lookupPolicy(p.table, d, p.level) };
+  }
+  const domain = parseMailDomain(arg);
+  if (!domain) throw new UsageError(`not a mail domain: '${arg}'`);
+  return { domain, job, policy: lookupPolicy(p.table, { kind: 'domain', domain }, p.level) };
+}
+
+async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }): Promise<number> {
   const s = commonSettings(o);
   const json = Boolean(o.json);
   const style = !json && process.stdout.isTTY ? ansi : plain;
@@ -98,6 +144,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     signal: controller.signal,
     ...(extra.all ? { all: true } : {}),
     ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
+    ...(extra.caCertificates ? { caCertificates: extra.caCertificates } : {}),
     onProbe: (p) => {
       if (!p.reachable) process.stderr.write(`dane-smtp: ${p.reason}: every destination is deferred\n`);
       else if (!p.validates) {
@@ -134,6 +181,9 @@ function withCommon(cmd: Command): Command {
     .option('--timeout <seconds>', 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply', '30')
     .option('--concurrency <n>', 'destinations handled at once', '8')
     .option('--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)')
+    .option('--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)')
+    .option('--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane')
+    .option('--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: Node\'s bundled roots)')
     .option('--json', 'one JSON object per domain per line');
 }
 
@@ -149,11 +199,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('check')
       .description('check each domain as delivery would (MX, TLSA, STARTTLS, authentication), then QUIT without sending')
-      .argument('<domain...>', 'mail domains')
+      .argument('<destination...>', 'mail domains, or fixed next hops [host] / [host]:port')
       .option('--all', 'probe every MX host and address (diagnosis)'),
   ).action(async (domains: string[], o: CommonOptions & { all?: boolean }) => {
-    const works: Work[] = parseDomains(domains).map((domain) => ({ domain, job: { kind: 'probe' } }));
-    setExit(await execute('check', works, o, { all: Boolean(o.all) }));
+    const p = policySettings(o);
+    const works: Work[] = [];
+    for (const arg of domains) {
+      const w = destinationWork(arg, p, { kind: 'probe' });
+      if (!works.some((x) => x.domain === w.domain && x.nexthop?.port === w.nexthop?.port && !x.nexthop === !w.nexthop)) works.push(w);
+    }
+    setExit(await execute('check', works, o, { all: Boolean(o.all), ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}) }));
   });
 
   withCommon(
@@ -161,8 +216,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .command('send')
       .description('deliver an RFC 5322 message from standard input to the recipients\' domains')
       .addOption(new Option('--from <address>', 'envelope sender (use "" for the null sender)').makeOptionMandatory())
-      .addOption(new Option('--to <address>', 'envelope recipient (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).makeOptionMandatory()),
-  ).action(async (o: CommonOptions & { from: string; to: string[] }) => {
+      .addOption(new Option('--to <address>', 'envelope recipient (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).makeOptionMandatory())
+      .option('--nexthop <[host]:port>', 'send every recipient to this fixed next hop instead of MX hosts'),
+  ).action(async (o: CommonOptions & { from: string; to: string[]; nexthop?: string }) => {
     if (o.from !== '' && !isValidMailbox(o.from)) throw new UsageError(`not a valid sender address: '${o.from}'`);
     const byDomain = new Map<string, string[]>();
     for (const to of o.to) {
@@ -174,9 +230,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       byDomain.set(parsed, list);
     }
     commonSettings(o); // every option is checked before the message is read or anything is sent
+    const p = policySettings(o);
+    if (o.nexthop !== undefined && !o.nexthop.startsWith('[')) throw new UsageError(`--nexthop must be [host] or [host]:port, not '${o.nexthop}'`);
+    if (o.nexthop !== undefined) destinationWork(o.nexthop, p, { kind: 'probe' });
     const message = readMessage();
-    const works: Work[] = [...byDomain].map(([domain, to]) => ({ domain, job: { kind: 'send', envelope: { from: o.from, to, message } } }));
-    setExit(await execute('send', works, o, {}));
+    const works: Work[] = o.nexthop !== undefined
+      ? [destinationWork(o.nexthop, p, { kind: 'send', envelope: { from: o.from, to: [...byDomain.values()].flat(), message } })]
+      : [...byDomain].map(([domain, to]) => destinationWork(domain, p, { kind: 'send', envelope: { from: o.from, to, message } }));
+    setExit(await execute('send', works, o, p.caCertificates ? { caCertificates: p.caCertificates } : {}));
   });
   registerTlsaCommand(program, setExit);
   return program;

@@ -5,6 +5,7 @@
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
 import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
+import type { PolicyEntry } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
 import { processDestination, type DestinationOptions } from './destination.js';
 import type { DomainResult } from './result.js';
@@ -17,7 +18,15 @@ export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resol
   onResult?: (result: DomainResult) => void;
 }
 
-export type Work = { domain: string; job: { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope } };
+export interface Work {
+  /** The destination domain (for a fixed next hop: the name reported). */
+  domain: string;
+  job: { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
+  /** The policy entry that applies (default: level dane). */
+  policy?: PolicyEntry;
+  /** A fixed next hop `[host]:port`: no MX lookup. */
+  nexthop?: { host: string; port?: number };
+}
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -31,7 +40,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 }
 
 function unreachableResult(domain: string, probe: ValidationProbe, work: Work): DomainResult {
-  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false, level: 'dane', policySource: 'default' };
+  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false, level: work.policy?.level ?? 'dane', policySource: work.policy?.source ?? 'default' };
   if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${probe.reason}` }));
   return r;
 }
@@ -48,7 +57,13 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
       // An unreachable resolver is temporary: defer, connect nowhere.
       result = unreachableResult(work.domain, probe, work);
     } else {
-      result = await processDestination(work.domain, work.job, { ...options, resolver, resolverValidates: probe.validates });
+      result = await processDestination(work.domain, work.job, {
+        ...options,
+        resolver,
+        resolverValidates: probe.validates,
+        ...(work.policy ? { policy: work.policy } : {}),
+        ...(work.nexthop ? { nexthop: work.nexthop } : {}),
+      });
       if (work.job.kind === 'send' && !result.recipients) {
         const status = result.verdict === 'undeliverable' ? 'bounced' : 'deferred';
         result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
