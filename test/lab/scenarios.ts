@@ -40,6 +40,11 @@ export interface ZoneSpec {
   name: string;
   signing: ZoneSigning;
   records: RecordSpec[];
+  /**
+   * Lame delegation: the TLD delegates (with DS) to a name server address where nothing
+   * listens, so every lookup in the zone ends in SERVFAIL (indeterminate, not bogus).
+   */
+  lame?: boolean;
   /** Bogus on purpose: the RRSIG over (owner, type) expired or corrupted. */
   tamper?: { owner: string; type: string; how: 'expired' | 'corrupt' }[];
 }
@@ -243,6 +248,10 @@ export const scenarios: Scenario[] = [
   single('unusable-mtype', 'RFC 7672 §2.2: an unknown matching type (3) is unusable → TLS mandatory, unauthenticated', 'encrypt-unauthenticated', {
     tlsa: (h) => [tlsa(h, 3, 1, 3)],
   }),
+  single('unusable-no-starttls', 'RFC 7672 §2.2: only unusable TLSA records still make TLS mandatory; no STARTTLS → never plaintext → tempfail', 'tempfail', {
+    host: { name: 'mx.unusable-no-starttls.test', tls: false },
+    tlsa: (h) => [tlsa(h, 1, 1, 1)],
+  }),
   single('unusable-length', 'RFC 7671 §10.1.2 / RFC 7672 §2.2: a SHA2-256 digest of the wrong length (31 octets) is unusable → unauthenticated', 'encrypt-unauthenticated', {
     signing: 'ecdsa-nsec3',
     tlsa: (h) => [tlsa(h, 3, 1, 1, { spoil: 'truncate' })],
@@ -314,6 +323,17 @@ export const scenarios: Scenario[] = [
     signing: 'rsa-nsec',
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
     tamper: (d) => [{ owner: d, type: 'MX', how: 'corrupt' }],
+  }),
+  {
+    domain: 'mx-lame.test',
+    description: 'RFC 7672 §2.2.1: the MX lookup fails without a validation verdict (lame delegation: REFUSED, so SERVFAIL, indeterminate) → tempfail',
+    expect: { verdict: 'tempfail', hosts: [] },
+    zones: [{ name: 'mx-lame.test', signing: 'unsigned', lame: true, records: [mx('mx-lame.test', 10, 'mx.ee-311.test')] }],
+    hosts: [],
+  },
+  single('host-addr-bogus', 'RFC 7672 §2.2.2: the only MX host’s A RRset is bogus (corrupted RRSIG) → that host fails → tempfail', 'tempfail', {
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    tamper: (_d, h) => [{ owner: h, type: 'A', how: 'corrupt' }],
   }),
   single('mx-insecure', 'RFC 7672 §2.2.1: insecure (unsigned) MX zone → opportunistic even though TLSA records are published', 'opportunistic', {
     signing: 'unsigned',

@@ -5,6 +5,7 @@
  *   127.X.Y.2:53  nsd for the TLD `test` (ECDSAP256SHA256, NSEC3)
  *   127.X.Y.3:53  nsd for every scenario zone (mixed algorithms / NSEC / NSEC3 / unsigned)
  *   127.X.Y.4:53  unbound, validating from the lab root's DS (the only trust anchor)
+ *   127.X.Y.5:53  nsd without zones (REFUSED), target of lame delegations
  *   127.X.Y.10+:25 smtp-server receivers (one per MX host), [::1]:25 for the IPv6 scenario
  *
  * X.Y is random per run; binds are checked and another block is tried when they fail.
@@ -368,7 +369,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
       const ns = { root: `${block}.1`, tld: `${block}.2`, leaf: `${block}.3` };
       const resolverAddress = `${block}.4`;
       const needs: BindNeed[] = [
-        ...[ns.root, ns.tld, ns.leaf, resolverAddress].map((address) => ({ address, port: 53, udp: true })),
+        ...[ns.root, ns.tld, ns.leaf, resolverAddress, `${block}.5`].map((address) => ({ address, port: 53, udp: true })),
         ...plan.receivers.map((r) => ({ address: r.address, port: r.port })),
       ];
       const busy = await unbindable(needs);
@@ -397,6 +398,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         // Zones: scenario zones, then the TLD with their DS, then the root.
         step('generating keys and signing zones');
         const leafZones = plan.scenarios.flatMap((s) => s.zones);
+        const lame = new Set(leafZones.filter((z) => z.lame).map((z) => fqdn(z.name)));
         const built = await mapLimit(leafZones, 12, (z) =>
           buildZone(workDir, {
             name: z.name,
@@ -410,7 +412,10 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           `${TLD}. 60 IN NS ns.${TLD}.`,
           `ns.${TLD}. 60 IN A ${ns.tld}`,
           `ns-leaf.${TLD}. 60 IN A ${ns.leaf}`,
-          ...built.flatMap((b) => [`${b.name} 60 IN NS ns-leaf.${TLD}.`, ...b.ds]),
+          // Lame delegations point at an nsd without zones (.5): it REFUSEs every query and
+          // the resolver gives up with SERVFAIL (no validation verdict).
+          `ns-lame.${TLD}. 60 IN A ${block}.5`,
+          ...built.flatMap((b) => [`${b.name} 60 IN NS ${lame.has(b.name) ? 'ns-lame' : 'ns-leaf'}.${TLD}.`, ...b.ds]),
         ];
         const tld = await buildZone(workDir, {
           name: TLD,
@@ -448,7 +453,8 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         const nsdInstances: [string, string, BuiltZone[]][] = [
           ['nsd-root', ns.root, [root]],
           ['nsd-tld', ns.tld, [tld]],
-          ['nsd-leaf', ns.leaf, built],
+          ['nsd-leaf', ns.leaf, built.filter((b) => !lame.has(b.name))],
+          ...(lame.size ? [['nsd-lame', `${block}.5`, []] as [string, string, BuiltZone[]]] : []),
         ];
         const nsdDaemons = await Promise.all(
           nsdInstances.map(async ([name, address, zones]) => {
@@ -460,7 +466,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           nsdInstances.map(([name, address, zones], i) =>
             waitFor(`${name} on ${address}`, nsdDaemons[i] as Daemon, workDir, async () => {
               const r = await dig(address, 53, zones[0]?.name ?? '.', 'SOA', ['+norec']);
-              return r.status === 'NOERROR' && r.flags.includes('aa');
+              return zones.length === 0 ? r.status === 'REFUSED' : r.status === 'NOERROR' && r.flags.includes('aa');
             }),
           ),
         );
