@@ -17,6 +17,7 @@ import { verifyRRset, zoneKeyOf } from '../src/dns/dnssec/verify.js';
 import { parseDnskey, parseRrsig, T } from '../src/dns/dnssec/wire-dnssec.js';
 import type { RecordType } from '../src/dns/types.js';
 import { buildWorld } from '../test/support/dnssec-world.js';
+import { cleanupZones } from '../test/support/dnssec-zones.js';
 
 const N = Number(process.argv[2] ?? 200);
 
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     console.log(`  ${label.padEnd(32)} ${((performance.now() - t0) / n * 1000).toFixed(1).padStart(8)} µs  ${(((c.user + c.system) / n)).toFixed(1).padStart(8)} µs CPU`);
   }
   await world.upstream.close();
+  await cleanupZones();
 }
 
 main().catch((err: unknown) => {

@@ -6,7 +6,7 @@
  * a validity window in the past.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -95,6 +95,12 @@ let workDir: string | undefined;
 async function baseDir(): Promise<string> {
   workDir ??= await mkdtemp(join(tmpdir(), 'dnssec-zones-'));
   return workDir;
+}
+
+/** Removes the key and zone files made so far. */
+export async function cleanupZones(): Promise<void> {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+  workDir = undefined;
 }
 
 let counter = 0;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { STRIPPED, ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
 import { buildWorld, tlsaHex, type World } from '../support/dnssec-world.js';
+import { cleanupZones } from '../support/dnssec-zones.js';
 
 let world: World;
 let anchors: TrustAnchor[];
@@ -13,6 +14,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await world?.upstream.close();
+  await cleanupZones();
 });
 
 beforeEach(() => {
@@ -249,6 +251,29 @@ describe('cache', () => {
     await r.lookup('www.secure.test', 'A');
     expect(world.upstream.log.slice(late)).toContain('www.secure.test|1');
     expect(world.upstream.log.slice(late)).toContain('secure.test|48');
+  });
+  it('concurrent lookups of different names share the key fetches', async () => {
+    const r = resolver();
+    const before = world.upstream.log.length;
+    const names = ['www.secure.test', 'mx.secure.test', 'nothere.secure.test', 'foo.wild.secure.test', 'www.nsec3.test'];
+    const answers = await Promise.all(names.map((n) => r.lookup(n, 'A')));
+    expect(answers.map((a) => a.proof)).toEqual(['secure', 'secure', 'secure', 'secure', 'secure']);
+    const asked = world.upstream.log.slice(before);
+    for (const q of ['|48', 'test|43', 'test|48', 'secure.test|43', 'secure.test|48', 'nsec3.test|43', 'nsec3.test|48']) {
+      expect(asked.filter((x) => x === q)).toHaveLength(1);
+    }
+  });
+  it('keeps nothing past the expiration of its signatures', async () => {
+    let clock = world.now * 1000;
+    const r = resolver({ now: () => clock });
+    const a = await r.lookup('www.soon.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure' });
+    expect(a.ttl).toBeLessThanOrEqual(120);
+    expect(a.ttl).toBeGreaterThan(60);
+    clock += 150_000;
+    const late = await r.lookup('www.soon.test', 'A');
+    expect(late).toMatchObject({ status: 'failed', proof: 'bogus' });
+    expect(late.reason).toMatch(/expired/);
   });
   it('an aborted lookup throws ABORTED', async () => {
     const c = new AbortController();

@@ -1,10 +1,10 @@
 import { dirname } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dsDigest, keyTag } from '../../src/dns/dnssec/canonical.js';
 import { isSupportedAlgorithm, matchDs, publicKeyFromDnskey, verifyRRset, zoneKeyOf } from '../../src/dns/dnssec/verify.js';
 import { parseDnskey, parseDs, parseRrsig, T, type RawRecord } from '../../src/dns/dnssec/wire-dnssec.js';
 import { parseZoneText } from '../../src/dns/dnssec/zone-text.js';
-import { buildZone, ldnsTool, type Algorithm, type BuiltZone } from '../support/dnssec-zones.js';
+import { buildZone, cleanupZones, ldnsTool, type Algorithm, type BuiltZone } from '../support/dnssec-zones.js';
 
 const ALGORITHMS: Array<[Algorithm, number]> = [
   ['RSASHA1', 5],
@@ -34,6 +34,8 @@ beforeAll(async () => {
     }),
   );
 }, 180_000);
+
+afterAll(cleanupZones);
 
 function rrset(records: RawRecord[], name: string, type: number) {
   const rs = records.filter((r) => r.name === name && r.type === type);
