@@ -91,15 +91,16 @@ async function keygen(dir: string, zone: string, alg: Algorithm, ksk: boolean): 
   return base;
 }
 
-let workDir: string | undefined;
-async function baseDir(): Promise<string> {
-  workDir ??= await mkdtemp(join(tmpdir(), 'dnssec-zones-'));
+let workDir: Promise<string> | undefined;
+function baseDir(): Promise<string> {
+  // One directory for all zones of this process, also under concurrent buildZone calls.
+  workDir ??= mkdtemp(join(tmpdir(), 'dnssec-zones-'));
   return workDir;
 }
 
 /** Removes the key and zone files made so far. */
 export async function cleanupZones(): Promise<void> {
-  if (workDir) await rm(workDir, { recursive: true, force: true });
+  if (workDir) await rm(await workDir, { recursive: true, force: true });
   workDir = undefined;
 }
 
