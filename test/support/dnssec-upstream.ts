@@ -38,6 +38,8 @@ export interface Faults {
   servfail?: boolean;
   /** Set the AD bit on every answer. */
   ad?: boolean;
+  /** Do not follow CNAMEs into other zones (a resolver or forwarder that leaves the chain to the client). */
+  noChase?: boolean;
   /** Truncate every UDP answer (TC=1), so that the client retries over TCP. */
   truncateUdp?: boolean;
 }
@@ -195,7 +197,9 @@ export class DnssecUpstream {
         const cname = node.get(T.CNAME);
         if (cname && qtype !== T.CNAME) {
           reply.answers.push(...this.withSigs(z, name, T.CNAME));
-          name = parseTargetName(cname[0]!);
+          const target = parseTargetName(cname[0]!);
+          if (this.faults.noChase && this.zoneFor(target, qtype) !== z) return reply;
+          name = target;
           continue;
         }
         reply.authorities.push(...this.soa(z), ...(z.nsec.length ? this.nsecMatch(z, name) : this.n3(z, name, 'match')));

@@ -146,6 +146,12 @@ describe('wildcards and CNAMEs', () => {
     const a = await resolver().lookup('dangling.secure.test', 'A');
     expect(a).toMatchObject({ status: 'nxdomain', proof: 'secure', canonicalName: 'nothere.nsec3.test' });
   });
+  it('asks for the rest of a CNAME chain that the upstream did not follow', async () => {
+    world.upstream.faults = { noChase: true };
+    const a = await resolver().lookup('chain.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure', records: ['192.0.2.30'], canonicalName: 'www.nsec3.test' });
+    expect(world.upstream.log).toContain('www.nsec3.test|1');
+  });
   it('a CNAME synthesized from a signed DNAME', async () => {
     const a = await resolver().lookup('www.dn.secure.test', 'A');
     expect(a).toMatchObject({ status: 'data', proof: 'secure', records: ['192.0.2.30'], cnameChain: ['www.dn.secure.test', 'www.nsec3.test'] });

@@ -285,42 +285,61 @@ export class ValidatingResolver implements Resolver {
     const qtype = TYPE_CODES[type];
     const r = await this.ask(qname, qtype);
     if (!r.ok) return failed(qname, type, 'indeterminate', r.reason);
-    const view = new View(r.raw);
-    const msg = r.raw.msg;
-    if (msg.rcode === RCODE.SERVFAIL) return failed(qname, type, 'indeterminate', `SERVFAIL from the upstream resolver${view.edeText()}`);
-    if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
-      return failed(qname, type, 'indeterminate', `${rcodeName(msg.rcode)} from the upstream resolver${view.edeText()}`);
-    }
+    let view = new View(r.raw);
+    const upstreamFailure = (v: View): string | undefined => {
+      const rcode = v.raw.msg.rcode;
+      if (rcode === RCODE.SERVFAIL) return `SERVFAIL from the upstream resolver${v.edeText()}`;
+      if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return `${rcodeName(rcode)} from the upstream resolver${v.edeText()}`;
+      return undefined;
+    };
+    const bad = upstreamFailure(view);
+    if (bad) return failed(qname, type, 'indeterminate', bad);
 
     const verdicts: Verdict[] = [];
     const chain = [qname];
+    const seen = new Set(chain);
     let name = qname;
-    if (qtype !== T.CNAME) {
-      const seen = new Set(chain);
-      for (;;) {
-        const cname = view.set('an', name, T.CNAME);
-        if (!cname) break;
-        if (cname.decoded.length !== 1 || cname.rdatas.length !== 1) {
-          return failed(qname, type, 'bogus', `several CNAME records at ${show(name)} (RFC 2181 §10.1)`);
+    let data: RRset | undefined;
+    for (let restarts = 0; ; restarts++) {
+      const viewStart = name;
+      if (qtype !== T.CNAME) {
+        for (;;) {
+          const cname = view.set('an', name, T.CNAME);
+          if (!cname) break;
+          if (cname.decoded.length !== 1 || cname.rdatas.length !== 1) {
+            return failed(qname, type, 'bogus', `several CNAME records at ${show(name)} (RFC 2181 §10.1)`);
+          }
+          const v = await this.validateCname(view, cname);
+          verdicts.push(v);
+          if (v.state === 'bogus' || v.state === 'indeterminate') return this.finish(qname, type, chain, v);
+          const target = cname.decoded[0] as string;
+          if (seen.has(target)) return failed(qname, type, 'indeterminate', `CNAME loop at ${show(target)}`);
+          if (chain.length > MAX_CNAME_CHAIN) return failed(qname, type, 'indeterminate', `CNAME chain longer than ${MAX_CNAME_CHAIN}`);
+          seen.add(target);
+          chain.push(target);
+          name = target;
         }
-        const v = await this.validateCname(view, cname);
-        verdicts.push(v);
-        if (v.state === 'bogus' || v.state === 'indeterminate') return this.finish(qname, type, chain, v);
-        const target = cname.decoded[0] as string;
-        if (seen.has(target)) return failed(qname, type, 'indeterminate', `CNAME loop at ${show(target)}`);
-        if (chain.length > MAX_CNAME_CHAIN) return failed(qname, type, 'indeterminate', `CNAME chain longer than ${MAX_CNAME_CHAIN}`);
-        seen.add(target);
-        chain.push(target);
-        name = target;
       }
+      data = view.set('an', name, qtype);
+      // An upstream that does not chase the chain: nothing about the target in this answer.
+      const incomplete =
+        !data &&
+        name !== viewStart &&
+        view.raw.msg.rcode === RCODE.NOERROR &&
+        !view.setsIn('au').some((x) => x.type === T.SOA || x.type === T.NSEC || x.type === T.NSEC3);
+      if (!incomplete || restarts >= 3) break;
+      const next = await this.ask(name, qtype);
+      if (!next.ok) return this.finish(qname, type, chain, { state: 'indeterminate', reason: next.reason });
+      view = new View(next.raw);
+      const bad2 = upstreamFailure(view);
+      if (bad2) return this.finish(qname, type, chain, { state: 'indeterminate', reason: `${show(name)}: ${bad2}` });
     }
-    const data = view.set('an', name, qtype);
     let status: 'data' | 'nodata' | 'nxdomain';
     if (data) {
       status = 'data';
       verdicts.push(await this.validateRRset(view, 'an', data));
     } else {
-      status = msg.rcode === RCODE.NXDOMAIN ? 'nxdomain' : 'nodata';
+      status = view.raw.msg.rcode === RCODE.NXDOMAIN ? 'nxdomain' : 'nodata';
       verdicts.push(await this.validateDenial(view, name, qtype, status === 'nxdomain'));
     }
     const worst = verdicts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
@@ -569,7 +588,7 @@ export class ValidatingResolver implements Resolver {
     if (sigs.length === 0) {
       return {
         state: 'bogus',
-        reason: `the DNSKEY RRset of ${show(zone)} came without RRSIG${view.anyRrsig ? '' : ` and the answer has no RRSIG at all: ${STRIPPED} (asked with DO and CD)`}`,
+        reason: `the DNSKEY RRset of ${show(zone)} came without RRSIG${view.anyRrsig ? '' : ` and the answer has no RRSIG at all: ${STRIPPED} (asked with DO and CD${view.raw.msg.edns ? '' : '; its answer has no EDNS0 OPT record'})`}`,
         expires: this.expiresIn(5),
       };
     }
