@@ -40,6 +40,8 @@ export interface Faults {
   ad?: boolean;
   /** Do not follow CNAMEs into other zones (a resolver or forwarder that leaves the chain to the client). */
   noChase?: boolean;
+  /** Rewrite the signer name of the answer's RRSIGs (the signature bytes stay): a claimed other zone. */
+  answerSigner?: (qname: string) => string | undefined;
   /** Truncate every UDP answer (TC=1), so that the client retries over TCP. */
   truncateUdp?: boolean;
 }
@@ -254,6 +256,14 @@ export class DnssecUpstream {
     reply = { ...reply, answers: dedupe(reply.answers), authorities: dedupe(reply.authorities) };
     if (f.unsignedAnswer?.(qname, qtype)) reply.answers = reply.answers.filter((r) => r.type !== T.RRSIG);
     if (f.dropProof?.(qname, qtype)) reply.authorities = reply.authorities.filter((r) => r.type !== T.NSEC && r.type !== T.NSEC3 && !(r.type === T.RRSIG && [T.NSEC, T.NSEC3].includes(parseRrsig(r.rdata).typeCovered as 47 | 50)));
+    const signer = f.answerSigner?.(qname);
+    if (signer !== undefined) {
+      reply.answers = reply.answers.map((r) => {
+        if (r.type !== T.RRSIG) return r;
+        const s = parseRrsig(r.rdata);
+        return { ...r, rdata: Buffer.concat([r.rdata.subarray(0, 18), nameWire(signer), s.signature]) };
+      });
+    }
     const forged = f.forgeA?.(qname);
     if (forged) {
       reply.answers = reply.answers.map((r) => (r.type === T.A ? { ...r, rdata: Buffer.from(forged.split('.').map(Number)) } : r));

@@ -57,6 +57,27 @@ describe('secure answers', () => {
   });
 });
 
+describe('trust anchors below the root', () => {
+  it('validates under the anchor; names outside it are insecure', async () => {
+    const r = resolver({ trustAnchors: parseTrustAnchors(world.zones.get('secure.test')!.ds.join('\n')) });
+    expect(await r.lookup('www.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+    expect(await r.lookup('nothere.secure.test', 'A')).toMatchObject({ status: 'nxdomain', proof: 'secure' });
+    expect(await r.lookup('www.nsec3.test', 'A')).toMatchObject({ status: 'data', proof: 'insecure', reason: 'no trust anchor above www.nsec3.test' });
+  });
+  it('a signer above the closest anchor is not accepted (no downgrade to insecure)', async () => {
+    // www.secure.test A signed as if by "test": with the anchor at secure.test, "test" has no anchor.
+    const r = resolver({ trustAnchors: parseTrustAnchors(world.zones.get('secure.test')!.ds.join('\n')) });
+    world.upstream.faults = { answerSigner: (q) => (q === 'www.secure.test' ? 'test' : undefined) };
+    const a = await r.lookup('www.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'failed', proof: 'bogus' });
+    expect(a.reason).toMatch(/signer test is not a zone between the trust anchor secure\.test and the owner/);
+    // With the root anchor, the claimed signer "test" is a real zone whose keys made no such signature.
+    const b = await resolver().lookup('www.secure.test', 'A');
+    expect(b).toMatchObject({ status: 'failed', proof: 'bogus' });
+    expect(b.reason).toMatch(/of test: (no such key|signature does not verify)/);
+  });
+});
+
 describe('denial of existence', () => {
   it('NXDOMAIN with NSEC', async () => {
     expect(await resolver().lookup('nothere.secure.test', 'A')).toMatchObject({ status: 'nxdomain', proof: 'secure' });

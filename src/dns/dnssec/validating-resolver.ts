@@ -401,11 +401,14 @@ export class ValidatingResolver implements Resolver {
       if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
       return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
     }
+    const anchor = this.deepestAnchor(set.owner);
+    if (anchor === undefined) return { state: 'insecure', ttl: set.ttl, reason: `no trust anchor above ${show(set.owner)}` };
+    // A signer above the closest trust anchor cannot be right (and could be insecure: a downgrade).
     const signers = [...new Set(sigs.map((s) => s.signer))]
-      .filter((s) => isSubdomain(set.owner, s) && !(set.type === T.DS && s === set.owner))
+      .filter((s) => isSubdomain(set.owner, s) && isSubdomain(s, anchor) && !(set.type === T.DS && s === set.owner))
       .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
     if (signers.length === 0) {
-      return { state: 'bogus', reason: `${what}: RRSIG signer ${show(sigs[0]!.signer)} is not a zone above the owner` };
+      return { state: 'bogus', reason: `${what}: RRSIG signer ${show(sigs[0]!.signer)} is not a zone between the trust anchor ${show(anchor)} and the owner` };
     }
     const reasons: string[] = [];
     for (const signer of signers.slice(0, 2)) {
@@ -476,9 +479,11 @@ export class ValidatingResolver implements Resolver {
     const what = nx ? `NXDOMAIN for ${show(name)}` : `NODATA for ${typeName(qtype)} ${show(name)}`;
     const soa = view.setsIn('au').find((s) => s.type === T.SOA);
     const negTtl = soa ? Math.min(soa.ttl, soa.rdatas[0]!.length >= 20 ? soa.rdatas[0]!.readUInt32BE(soa.rdatas[0]!.length - 4) : 0) : 0;
+    const anchor = this.deepestAnchor(name);
+    if (anchor === undefined) return { state: 'insecure', ttl: negTtl, reason: `no trust anchor above ${show(name)}` };
     const signers = view
       .authoritySigners()
-      .filter((s) => isSubdomain(name, s))
+      .filter((s) => isSubdomain(name, s) && isSubdomain(s, anchor))
       .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
     if (signers.length === 0) {
       const z = await this.chainTo(name);
@@ -513,10 +518,17 @@ export class ValidatingResolver implements Resolver {
    * Security of the deepest zone containing `name`: from the closest trust anchor down, a
    * DS query at each name in between finds the zone cuts (RFC 4035 §5.2, RFC 6840 §4.4).
    */
+  private deepestAnchor(name: string): string | undefined {
+    let best: string | undefined;
+    for (const a of this.trustAnchors) {
+      if (isSubdomain(name, a.owner) && (best === undefined || nameLabelCount(a.owner) > nameLabelCount(best))) best = a.owner;
+    }
+    return best;
+  }
+
   private async chainTo(name: string): Promise<ZoneState> {
-    const anchorOwners = [...new Set(this.trustAnchors.map((a) => a.owner))].filter((o) => isSubdomain(name, o));
-    if (anchorOwners.length === 0) return { state: 'insecure', reason: `no trust anchor above ${show(name)}`, expires: Infinity };
-    const top = anchorOwners.sort((a, b) => nameLabelCount(b) - nameLabelCount(a))[0]!;
+    const top = this.deepestAnchor(name);
+    if (top === undefined) return { state: 'insecure', reason: `no trust anchor above ${show(name)}`, expires: Infinity };
     const anchor: ZoneState = await this.cached(`anchor|${top}`, () => this.anchorKeys(top));
     if (anchor.state !== 'secure') return anchor;
     let cur: SecureZone = anchor;
