@@ -35,6 +35,8 @@ function truncate(s: string, n: number): string {
 interface Row {
   ok: boolean;
   cells: string[];
+  /** Printed under the row when it differs from the expectation. */
+  note?: string;
 }
 
 function matches(s: Scenario, r: CliResult | undefined): boolean {
@@ -45,7 +47,8 @@ function matches(s: Scenario, r: CliResult | undefined): boolean {
 }
 
 function printTable(rows: Row[], header: string[]): void {
-  const width = Math.max(process.stdout.columns ?? 0, 120);
+  // A terminal: fit its width; a log file (CI): 200 columns.
+  const width = process.stdout.isTTY ? Math.max(process.stdout.columns ?? 0, 100) : 200;
   const fixed = header.slice(0, -1).map((h, i) => Math.max(h.length, ...rows.map((r) => (r.cells[i] ?? '').length)));
   const used = fixed.reduce((a, b) => a + b, 0) + 3 * fixed.length + 2;
   const reasonWidth = Math.max(20, width - used);
@@ -55,7 +58,10 @@ function printTable(rows: Row[], header: string[]): void {
       .join(' | ');
   console.log(bold(`  ${line(header)}`));
   console.log(dim(`  ${fixed.map((w) => '-'.repeat(w)).join('-+-')}-+-${'-'.repeat(Math.min(reasonWidth, 40))}`));
-  for (const r of rows) console.log(`${r.ok ? green('✓') : red('✗')} ${line(r.cells)}`);
+  for (const r of rows) {
+    console.log(`${r.ok ? green('✓') : red('✗')} ${line(r.cells)}`);
+    if (!r.ok && r.note) console.log(red(`    ${r.note}`));
+  }
 }
 
 async function main(): Promise<number> {
@@ -84,10 +90,10 @@ async function main(): Promise<number> {
     const byDomain = new Map(run.json.map((j) => [j.domain, j]));
     const rows: Row[] = world.scenarios.map((s) => {
       const r = byDomain.get(s.domain);
-      const expected = `${s.expect.verdict}${s.expect.hosts.length ? ` @ ${s.expect.hosts.join('|')}` : ''}`;
       return {
         ok: matches(s, r),
-        cells: [s.domain, expected, r?.verdict ?? '(none)', r?.host ?? '-', (r?.reason ?? '').replace(/\s+/g, ' ')],
+        cells: [s.domain, s.expect.verdict, r?.verdict ?? '(none)', r?.host ?? '-', (r?.reason ?? '').replace(/\s+/g, ' ')],
+        note: `expected ${s.expect.verdict} via ${s.expect.hosts.length ? s.expect.hosts.join(' or ') : 'no host'} — ${s.description}`,
       };
     });
     printTable(rows, ['domain', 'expected', 'verdict', 'host', 'reason']);

@@ -510,7 +510,8 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         mkdirSync(join(workDir, 'run'));
       }
     }
-    throw new Error(`could not start the lab world: ${String((lastError as Error | undefined)?.message ?? 'no free 127.X.Y.0/24 block')}`);
+    const hint = typeof process.getuid === 'function' && process.getuid() !== 0 ? ' (ports 25 and 53 need root)' : '';
+    throw new Error(`could not start the lab world${hint}: ${String((lastError as Error | undefined)?.message ?? 'no free 127.X.Y.0/24 block')}`);
   } catch (err) {
     await stop();
     throw err;
