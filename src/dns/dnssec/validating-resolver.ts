@@ -38,7 +38,10 @@ import {
 export interface ValidatingResolverOptions {
   /** The recursive resolver asked (with DO and CD); its AD bit is ignored. */
   upstream: { server: string; port?: number; localAddress?: string };
-  /** Deadline of each query to the upstream (UDP and the TCP retry). */
+  /**
+   * Deadline of each query to the upstream (UDP and the TCP retry). A lookup with a cold
+   * cache makes several queries in turn (DS and DNSKEY per zone cut), so it can take longer.
+   */
   timeoutMs: number;
   /** DS or DNSKEY records (parseTrustAnchors, IANA_ROOT_ANCHORS). */
   trustAnchors: readonly TrustAnchor[];
@@ -62,6 +65,9 @@ export interface ValidatingResolverStats {
 }
 
 export const STRIPPED = 'the resolver strips DNSSEC records';
+
+/** NSEC/NSEC3 RRsets of one response that are checked at most. */
+const MAX_DENIAL_RRSETS = 16;
 
 type Verdict =
   | { state: 'secure'; ttl: number }
@@ -252,7 +258,12 @@ export class ValidatingResolver implements Resolver {
       return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - Math.floor((this.now() - cached.at) / 1000)) } : a;
     }
     // Shared work is not tied to one caller's signal; the caller only stops waiting.
-    const work = this.once(`answer|${key}`, () => this.resolve(parsed.name, type));
+    const work = this.once(`answer|${key}`, () =>
+      this.resolve(parsed.name, type).catch((err: unknown) =>
+        // Never an exception for what the network sent (the Resolver contract); say what broke.
+        failed(parsed.name, type, 'indeterminate', `validator error: ${String((err as Error)?.message ?? err).slice(0, 160)}`),
+      ),
+    );
     if (!signal) return work;
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(aborted());
@@ -444,9 +455,15 @@ export class ValidatingResolver implements Resolver {
     const nsec3: Nsec3RR[] = [];
     const notes: string[] = [];
     let ttl = 0x7fffffff;
+    let checked = 0;
     for (const set of view.setsIn('au')) {
       if (set.type !== T.NSEC && set.type !== T.NSEC3) continue;
       if (!isSubdomain(set.owner, zone)) continue;
+      // A proof needs at most a few; a flood of them only costs signature checks.
+      if (++checked > MAX_DENIAL_RRSETS) {
+        notes.push(`more than ${MAX_DENIAL_RRSETS} NSEC/NSEC3 RRsets, the rest ignored`);
+        break;
+      }
       const sigs = view.sigsOf('au', set.owner, set.type).filter((s) => s.signer === zone);
       if (sigs.length === 0) {
         notes.push(`${typeName(set.type)} ${show(set.owner)} has no RRSIG by ${show(zone)}`);
