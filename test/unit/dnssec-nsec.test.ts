@@ -162,6 +162,14 @@ describe('zone text, wire and trust anchors', () => {
     const raw = parseRawMessage(msg);
     expect(raw.answers[0]!.rdata.toString('hex')).toBe('076578616d706c6503636f6d00');
   });
+  it('parses addresses, TXT, MX and relative names', () => {
+    const rrs = parseZoneText('$ORIGIN example.\n$TTL 60\n@ IN AAAA 2001:db8::1\nv4 IN AAAA ::ffff:192.0.2.1\nt IN TXT "a b" c\n IN MX 10 mail\n');
+    expect(rrs.map((r) => [r.name, r.ttl])).toEqual([['example', 60], ['v4.example', 60], ['t.example', 60], ['t.example', 60]]);
+    expect(rrs[0]!.rdata.toString('hex')).toBe('20010db8000000000000000000000001');
+    expect(rrs[1]!.rdata.toString('hex')).toBe('00000000000000000000ffffc0000201');
+    expect(rrs[2]!.rdata.toString('hex')).toBe('036120620163');
+    expect(rrs[3]!.rdata.toString('hex')).toBe('000a046d61696c076578616d706c6500');
+  });
   it('parses trust anchors and knows the IANA root KSKs', () => {
     expect(IANA_ROOT_ANCHORS.map((a) => a.type === 'DS' && a.ds.keyTag)).toEqual([20326, 38696]);
     expect(IANA_ROOT_ANCHORS.every((a) => a.owner === '' && a.type === 'DS' && a.ds.algorithm === 8 && a.ds.digestType === 2)).toBe(true);

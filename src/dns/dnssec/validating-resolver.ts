@@ -17,7 +17,7 @@ import { isSubdomain, lastLabels, nameLabelCount, nameWire, type SignedRRset } f
 import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR, type NsecRR } from './nsec.js';
 import type { TrustAnchor } from './trust-anchors.js';
 import { exchange, type ExchangeResult } from './transport.js';
-import { isoTime, isSupportedAlgorithm, isSupportedDigest, matchDs, verifyRRset, zoneKeyOf, type ZoneKey } from './verify.js';
+import { isSupportedAlgorithm, isSupportedDigest, matchDs, verifyRRset, zoneKeyOf, type ZoneKey } from './verify.js';
 import {
   DNSKEY_FLAG_REVOKE,
   DNSKEY_FLAG_ZONE,
@@ -727,4 +727,3 @@ function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, rea
   return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason };
 }
 
-export { isoTime };

@@ -164,13 +164,9 @@ function characterString(t: Token): Buffer {
 function ipv6(s: string): Buffer {
   const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
   const parse = (x: string | undefined) => (x ? x.split(':') : []);
-  let groups = parse(head);
   let v4: number[] = [];
-  const last = (tail !== undefined ? parse(tail) : groups).at(-1);
-  if (last && last.includes('.')) {
-    v4 = last.split('.').map((p) => u(p, 255, 'IPv4 part'));
-    if (tail !== undefined) groups = [...groups];
-  }
+  const last = parse(tail !== undefined ? tail : head).at(-1);
+  if (last && last.includes('.')) v4 = last.split('.').map((p) => u(p, 255, 'IPv4 part'));
   const h = parse(head).filter((g) => !g.includes('.'));
   const t = tail !== undefined ? parse(tail).filter((g) => !g.includes('.')) : [];
   const total = 8 - (v4.length ? 2 : 0);
