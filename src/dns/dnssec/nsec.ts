@@ -70,7 +70,7 @@ function nsecDescribe(r: NsecRR): string {
   return `NSEC ${show(r.owner)} -> ${show(r.data.next)}`;
 }
 
-/** Closest encloser implied by an NSEC covering `qname` (RFC 4035 §5.4 / RFC 6840 §4.?). */
+/** Closest encloser implied by an NSEC covering `qname` (RFC 4035 §5.4): the longer common ancestor with its owner or next name. */
 function nsecClosestEncloser(qname: string, cover: NsecRR, zone: string): string {
   const a = commonAncestor(qname, cover.owner);
   const b = commonAncestor(qname, cover.data.next);
