@@ -8,6 +8,8 @@ import { firstNameserver, isLoopback, parseResolverSpec } from '../dns/resolv-co
 import { parseMailDomain } from '../dns/names.js';
 import { LEVELS, PolicySyntaxError, emptyPolicyTable, lookupPolicy, parseDestination, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { StubResolver } from '../dns/stub.js';
+import { IANA_ROOT_ANCHORS, ValidatingResolver, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
+import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { domainOf, isValidMailbox } from '../smtp/message.js';
@@ -23,6 +25,8 @@ const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 class UsageError extends Error {}
 
 interface CommonOptions {
+  trustAnchor?: string;
+  validate?: boolean;
   policy?: string;
   level: string;
   caFile?: string;
@@ -57,6 +61,26 @@ function resolverSpec(opt: string | undefined): { address: string; port: number 
   const ns = firstNameserver(text);
   if (!ns) throw new UsageError('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
   return { address: ns, port: 53 };
+}
+
+/** --trust-anchor FILE or --validate (the IANA root anchors): validate DNSSEC ourselves. */
+function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefined {
+  if (o.trustAnchor !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.trustAnchor, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the trust anchor file ${o.trustAnchor}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    try {
+      const anchors = parseTrustAnchors(text);
+      if (anchors.length === 0) throw new Error('no DS or DNSKEY record');
+      return anchors;
+    } catch (e) {
+      throw new UsageError(`bad trust anchor file ${o.trustAnchor}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return o.validate ? IANA_ROOT_ANCHORS : undefined;
 }
 
 function commonSettings(o: CommonOptions) {
@@ -127,10 +151,13 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
   const s = commonSettings(o);
   const json = Boolean(o.json);
   const style = !json && process.stdout.isTTY ? ansi : plain;
-  if (!isLoopback(s.spec.address)) {
+  if (!isLoopback(s.spec.address) && !o.trustAnchor && !o.validate) {
     process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
   }
-  const resolver = new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
+  const anchors = trustAnchors(o);
+  const resolver: Resolver = anchors
+    ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
+    : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -145,9 +172,12 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     ...(extra.all ? { all: true } : {}),
     ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
     ...(extra.caCertificates ? { caCertificates: extra.caCertificates } : {}),
+    ...(anchors ? { selfValidating: true } : {}),
     onProbe: (p) => {
       if (!p.reachable) process.stderr.write(`dane-smtp: ${p.reason}: every destination is deferred\n`);
-      else if (!p.validates) {
+      else if (!p.validates && anchors) {
+        process.stderr.write(`dane-smtp: WARNING: the root zone does not validate from the trust anchor: ${p.reason}\ndane-smtp: WARNING: signed destinations will be deferred as bogus.\n`);
+      } else if (!p.validates) {
         process.stderr.write(`dane-smtp: WARNING: ${p.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
       }
     },
@@ -184,6 +214,8 @@ function withCommon(cmd: Command): Command {
     .option('--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)')
     .option('--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane')
     .option('--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: Node\'s bundled roots)')
+    .option('--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through')
+    .option('--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp')
     .option('--json', 'one JSON object per domain per line');
 }
 
@@ -231,6 +263,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     }
     commonSettings(o); // every option is checked before the message is read or anything is sent
     const p = policySettings(o);
+    trustAnchors(o);
     if (o.nexthop !== undefined && !o.nexthop.startsWith('[')) throw new UsageError(`--nexthop must be [host] or [host]:port, not '${o.nexthop}'`);
     if (o.nexthop !== undefined) destinationWork(o.nexthop, p, { kind: 'probe' });
     const message = readMessage();

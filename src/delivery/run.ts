@@ -16,6 +16,11 @@ export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resol
   /** Called once, after the validation probe. */
   onProbe?: (probe: ValidationProbe) => void;
   onResult?: (result: DomainResult) => void;
+  /**
+   * The resolver validates DNSSEC itself (ValidatingResolver): its proofs are used as they
+   * are; the probe only tells whether the root validates from the anchors.
+   */
+  selfValidating?: boolean;
 }
 
 export interface Work {
@@ -49,7 +54,7 @@ function unreachableResult(domain: string, probe: ValidationProbe, work: Work): 
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
   const probe = await probeValidation(options.resolver, options.signal);
   options.onProbe?.(probe);
-  const resolver = probe.validates ? options.resolver : untrustedResolver(options.resolver);
+  const resolver = probe.validates || options.selfValidating ? options.resolver : untrustedResolver(options.resolver);
   const results: DomainResult[] = [];
   await pool(works, options.concurrency ?? 8, async (work) => {
     let result: DomainResult;
