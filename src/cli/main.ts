@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `dane-smtp` command line: check and send. Usage errors exit 64 with one line, never a stack trace. */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
@@ -159,6 +160,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
     : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per concurrent lookup or session
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
