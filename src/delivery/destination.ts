@@ -37,6 +37,11 @@ export interface DestinationOptions {
   onEvent?: (host: string, address: string, event: SmtpEvent) => void;
   /** The SMTP session runner; tests inject a scripted one. */
   session?: typeof runSmtpSession;
+  /**
+   * Politeness hook (the scanner): awaited before each connection to an address, and the
+   * returned release function called when the session ends.
+   */
+  connectGate?: (address: string) => Promise<() => void>;
 }
 
 export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
@@ -162,12 +167,18 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
       },
       job,
     );
-  let session = await run(sec.tls);
+  const release = o.connectGate ? await o.connectGate(address) : undefined;
+  let session: SmtpSessionResult;
   let plaintextRetry = false;
-  // Postfix 'may': a failed STARTTLS on an opportunistic host is retried in plaintext.
-  if (sec.tls === 'may' && session.outcome === 'host-failed' && (session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED')) {
-    session = await run('none');
-    plaintextRetry = true;
+  try {
+    session = await run(sec.tls);
+    // Postfix 'may': a failed STARTTLS on an opportunistic host is retried in plaintext.
+    if (sec.tls === 'may' && session.outcome === 'host-failed' && (session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED')) {
+      session = await run('none');
+      plaintextRetry = true;
+    }
+  } finally {
+    release?.();
   }
   const report: AttemptReport = {
     address,
