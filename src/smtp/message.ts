@@ -1,0 +1,160 @@
+/**
+ * Pure message and address helpers for the SMTP client.
+ * - line ends normalised to CRLF (RFC 5321 §2.3.8: no bare CR or LF on the wire),
+ * - dot-stuffing (RFC 5321 §4.5.2) and the CRLF.CRLF terminator,
+ * - 8-bit (RFC 6152 8BITMIME) and UTF-8 (RFC 6531/6532 SMTPUTF8) detection,
+ * - Mailbox syntax (RFC 5321 §4.1.2, extended by RFC 6531 §3.3).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+
+/**
+ * CRLF everywhere: bare LF and bare CR become CRLF, CRLF stays.
+ * Together with dot-stuffing this closes the SMTP-smuggling class ("\n.\n", "\r.\r" end-of-data).
+ */
+export function normalizeLineEnds(msg: Buffer): Buffer {
+  let extra = 0;
+  for (let i = 0; i < msg.length; i++) {
+    const b = msg[i];
+    if (b === LF && (i === 0 || msg[i - 1] !== CR)) extra++;
+    else if (b === CR && msg[i + 1] !== LF) extra++;
+  }
+  if (extra === 0) return msg;
+  const out = Buffer.allocUnsafe(msg.length + extra);
+  let o = 0;
+  for (let i = 0; i < msg.length; i++) {
+    const b = msg[i]!;
+    if (b === LF && (i === 0 || msg[i - 1] !== CR)) {
+      out[o++] = CR;
+      out[o++] = LF;
+    } else if (b === CR && msg[i + 1] !== LF) {
+      out[o++] = CR;
+      out[o++] = LF;
+    } else {
+      out[o++] = b;
+    }
+  }
+  return out;
+}
+
+/** Add a leading '.' to every line that starts with '.' (RFC 5321 §4.5.2). Input must have CRLF line ends. */
+export function dotStuff(msg: Buffer): Buffer {
+  const starts: number[] = [];
+  if (msg.length > 0 && msg[0] === DOT) starts.push(0);
+  for (let i = msg.indexOf(LF); i >= 0; i = msg.indexOf(LF, i + 1)) {
+    if (msg[i + 1] === DOT) starts.push(i + 1);
+  }
+  if (starts.length === 0) return msg;
+  const out = Buffer.allocUnsafe(msg.length + starts.length);
+  let from = 0;
+  let o = 0;
+  for (const s of starts) {
+    o += msg.copy(out, o, from, s);
+    out[o++] = DOT;
+    from = s;
+  }
+  msg.copy(out, o, from);
+  return out;
+}
+
+/** The message as it will be counted for SIZE (RFC 1870 §3: CRLF line ends, no stuffing, no terminator). */
+export function canonicalMessage(msg: Buffer): Buffer {
+  const norm = normalizeLineEnds(msg);
+  if (norm.length === 0 || (norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
+    return norm;
+  }
+  return Buffer.concat([norm, Buffer.from('\r\n')]);
+}
+
+/** What follows the 354: normalised, dot-stuffed, ending with CRLF "." CRLF (RFC 5321 §4.1.1.4). */
+export function dataPayload(msg: Buffer): Buffer {
+  return Buffer.concat([dotStuff(canonicalMessage(msg)), Buffer.from('.\r\n')]);
+}
+
+/** True when the message has a byte ≥ 0x80 (needs BODY=8BITMIME, RFC 6152). */
+export function needs8bit(msg: Buffer): boolean {
+  for (let i = 0; i < msg.length; i++) if (msg[i]! >= 0x80) return true;
+  return false;
+}
+
+/** The header section: everything before the first empty line (the whole message when there is none). */
+export function headerSection(msg: Buffer): Buffer {
+  const norm = normalizeLineEnds(msg);
+  if (norm.length >= 2 && norm[0] === CR && norm[1] === LF) return norm.subarray(0, 0);
+  const end = norm.indexOf('\r\n\r\n');
+  return end < 0 ? norm : norm.subarray(0, end + 2);
+}
+
+export function isAscii(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\u0000-\u007f]*$/.test(s);
+}
+
+/**
+ * True when the transaction needs SMTPUTF8 (RFC 6531 §3.2): a non-ASCII envelope address
+ * or raw UTF-8 in the header section (RFC 6532). 8-bit bytes in the body only need 8BITMIME.
+ */
+export function needsSmtputf8(envelope: { from: string; to: readonly string[]; message: Buffer }): boolean {
+  if (!isAscii(envelope.from) || envelope.to.some((a) => !isAscii(a))) return true;
+  return needs8bit(headerSection(envelope.message));
+}
+
+// RFC 5322 atext; RFC 6531 §3.3 adds UTF8-non-ascii.
+const ATEXT_ASCII = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~";
+// Refused anywhere: controls (C0, DEL, C1), lone surrogates, any space or line separator except
+// U+0020 (which the grammar allows only inside a quoted local part).
+const BAD_CHARS = /[\p{Cc}\p{Cs}]|(?! )\p{Z}/u;
+const DOT_STRING = new RegExp(`^[${ATEXT_ASCII}\\u0080-\\u{10ffff}]+(?:\\.[${ATEXT_ASCII}\\u0080-\\u{10ffff}]+)*$`, 'u');
+// Quoted-string = DQUOTE *(qtextSMTP / quoted-pairSMTP) DQUOTE, qtextSMTP = %d32-33 / %d35-91 / %d93-126
+const QUOTED_STRING = /^"(?:[\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\u{10ffff}]|\\[\u0020-\u007e])*"$/u;
+const LDH_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// U-label (loosely; IDNA2008 validity is the DNS layer's business): letters, marks, digits, hyphen.
+const U_LABEL = /^[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?$/u;
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function isValidDomain(domain: string): boolean {
+  if (domain.startsWith('[') && domain.endsWith(']')) {
+    // address-literal (RFC 5321 §4.1.3); General-address-literal is not accepted
+    const inner = domain.slice(1, -1);
+    if (/^IPv6:/i.test(inner)) return isIPv6(inner.slice(5));
+    return isIPv4(inner);
+  }
+  if (domain === '' || utf8Length(domain) > 255) return false;
+  return domain.split('.').every((label) => {
+    if (isAscii(label)) return LDH_LABEL.test(label);
+    return utf8Length(label) <= 63 && U_LABEL.test(label);
+  });
+}
+
+/**
+ * Mailbox = Local-part "@" ( Domain / address-literal )   (RFC 5321 §4.1.2, RFC 6531 §3.3).
+ * Local part ≤ 64 octets, domain ≤ 255 octets, the whole path ≤ 256 octets with its <> (§4.5.3.1).
+ * Never true for anything containing CR, LF, NUL or other controls, so a valid mailbox can be
+ * written into a command line safely.
+ */
+export function isValidMailbox(addr: string): boolean {
+  if (typeof addr !== 'string' || addr.length === 0) return false;
+  if (BAD_CHARS.test(addr)) return false;
+  if (utf8Length(addr) > 254) return false;
+  const at = addr.lastIndexOf('@');
+  if (at <= 0) return false;
+  const local = addr.slice(0, at);
+  const domain = addr.slice(at + 1);
+  if (utf8Length(local) > 64) return false;
+  if (!DOT_STRING.test(local) && !QUOTED_STRING.test(local)) return false;
+  return isValidDomain(domain);
+}
+
+/** The domain of a mailbox, lower-cased (address literals as written, e.g. "[192.0.2.1]"); undefined without '@'. */
+export function domainOf(addr: string): string | undefined {
+  const at = addr.lastIndexOf('@');
+  if (at < 0 || at === addr.length - 1) return undefined;
+  const domain = addr.slice(at + 1);
+  return domain.startsWith('[') ? domain : domain.toLowerCase();
+}

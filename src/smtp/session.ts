@@ -1,0 +1,595 @@
+/**
+ * One ESMTP client session (RFC 5321) with STARTTLS (RFC 3207) for DANE SMTP (RFC 7672).
+ *
+ * Every peer may be hostile: every read is size-bounded (reply.ts), every step (connect, TLS
+ * handshake, each whole reply, each chunk of message data) has its own deadline that incoming
+ * data never extends, and every exit path destroys the sockets. Network and protocol problems
+ * are results, never exceptions; only bad arguments reject (DaneSmtpError USAGE).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { createHash } from 'node:crypto';
+import { DaneSmtpError, type ErrorCode } from '../errors.js';
+import { canonicalMessage, dotStuff, isAscii, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
+import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
+import type {
+  RecipientResult,
+  RecipientStatus,
+  ServedTls,
+  SmtpEnvelope,
+  SmtpEvent,
+  SmtpReply,
+  SmtpSessionOptions,
+  SmtpSessionResult,
+  TlsCheck,
+} from './types.js';
+
+export type SmtpJob = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
+export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
+
+/** Message data is written in chunks, each with its own deadline (a stalled reader cannot hang us). */
+const DATA_CHUNK_BYTES = 64 * 1024;
+/** Longest certificate chain we collect from getPeerCertificate(true). */
+const MAX_CHAIN = 16;
+
+class SessionError extends Error {
+  constructor(
+    readonly code: SmtpFailureCode,
+    message: string,
+    readonly reply?: SmtpReply,
+  ) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+function replyError(step: string, reply: SmtpReply): SessionError {
+  const cls = replyClass(reply);
+  const code = cls === 4 ? 'SMTP_4XX' : cls === 5 ? 'SMTP_5XX' : 'PROTOCOL';
+  const what = code === 'PROTOCOL' ? 'unexpected reply to' : 'rejected by the server at';
+  return new SessionError(code, `${what} ${step}: ${formatReply(reply)}`, reply);
+}
+
+type Phase = 'idle' | 'connect' | 'smtp' | 'handshake';
+
+/**
+ * Run one SMTP session: a probe (greeting, EHLO, STARTTLS, EHLO, QUIT) or one message transaction.
+ * Resolves with the outcome for every network or protocol problem; rejects only with
+ * DaneSmtpError('USAGE') for invalid options or envelope.
+ */
+export async function runSmtpSession(options: SmtpSessionOptions, job: SmtpJob): Promise<SmtpSessionResult> {
+  validate(options, job);
+  const session = new Session(options);
+  try {
+    return await session.run(job);
+  } finally {
+    session.dispose();
+  }
+}
+
+function usage(message: string): DaneSmtpError {
+  return new DaneSmtpError('USAGE', message);
+}
+
+function validate(o: SmtpSessionOptions, job: SmtpJob): void {
+  if (net.isIP(o.address) === 0) throw usage(`address must be an IP address: ${JSON.stringify(o.address)}`);
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw usage(`bad port ${o.port}`);
+  if (o.localAddress !== undefined && net.isIP(o.localAddress) === 0) {
+    throw usage(`localAddress must be an IP address: ${JSON.stringify(o.localAddress)}`);
+  }
+  if (!(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs)) throw usage(`bad timeoutMs ${o.timeoutMs}`);
+  if (o.tls !== 'none' && o.tls !== 'may' && o.tls !== 'required') throw usage(`bad tls mode ${String(o.tls)}`);
+  // EHLO domain / address-literal (RFC 5321 §4.1.1.1): nothing that could break the command line.
+  if (typeof o.helo !== 'string' || !/^[A-Za-z0-9.:\-[\]]{1,255}$/.test(o.helo)) {
+    throw usage(`bad helo name ${JSON.stringify(o.helo)}`);
+  }
+  if (job.kind === 'send') {
+    const env = job.envelope;
+    if (env.from !== '' && !isValidMailbox(env.from)) throw usage(`invalid sender ${JSON.stringify(env.from)}`);
+    if (!Array.isArray(env.to) || env.to.length === 0) throw usage('no recipients');
+    for (const rcpt of env.to) {
+      if (!isValidMailbox(rcpt)) throw usage(`invalid recipient ${JSON.stringify(rcpt)}`);
+    }
+    if (!Buffer.isBuffer(env.message)) throw usage('message must be a Buffer');
+  } else if (job.kind !== 'probe') {
+    throw usage('unknown job');
+  }
+}
+
+/** Only what the server sent: walk issuerCertificate from the leaf (stop at self-reference or a repeat). */
+function servedChain(socket: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert && Buffer.isBuffer(cert.raw) && cert.raw.length > 0 && chain.length < MAX_CHAIN) {
+    const fp = createHash('sha256').update(cert.raw).digest('hex');
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    chain.push(Buffer.from(cert.raw));
+    const next: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
+    if (!next || next === cert) break;
+    cert = next;
+  }
+  return chain;
+}
+
+class Session {
+  private plain: net.Socket | undefined;
+  private secure: tls.TLSSocket | undefined;
+  /** The socket commands go to and replies come from. */
+  private active: net.Socket | undefined;
+  private readonly reader = new ReplyReader();
+  /** Sticky: once set, the connection is unusable (and destroyed). */
+  private failure: SessionError | undefined;
+  /** Re-check of the current wait; called on data, connect, handshake, write completion, failure. */
+  private wake: (() => void) | undefined;
+  private phase: Phase = 'idle';
+  private connected = false;
+  private handshaken = false;
+  private esmtp = false;
+  private tlsAccepted = false;
+  private served: ServedTls | undefined;
+  private extensions: Record<string, string> = {};
+  private closeEmitted = false;
+  private readonly onAbort = () => this.fail(new SessionError('ABORTED', 'aborted by the caller'));
+  private readonly onData = (chunk: Buffer) => {
+    if (this.failure) return;
+    this.reader.push(chunk);
+    if (this.reader.error) this.fail(new SessionError(this.reader.error.code, this.reader.error.message));
+    else this.wake?.();
+  };
+  private readonly onSocketError = (err: Error) => {
+    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (this.phase === 'connect') {
+      this.fail(new SessionError('CONNECT', `connect to ${this.target()} failed: ${err.message}`));
+    } else if (this.phase === 'handshake') {
+      this.fail(new SessionError('TLS_HANDSHAKE', `TLS handshake failed: ${err.message}`));
+    } else {
+      this.fail(new SessionError('CLOSED', `connection error (${detail})`));
+    }
+  };
+  private readonly onSocketClose = () => {
+    if (this.phase === 'connect') {
+      this.fail(new SessionError('CONNECT', `connection to ${this.target()} closed before it was established`));
+    } else if (this.phase === 'handshake') {
+      this.fail(new SessionError('TLS_HANDSHAKE', 'connection closed during the TLS handshake'));
+    } else {
+      const mid = this.reader.midReply ? ' in the middle of a reply' : '';
+      this.fail(new SessionError('CLOSED', `connection closed by the server${mid}`));
+    }
+    this.emitClose();
+  };
+
+  constructor(private readonly o: SmtpSessionOptions) {}
+
+  private target(): string {
+    return net.isIPv6(this.o.address) ? `[${this.o.address}]:${this.o.port}` : `${this.o.address}:${this.o.port}`;
+  }
+
+  private emit(event: SmtpEvent): void {
+    try {
+      this.o.onEvent?.(event);
+    } catch {
+      // a logging hook must not break the session
+    }
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted || !this.plain) return;
+    this.closeEmitted = true;
+    this.emit({ type: 'close' });
+  }
+
+  /** First failure wins; the connection is destroyed at once and the current wait is woken. */
+  private fail(err: SessionError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.destroySockets();
+    this.wake?.();
+  }
+
+  private destroySockets(): void {
+    this.secure?.destroy();
+    this.plain?.destroy();
+  }
+
+  dispose(): void {
+    this.o.signal?.removeEventListener('abort', this.onAbort);
+    this.wake = undefined;
+    this.destroySockets();
+    this.emitClose();
+  }
+
+  /**
+   * Wait until poll() yields a value, the session fails, or `timeoutMs` passes. The deadline
+   * starts now and nothing (in particular no incoming data) resets it.
+   */
+  private wait<T>(step: string, poll: () => T | undefined): Promise<T> {
+    const ms = this.o.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = () => {
+        settled = true;
+        clearTimeout(timer);
+        if (this.wake === check) this.wake = undefined;
+      };
+      const check = () => {
+        if (settled) return;
+        if (this.failure?.code === 'ABORTED') {
+          finish();
+          reject(this.failure);
+          return;
+        }
+        const value = poll();
+        if (value !== undefined) {
+          finish();
+          resolve(value);
+        } else if (this.failure) {
+          finish();
+          reject(this.failure);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.fail(new SessionError('TIMEOUT', `timeout after ${ms} ms ${step}`));
+        check();
+      }, ms);
+      this.wake = check;
+      check();
+    });
+  }
+
+  private async readReply(step: string, label = `waiting for the reply to ${step}`): Promise<SmtpReply> {
+    const reply = await this.wait(label, () => this.reader.shift());
+    this.emit({ type: 'reply', reply });
+    return reply;
+  }
+
+  private send(lines: string[]): void {
+    if (this.failure) throw this.failure;
+    for (const line of lines) {
+      // Addresses and names were validated; this is the last line of defence against injection.
+      if (/[\r\n\0]/.test(line)) throw new Error('BUG: line break in an SMTP command');
+      this.emit({ type: 'send', line });
+    }
+    this.active!.write(lines.map((l) => `${l}\r\n`).join(''));
+  }
+
+  private async write(data: Buffer, step: string): Promise<void> {
+    if (this.failure) throw this.failure;
+    let done = false;
+    this.active!.write(data, (err) => {
+      if (!err) {
+        done = true;
+        this.wake?.();
+      }
+    });
+    await this.wait(step, () => (done ? true : undefined));
+  }
+
+  private result(outcome: SmtpSessionResult['outcome']): SmtpSessionResult {
+    const r: SmtpSessionResult = { outcome, tls: this.tlsAccepted, extensions: this.extensions };
+    if (this.served) r.served = this.served;
+    return r;
+  }
+
+  private failed(err: SessionError, recipients?: RecipientResult[]): SmtpSessionResult {
+    const outcome = err.code === 'ABORTED' || !recipients ? 'host-failed' : 'rejected';
+    const r = this.result(outcome);
+    r.error = err.reply ? { code: err.code, message: err.message, reply: err.reply } : { code: err.code, message: err.message };
+    if (recipients) r.recipients = recipients;
+    return r;
+  }
+
+  async run(job: SmtpJob): Promise<SmtpSessionResult> {
+    const signal = this.o.signal;
+    if (signal?.aborted) return this.failed(new SessionError('ABORTED', 'aborted by the caller'));
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    try {
+      await this.connect();
+      const greeting = await this.readReply('the greeting', 'waiting for the greeting');
+      // RFC 5321 §4.3.1: 220 greeting; 421 / 554 mean no service here
+      if (greeting.code !== 220) throw replyError('the greeting', greeting);
+      await this.hello();
+      if (this.o.tls !== 'none') {
+        if (this.esmtp && Object.prototype.hasOwnProperty.call(this.extensions, 'STARTTLS')) {
+          await this.startTls();
+        } else if (this.o.tls === 'required') {
+          // RFC 7672 §2.2: with usable TLSA records there is no plaintext fallback
+          throw new SessionError(
+            'NO_STARTTLS',
+            this.esmtp ? 'STARTTLS not offered and TLS is required' : 'EHLO refused (HELO only): no STARTTLS and TLS is required',
+          );
+        }
+      }
+    } catch (e) {
+      if (e instanceof SessionError) return this.failed(e);
+      throw e;
+    }
+    if (job.kind === 'probe') {
+      await this.quit();
+      return this.result('ok');
+    }
+    return this.transaction(job.envelope);
+  }
+
+  private connect(): Promise<true> {
+    this.phase = 'connect';
+    const socket = net.connect({
+      host: this.o.address,
+      port: this.o.port,
+      ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}),
+    });
+    this.plain = socket;
+    this.active = socket;
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.once('connect', () => {
+      this.connected = true;
+      this.phase = 'smtp';
+      this.emit({ type: 'connect', address: this.o.address, port: this.o.port });
+      this.wake?.();
+    });
+    socket.on('data', this.onData);
+    if (this.failure) socket.destroy(); // aborted in the meantime
+    return this.wait(`connecting to ${this.target()}`, () => (this.connected ? true : undefined));
+  }
+
+  /** EHLO, or HELO when EHLO gets a 5xx (RFC 5321 §3.2, §4.1.4). */
+  private async hello(): Promise<void> {
+    this.extensions = {};
+    this.send([`EHLO ${this.o.helo}`]);
+    const ehlo = await this.readReply('EHLO');
+    if (replyClass(ehlo) === 2) {
+      this.esmtp = true;
+      this.extensions = parseEhloExtensions(ehlo);
+      return;
+    }
+    if (replyClass(ehlo) !== 5) throw replyError('EHLO', ehlo);
+    this.send([`HELO ${this.o.helo}`]);
+    const helo = await this.readReply('HELO');
+    if (replyClass(helo) !== 2) throw replyError('HELO', helo);
+    this.esmtp = false;
+  }
+
+  private async startTls(): Promise<void> {
+    this.send(['STARTTLS']);
+    const reply = await this.readReply('STARTTLS');
+    if (reply.code !== 220) {
+      const cls = replyClass(reply);
+      if (cls === 4 || cls === 5) {
+        throw new SessionError('STARTTLS_REFUSED', `STARTTLS refused: ${formatReply(reply)}`, reply);
+      }
+      throw replyError('STARTTLS', reply);
+    }
+    // RFC 3207 §5 (and CVE-2011-0411): whatever arrived after the 220 and before the handshake
+    // completes is not from the TLS peer. Drop it, and stop reading plaintext right now.
+    const plain = this.plain!;
+    plain.removeListener('data', this.onData);
+    const discarded = this.reader.discard() + plain.readableLength;
+    if (discarded > 0) this.emit({ type: 'discarded', bytes: discarded });
+
+    this.phase = 'handshake';
+    const sni = this.o.servername?.replace(/\.$/, '');
+    let secure: tls.TLSSocket;
+    try {
+      secure = tls.connect({
+        socket: plain,
+        ...(sni && net.isIP(sni) === 0 ? { servername: sni } : {}),
+        // Authentication is DANE's job (checkTls), never the local PKI: accept any chain here,
+        // with an EMPTY trust store so Node cannot complete the served chain from local CAs.
+        rejectUnauthorized: false,
+        ca: [],
+        checkServerIdentity: () => undefined,
+        // Like Postfix: opportunistic/DANE SMTP accepts TLS 1.0 and up.
+        minVersion: 'TLSv1',
+        ciphers: 'DEFAULT:@SECLEVEL=0',
+      });
+    } catch (e) {
+      throw new SessionError('TLS_HANDSHAKE', `TLS setup failed: ${(e as Error).message}`);
+    }
+    this.secure = secure;
+    secure.on('error', this.onSocketError);
+    secure.on('close', this.onSocketClose);
+    secure.once('secureConnect', () => {
+      this.handshaken = true;
+      this.wake?.();
+    });
+    if (this.failure) secure.destroy();
+    await this.wait('in the TLS handshake', () => (this.handshaken ? true : undefined));
+    this.phase = 'smtp';
+
+    const cipher = secure.getCipher();
+    const served: ServedTls = {
+      version: secure.getProtocol() ?? 'unknown',
+      cipher: cipher?.standardName || cipher?.name || 'unknown',
+      chain: servedChain(secure),
+    };
+    this.served = served;
+    this.emit({ type: 'tls', served });
+
+    // Nothing is written inside TLS before the caller accepts the served chain (RFC 7672 §3).
+    let verdict: TlsCheck;
+    try {
+      verdict = this.o.checkTls ? this.o.checkTls(served) : { ok: true };
+    } catch (e) {
+      verdict = { ok: false, reason: `TLS check failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (!verdict.ok) {
+      const err = new SessionError('AUTHENTICATION', verdict.reason);
+      this.fail(err);
+      throw err;
+    }
+    if (this.failure) throw this.failure;
+    this.tlsAccepted = true;
+    this.active = secure;
+    secure.on('data', this.onData);
+    // RFC 3207 §4.2: forget everything learnt before TLS and EHLO again
+    await this.hello();
+  }
+
+  /** QUIT after the outcome is decided: its failure changes nothing (RFC 5321 §4.1.1.10). */
+  private async quit(): Promise<void> {
+    if (this.failure) return;
+    try {
+      this.send(['QUIT']);
+      await this.readReply('QUIT');
+    } catch {
+      // ignored
+    }
+  }
+
+  private async transaction(env: SmtpEnvelope): Promise<SmtpSessionResult> {
+    const recipients: { address: string; status?: RecipientStatus; reply: string }[] = env.to.map((address) => ({
+      address,
+      reply: '',
+    }));
+    const settle = (status: RecipientStatus, reply: string, which = recipients) => {
+      for (const r of which) {
+        if (r.status === undefined) {
+          r.status = status;
+          r.reply = reply;
+        }
+      }
+    };
+    const final = (): RecipientResult[] =>
+      recipients.map((r) => ({ address: r.address, status: r.status ?? 'deferred', reply: r.reply }));
+
+    const ext = this.extensions;
+    const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);
+    const body = canonicalMessage(env.message);
+
+    // RFC 6531 §3.5: a message that needs SMTPUTF8 is not sent to a server that does not offer it.
+    if (needsSmtputf8(env) && !has('SMTPUTF8')) {
+      const addresses = !isAscii(env.from) || env.to.some((a) => !isAscii(a));
+      const reason = addresses
+        ? '553 5.6.7 non-ASCII address but the server does not offer SMTPUTF8 (RFC 6531)'
+        : '554 5.6.9 UTF-8 header but the server does not offer SMTPUTF8 (RFC 6531)';
+      settle('bounced', reason);
+      await this.quit();
+      return this.failed(new SessionError('SMTP_5XX', reason), final());
+    }
+    // RFC 1870 §6.1: do not send a message larger than the announced fixed limit.
+    const limit = has('SIZE') ? sizeLimit(ext.SIZE) : undefined;
+    if (limit !== undefined && body.length > limit) {
+      const reason = `552 5.3.4 message size ${body.length} exceeds the server's SIZE limit ${limit} (RFC 1870)`;
+      settle('bounced', reason);
+      await this.quit();
+      return this.failed(new SessionError('SMTP_5XX', reason), final());
+    }
+
+    let mail = `MAIL FROM:<${env.from}>`;
+    if (has('SIZE')) mail += ` SIZE=${body.length}`; // RFC 1870 §6
+    if (needs8bit(body) && has('8BITMIME')) mail += ' BODY=8BITMIME'; // RFC 6152 §3
+    if (needsSmtputf8(env) && has('SMTPUTF8')) mail += ' SMTPUTF8'; // RFC 6531 §3.4
+    const rcpts = env.to.map((a) => `RCPT TO:<${a}>`);
+
+    let mailReply: SmtpReply | undefined;
+    let mailAccepted = false;
+    const accepted: typeof recipients = [];
+    let lastRefusal: SmtpReply | undefined;
+    try {
+      const pipelining = has('PIPELINING');
+      let dataReply: SmtpReply | undefined;
+      if (pipelining) {
+        // RFC 2920 §3.1: MAIL, all RCPTs and DATA in one group, replies read in order.
+        this.send([mail, ...rcpts, 'DATA']);
+        mailReply = await this.readReply('MAIL FROM');
+        mailAccepted = replyClass(mailReply) === 2;
+        for (const r of recipients) {
+          const reply = await this.readReply('RCPT TO');
+          if (mailAccepted) this.rcptStatus(r, reply, accepted);
+          if (replyClass(reply) !== 2) lastRefusal = reply;
+        }
+        dataReply = await this.readReply('DATA');
+      } else {
+        this.send([mail]);
+        mailReply = await this.readReply('MAIL FROM');
+        mailAccepted = replyClass(mailReply) === 2;
+        if (mailAccepted) {
+          for (let i = 0; i < recipients.length; i++) {
+            this.send([rcpts[i]!]);
+            const reply = await this.readReply('RCPT TO');
+            this.rcptStatus(recipients[i]!, reply, accepted);
+            if (replyClass(reply) !== 2) lastRefusal = reply;
+          }
+          if (accepted.length > 0) {
+            this.send(['DATA']);
+            dataReply = await this.readReply('DATA');
+          }
+        }
+      }
+
+      // A DATA accepted without a valid transaction (RFC 2920 §3.1): end it with an empty message.
+      // The statuses are decided before this runs: its failures change nothing.
+      const abandon = async () => {
+        try {
+          if (dataReply?.code === 354) {
+            await this.write(Buffer.from('.\r\n'), 'ending an empty message');
+            await this.readReply('the end of data');
+          }
+        } catch {
+          return;
+        }
+        await this.quit();
+      };
+
+      if (!mailAccepted) {
+        // MAIL 4xx → all deferred, 5xx → all bounced (RFC 5321 §4.2.5)
+        settle(replyClass(mailReply) === 5 ? 'bounced' : 'deferred', formatReply(mailReply));
+        await abandon();
+        return this.failed(replyError('MAIL FROM', mailReply), final());
+      }
+      if (accepted.length === 0) {
+        await abandon();
+        const err = lastRefusal
+          ? replyError('RCPT TO (no recipient accepted)', lastRefusal)
+          : new SessionError('PROTOCOL', 'no recipient accepted');
+        return this.failed(err, final());
+      }
+      if (!dataReply || dataReply.code !== 354) {
+        const reply = dataReply ?? { code: 451, lines: ['no reply to DATA'] };
+        settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', formatReply(reply), accepted);
+        await abandon();
+        return this.failed(replyError('DATA', reply), final());
+      }
+
+      // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; body lines are not logged.
+      const payload = Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]);
+      for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {
+        await this.write(payload.subarray(off, off + DATA_CHUNK_BYTES), 'sending the message data');
+      }
+      const done = await this.readReply('the end of data');
+      const cls = replyClass(done);
+      // Delivered only with a 2xx after the dot.
+      settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(done), accepted);
+      await this.quit();
+      return cls === 2 ? { ...this.result('ok'), recipients: final() } : this.failed(replyError('the end of data', done), final());
+    } catch (e) {
+      if (!(e instanceof SessionError)) throw e;
+      if (mailReply && !mailAccepted) {
+        // MAIL was refused (pipelined replies cut short): its reply decides
+        settle(replyClass(mailReply) === 5 ? 'bounced' : 'deferred', formatReply(mailReply));
+        return this.failed(e.code === 'ABORTED' ? e : replyError('MAIL FROM', mailReply), final());
+      }
+      // Before MAIL was accepted nothing is decided: this host failed (the caller tries the next).
+      if (!mailAccepted && e.code !== 'ABORTED') return this.failed(e);
+      settle('deferred', e.message);
+      return this.failed(e, final());
+    }
+  }
+
+  /** RCPT 2xx → accepted, 4xx → deferred, 5xx → bounced (RFC 5321 §4.2.5); anything else → deferred. */
+  private rcptStatus(
+    r: { address: string; status?: RecipientStatus; reply: string },
+    reply: SmtpReply,
+    accepted: { address: string; status?: RecipientStatus; reply: string }[],
+  ): void {
+    const cls = replyClass(reply);
+    if (cls === 2) {
+      accepted.push(r);
+      return;
+    }
+    r.status = cls === 5 ? 'bounced' : 'deferred';
+    r.reply = formatReply(reply);
+  }
+}
