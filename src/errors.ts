@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   TLS_HANDSHAKE: 'TLS handshake failed',
   AUTHENTICATION: 'server not authenticated by its TLSA records',
   ABORTED: 'aborted by the caller',
+  NOT_DELIVERED: 'some recipients were deferred or bounced',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

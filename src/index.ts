@@ -10,3 +10,7 @@ export { runAll, exitCodeOf, type RunOptions, type Work } from './delivery/run.j
 export { VERDICTS, type Verdict, type DomainResult, type HostReport, type AttemptReport } from './delivery/result.js';
 export { DaneSmtpError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { SmtpEnvelope, RecipientResult, SmtpSessionResult } from './smtp/types.js';
+export { check, deliver, type ClientOptions, type DeliverOptions, type DeliveryEvent } from './api.js';
+export { daneTransport, DaneDeliveryError, type DaneTransportOptions, type DaneSentMessageInfo } from './nodemailer/transport.js';
+export { parsePolicyTable, lookupPolicy, emptyPolicyTable, LEVELS, type Level, type PolicyEntry, type PolicyTable } from './policy/table.js';
+export { ValidatingResolver, parseTrustAnchors, IANA_ROOT_ANCHORS, type TrustAnchor } from './dns/dnssec/index.js';

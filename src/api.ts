@@ -1,0 +1,150 @@
+/**
+ * The library API: `check` and `deliver` return the same results as the CLI's JSON — a
+ * result per domain, never an exception for an expected outcome (the mailauth model).
+ * Every call takes an AbortSignal; the resolver is injectable; `onEvent` sees each step.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { reportAnswer, type DnsReport } from './dane/plan.js';
+import { parseMailDomain } from './dns/names.js';
+import { probeValidation, type ValidationProbe } from './dns/probe.js';
+import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
+import { StubResolver } from './dns/stub.js';
+import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
+import { DaneSmtpError } from './errors.js';
+import { emptyPolicyTable, lookupPolicy, type Level, type PolicyTable } from './policy/table.js';
+import { domainOf, isValidMailbox } from './smtp/message.js';
+import type { SmtpEvent } from './smtp/types.js';
+import { runAll, type Work } from './delivery/run.js';
+import type { DomainResult } from './delivery/result.js';
+
+export type DeliveryEvent =
+  | { type: 'probe'; probe: ValidationProbe }
+  | { type: 'dns'; answer: DnsReport }
+  | { type: 'smtp'; host: string; address: string; event: SmtpEvent }
+  | { type: 'result'; result: DomainResult };
+
+export interface ClientOptions {
+  /** A Resolver of your own (tests, a ValidatingResolver); else one is made from `resolverAddress`. */
+  resolver?: Resolver;
+  /** "IP[:PORT]" of a validating resolver; default: the first nameserver of /etc/resolv.conf. */
+  resolverAddress?: string;
+  /** SMTP port (TLSA at `_port._tcp`); default 25. */
+  port?: number;
+  /** EHLO name; default: this host name. */
+  helo?: string;
+  /** Deadline of each step in milliseconds; default 30000. */
+  timeoutMs?: number;
+  /** TLS level for destinations not in `policyTable`; default 'dane'. */
+  level?: Level;
+  policyTable?: PolicyTable;
+  /** Trusted CAs (PEM) for the verify and secure levels. */
+  caCertificates?: string[];
+  /** RFC 7672 §2.2.1 option. */
+  daneWithInsecureMx?: boolean;
+  /** Source address for SMTP connections. */
+  localAddress?: string;
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** A logger hook: every DNS answer, every SMTP line and TLS event, every result. */
+  onEvent?: (event: DeliveryEvent) => void;
+}
+
+function defaultResolver(o: ClientOptions): Resolver {
+  let spec: { address: string; port: number };
+  if (o.resolverAddress) spec = parseResolverSpec(o.resolverAddress);
+  else {
+    let text = '';
+    try {
+      text = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      /* none */
+    }
+    const ns = firstNameserver(text);
+    if (!ns) throw new DaneSmtpError('USAGE', 'no nameserver in /etc/resolv.conf: pass resolverAddress or resolver');
+    spec = { address: ns, port: 53 };
+  }
+  return new StubResolver({ server: spec.address, port: spec.port, timeoutMs: o.timeoutMs ?? 30_000 });
+}
+
+function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver {
+  if (!onEvent) return inner;
+  return {
+    async lookup<K extends RecordType>(name: string, type: K, options?: LookupOptions): Promise<DnsAnswer<RDataOf[K]>> {
+      const a = await inner.lookup(name, type, options);
+      onEvent({ type: 'dns', answer: reportAnswer(a) });
+      return a;
+    },
+  };
+}
+
+async function run(works: Work[], o: ClientOptions): Promise<DomainResult[]> {
+  const resolver = observed(o.resolver ?? defaultResolver(o), o.onEvent);
+  const results = await runAll(works, {
+    resolver,
+    port: o.port ?? 25,
+    helo: o.helo ?? hostname(),
+    timeoutMs: o.timeoutMs ?? 30_000,
+    concurrency: o.concurrency ?? 8,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.caCertificates ? { caCertificates: o.caCertificates } : {}),
+    ...(o.daneWithInsecureMx ? { daneWithInsecureMx: true } : {}),
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    ...(o.onEvent
+      ? {
+          onProbe: (probe: ValidationProbe) => o.onEvent!({ type: 'probe', probe }),
+          onEvent: (host: string, address: string, event: SmtpEvent) => o.onEvent!({ type: 'smtp', host, address, event }),
+          onResult: (result: DomainResult) => o.onEvent!({ type: 'result', result }),
+        }
+      : {}),
+  });
+  // Results in the order asked.
+  return works.map((w) => results.find((r) => r.domain === w.domain)!);
+}
+
+function domainOrThrow(input: string): string {
+  const d = parseMailDomain(input);
+  if (!d) throw new DaneSmtpError('USAGE', `not a mail domain: '${input}'`);
+  return d;
+}
+
+/** Check one domain as delivery would, then QUIT without sending. */
+export async function check(domain: string, options: ClientOptions = {}): Promise<DomainResult> {
+  const d = domainOrThrow(domain);
+  const policy = lookupPolicy(options.policyTable ?? emptyPolicyTable(), { kind: 'domain', domain: d }, options.level ?? 'dane');
+  const [result] = await run([{ domain: d, job: { kind: 'probe' }, policy }], options);
+  return result!;
+}
+
+export interface DeliverOptions extends ClientOptions {
+  from: string;
+  to: string[];
+}
+
+/**
+ * Deliver one message to every recipient's domain (one transaction per domain). Each
+ * result carries `recipients` with delivered / deferred / bounced.
+ */
+export async function deliver(message: Buffer | string, options: DeliverOptions): Promise<DomainResult[]> {
+  const { from, to } = options;
+  if (from !== '' && !isValidMailbox(from)) throw new DaneSmtpError('USAGE', `not a valid sender address: '${from}'`);
+  if (to.length === 0) throw new DaneSmtpError('USAGE', 'no recipients');
+  const byDomain = new Map<string, string[]>();
+  for (const rcpt of to) {
+    const domain = isValidMailbox(rcpt) ? parseMailDomain(domainOf(rcpt) ?? '') : undefined;
+    if (!domain) throw new DaneSmtpError('USAGE', `not a valid recipient address: '${rcpt}'`);
+    const list = byDomain.get(domain) ?? [];
+    if (!list.includes(rcpt)) list.push(rcpt);
+    byDomain.set(domain, list);
+  }
+  const body = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+  const table = options.policyTable ?? emptyPolicyTable();
+  const works: Work[] = [...byDomain].map(([domain, rcpts]) => ({
+    domain,
+    job: { kind: 'send', envelope: { from, to: rcpts, message: body } },
+    policy: lookupPolicy(table, { kind: 'domain', domain }, options.level ?? 'dane'),
+  }));
+  return run(works, options);
+}
+
+export { probeValidation };

@@ -1,0 +1,83 @@
+/**
+ * A nodemailer transport: `nodemailer.createTransport(daneTransport(options))` delivers
+ * straight to each recipient domain's MX hosts with DANE, grouping recipients by domain.
+ * Written against nodemailer's transport interface (name, version, send(mail, callback)),
+ * so dane-smtp does not depend on nodemailer itself.
+ */
+import { deliver, type ClientOptions } from '../api.js';
+import type { DomainResult } from '../delivery/result.js';
+import { DaneSmtpError } from '../errors.js';
+
+/** The part of nodemailer's MailMessage this transport uses. */
+interface MailMessageLike {
+  message: {
+    getEnvelope(): { from: string | false; to: string[] };
+    messageId(): string;
+    build(callback: (err: Error | null, message: Buffer) => void): void;
+  };
+  data: { envelope?: { from?: string; to?: string | string[] } };
+}
+
+export interface DaneSentMessageInfo {
+  envelope: { from: string; to: string[] };
+  messageId: string;
+  accepted: string[];
+  rejected: string[];
+  pending: string[];
+  response: string;
+  /** One result per recipient domain, as `dane-smtp send --json` prints them. */
+  results: DomainResult[];
+}
+
+/** A send where some recipients were deferred or bounced; says which, and why. */
+export class DaneDeliveryError extends DaneSmtpError {
+  constructor(
+    readonly info: DaneSentMessageInfo,
+    readonly deferred: { address: string; reply: string }[],
+    readonly bounced: { address: string; reply: string }[],
+  ) {
+    super('NOT_DELIVERED', `not delivered: ${[...deferred.map((d) => `${d.address} deferred (${d.reply})`), ...bounced.map((b) => `${b.address} bounced (${b.reply})`)].join('; ')}`);
+    this.name = 'DaneDeliveryError';
+  }
+  /** Deferred recipients may be retried later; bounced ones not. */
+  get temporary(): boolean {
+    return this.deferred.length > 0;
+  }
+}
+
+export interface DaneTransportOptions extends Omit<ClientOptions, 'signal'> {}
+
+export function daneTransport(options: DaneTransportOptions = {}) {
+  return {
+    name: 'dane-smtp',
+    version: '0.1.0',
+    send(mail: MailMessageLike, callback: (err: Error | null, info?: DaneSentMessageInfo) => void): void {
+      const envelope = mail.message.getEnvelope();
+      const from = envelope.from || '';
+      const to = envelope.to;
+      mail.message.build((err, raw) => {
+        if (err) return callback(err);
+        deliver(raw, { ...options, from, to }).then(
+          (results) => {
+            const all = results.flatMap((r) => r.recipients ?? []);
+            const accepted = all.filter((r) => r.status === 'delivered').map((r) => r.address);
+            const deferred = all.filter((r) => r.status === 'deferred').map(({ address, reply }) => ({ address, reply }));
+            const bounced = all.filter((r) => r.status === 'bounced').map(({ address, reply }) => ({ address, reply }));
+            const info: DaneSentMessageInfo = {
+              envelope: { from, to },
+              messageId: mail.message.messageId(),
+              accepted,
+              rejected: bounced.map((b) => b.address),
+              pending: deferred.map((d) => d.address),
+              response: results.map((r) => `${r.domain}: ${r.verdict}`).join('; '),
+              results,
+            };
+            if (deferred.length || bounced.length) callback(new DaneDeliveryError(info, deferred, bounced));
+            else callback(null, info);
+          },
+          (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))),
+        );
+      });
+    },
+  };
+}
