@@ -68,5 +68,9 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   for (const h of r.hosts) lines.push(...hostLines(h, st));
   for (const rc of r.recipients ?? []) lines.push(`  rcpt ${rc.address}: ${rc.status} — ${rc.reply}`);
   lines.push(`  ${color('verdict')}: ${r.verdict} — ${r.reason}`);
+  for (const f of r.findings ?? []) {
+    const sev = f.severity === 'error' ? st.red(f.severity) : f.severity === 'warning' ? st.yellow(f.severity) : st.dim(f.severity);
+    lines.push(`  fix: ${sev} ${st.bold(f.code)}${f.host ? ` (${f.host})` : ''}: ${f.message}`);
+  }
   return lines.join('\n');
 }

@@ -16,6 +16,8 @@ export interface DnsReport {
   records: string[];
   cnameChain?: string[];
   reason?: string;
+  /** ISO time of the earliest RRSIG expiration over the answer records, when known. */
+  signatureExpires?: string;
 }
 
 export function reportAnswer(a: DnsAnswer<unknown>): DnsReport {
@@ -23,6 +25,7 @@ export function reportAnswer(a: DnsAnswer<unknown>): DnsReport {
   const out: DnsReport = { name: a.qname, type: a.qtype, status: a.status, proof: a.proof, records };
   if (a.cnameChain.length > 1) out.cnameChain = a.cnameChain;
   if (a.reason) out.reason = a.reason;
+  if (a.signatureExpires) out.signatureExpires = a.signatureExpires;
   return out;
 }
 

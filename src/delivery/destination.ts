@@ -197,7 +197,10 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
     report.chain = authenticate({ records: [], served: session.served.chain, referenceNames: [], now: new Date() }).chain;
   }
   if (checked?.policy) report.policyCheck = checked.policy.ok ? { ok: true, detail: checked.policy.detail } : { ok: false, reason: checked.policy.reason };
-  if (session.error) report.error = session.error.message;
+  if (session.error) {
+    report.error = session.error.message;
+    report.errorCode = session.error.code;
+  }
   return { report, session };
 }
 

@@ -30,6 +30,8 @@ export interface AttemptReport {
   /** fingerprint / verify / secure levels: the result of the policy's own check. */
   policyCheck?: { ok: true; detail: string } | { ok: false; reason: string };
   error?: string;
+  /** The error code of `error` (e.g. 'NO_STARTTLS', 'TLS_HANDSHAKE', 'SMTP_4XX'). */
+  errorCode?: string;
 }
 
 export interface HostReport {
@@ -66,6 +68,20 @@ export interface DomainResult {
   policySource: string;
   /** send only */
   recipients?: RecipientResult[];
+  /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */
+  findings?: Finding[];
+}
+
+export type FindingSeverity = 'error' | 'warning' | 'advice';
+
+/** One problem found by `check`, with a stable code (README "Findings"). */
+export interface Finding {
+  code: string;
+  severity: FindingSeverity;
+  /** The MX host concerned, when the problem belongs to one. */
+  host?: string;
+  /** One sentence: what is wrong and what to do. */
+  message: string;
 }
 
 export function summarizeAuth(a: AuthResult): NonNullable<AttemptReport['authentication']> {

@@ -7,6 +7,7 @@ import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
 import type { PolicyEntry } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
+import { diagnose } from '../diagnostics/findings.js';
 import { processDestination, type DestinationOptions } from './destination.js';
 import type { DomainResult } from './result.js';
 
@@ -74,6 +75,8 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
         result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
       }
     }
+    // What the operator should fix (src/diagnostics/findings.ts).
+    result.findings = diagnose(result, (options.now ?? (() => new Date()))());
     results.push(result);
     options.onResult?.(result);
   });

@@ -83,11 +83,38 @@ function bogusEde(code: number): boolean {
   return (code >= 6 && code <= 12) || code === 25;
 }
 
+/** RR TYPE of RRSIG (RFC 4034 §3). */
+const TYPE_RRSIG = 46;
+
+/**
+ * The earliest signature expiration of the RRSIGs in `answers` that cover one of the
+ * `covered` RRsets (owner + type), as an ISO time. RRSIG RDATA (RFC 4034 §3.1): type
+ * covered (2 octets) at offset 0, signature expiration (32-bit seconds) at offset 8. The
+ * 32-bit value is read with serial-number arithmetic (RFC 1982, RFC 4034 §3.1.5) relative
+ * to `now`: the time within 2^31 seconds of now. Malformed RRSIGs are skipped.
+ */
+export function earliestSignatureExpiration(answers: WireRecord[], covered: { name: string; type: number }[], now: Date): string | undefined {
+  const nowSec = Math.floor(now.getTime() / 1000);
+  let earliest: number | undefined;
+  for (const r of answers) {
+    if (r.type !== TYPE_RRSIG || r.class !== CLASS_IN || !Buffer.isBuffer(r.data) || r.data.length < 18) continue;
+    const typeCovered = r.data.readUInt16BE(0);
+    if (!covered.some((c) => c.name === r.name && c.type === typeCovered)) continue;
+    const expiration = r.data.readUInt32BE(8);
+    // RFC 1982: the signed 32-bit distance from now, modulo 2^32.
+    const delta = (expiration - (nowSec >>> 0)) | 0;
+    const at = nowSec + delta;
+    if (earliest === undefined || at < earliest) earliest = at;
+  }
+  return earliest === undefined ? undefined : new Date(earliest * 1000).toISOString();
+}
+
 /** Turns a matching response into a DnsAnswer (RFC 7672 §2.1 four states, AD-bit model). */
 export function answerFromMessage<K extends RecordType>(
   msg: WireMessage,
   qname: string,
   qtype: K,
+  now: Date = new Date(),
 ): DnsAnswer<RDataOf[K]> {
   const base = { qname, qtype, records: [] as RDataOf[K][], ttl: 0, cnameChain: [qname], canonicalName: qname };
   const failed = (proof: Proof, reason: string): DnsAnswer<RDataOf[K]> => ({ ...base, status: 'failed', proof, reason });
@@ -126,7 +153,11 @@ export function answerFromMessage<K extends RecordType>(
     }
   }
   const canonicalName = chain[chain.length - 1]!;
-  const withChain = { ...base, cnameChain: chain, canonicalName };
+  // The RRsets this answer uses: the CNAMEs of the chain, then qtype at the canonical name.
+  const covered = chain.slice(0, -1).map((name) => ({ name, type: TYPE_CODES.CNAME }));
+  covered.push({ name: canonicalName, type: typeCode });
+  const signatureExpires = earliestSignatureExpiration(inAnswer, covered, now);
+  const withChain = { ...base, cnameChain: chain, canonicalName, ...(signatureExpires ? { signatureExpires } : {}) };
 
   if (msg.rcode === RCODE.NXDOMAIN) {
     // The last name of the chain does not exist (RFC 6604 §2.1).

@@ -58,6 +58,11 @@ export interface DnsAnswer<T> {
   canonicalName: string;
   /** One line for humans: why it failed, e.g. "SERVFAIL (EDE 7: signature expired)". */
   reason?: string;
+  /**
+   * ISO time of the earliest RRSIG expiration covering the answer records (the RRsets of
+   * `qtype` and the CNAMEs of the chain), when the answer section carried RRSIGs.
+   */
+  signatureExpires?: string;
 }
 
 export interface LookupOptions {

@@ -1,0 +1,252 @@
+/**
+ * `dane-smtp check` tells the operator what to fix: from a finished DomainResult (the JSON
+ * contract), one Finding per problem, each with a stable code. Pure: the result and the
+ * time in, findings out; no DNS, no sockets, no clock.
+ */
+import type { DnsReport } from '../dane/plan.js';
+import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, TlsaReport } from '../delivery/result.js';
+
+export type { Finding, FindingSeverity } from '../delivery/result.js';
+
+/** A DANE-TA certificate expiring within this many days is reported (cert-expires-soon). */
+export const CERT_EXPIRY_WARNING_DAYS = 30;
+/** An RRSIG over the MX or TLSA RRset expiring within this many days is reported (rrsig-expires-soon). */
+export const RRSIG_EXPIRY_WARNING_DAYS = 7;
+
+/** Every code diagnose() emits, with its usual severity and one line of meaning (README "Findings"). */
+export const FINDING_CODES = {
+  'resolver-not-validating': { severity: 'error', meaning: 'the resolver does not validate DNSSEC: DANE is off' },
+  'resolver-unreachable': { severity: 'error', meaning: 'the resolver did not answer: everything is deferred' },
+  'mx-bogus': { severity: 'error', meaning: 'the MX RRset is bogus (the EDE text says why): mail is deferred' },
+  'tlsa-bogus': { severity: 'error', meaning: 'a TLSA RRset is bogus: the host is skipped' },
+  'dns-bogus': { severity: 'error', meaning: 'another answer (address, CNAME) of a host is bogus: the host is skipped' },
+  'dns-indeterminate': { severity: 'error', meaning: 'a lookup failed without a DNSSEC verdict (SERVFAIL, timeout, lame delegation)' },
+  'rrsig-expires-soon': { severity: 'warning', meaning: `an RRSIG over the MX or TLSA RRset expires within ${RRSIG_EXPIRY_WARNING_DAYS} days` },
+  'cname-insecure': { severity: 'warning', meaning: 'the MX host name is a CNAME chain into an insecure zone' },
+  'host-no-address': { severity: 'warning', meaning: 'an MX host has no A or AAAA record' },
+  'tlsa-pkix-usage': { severity: 'error', meaning: 'a TLSA record with usage 0 or 1, which SMTP ignores (RFC 7672 §3.1.3)' },
+  'tlsa-digest-length': { severity: 'error', meaning: 'a TLSA digest of the wrong length for its matching type' },
+  'tlsa-unknown-parameter': { severity: 'error', meaning: 'a TLSA record with an unknown usage, selector or matching type' },
+  'tlsa-weaker-digest': { severity: 'advice', meaning: 'a TLSA record ignored because a stronger digest is published beside it (RFC 7671 §9)' },
+  'starttls-missing': { severity: 'error', meaning: 'a host with TLSA records does not offer STARTTLS' },
+  'tlsa-no-match': { severity: 'error', meaning: 'the served certificate matches no DANE-EE record (e.g. a new key after a renewal)' },
+  'ta-not-served': { severity: 'error', meaning: 'the DANE-TA trust anchor is not in the chain the server sends' },
+  'ta-name-mismatch': { severity: 'error', meaning: 'under DANE-TA, the leaf certificate names neither the MX host nor the domain' },
+  'cert-expired': { severity: 'error', meaning: 'under DANE-TA, a certificate of the chain is expired or not yet valid' },
+  'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage)' },
+  'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
+  'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
+  'no-rollover-slack': { severity: 'advice', meaning: 'one DANE-EE record matching the current key and nothing else: no room for a key rollover' },
+} as const satisfies Record<string, { severity: FindingSeverity; meaning: string }>;
+
+export type FindingCode = keyof typeof FINDING_CODES;
+
+const DAY = 86_400_000;
+const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, advice: 2 };
+
+function short(record: string, n = 24): string {
+  return record.length > n ? `${record.slice(0, n - 1)}…` : record;
+}
+
+function inTime(ms: number): string {
+  if (ms < 0) return 'already';
+  if (ms < 2 * DAY) return `in ${Math.max(1, Math.round(ms / 3_600_000))} hours`;
+  return `in ${Math.floor(ms / DAY)} days`;
+}
+
+/** Extended DNS Error info code (RFC 8914) in a reason like "SERVFAIL (EDE 7: signature expired …)". */
+function edeCode(reason: string | undefined): number | undefined {
+  const m = /EDE (\d+)/.exec(reason ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+function bogusHint(reason: string | undefined): string {
+  switch (edeCode(reason)) {
+    case 7:
+      return 'the signatures have expired: re-sign the zone (and check that automatic signing runs)';
+    case 8:
+    case 25:
+      return "the signatures are not valid yet: check the signer's clock and the inception times";
+    case 9:
+      return 'no DNSKEY matches the DS at the parent: fix the DS record or publish the key';
+    case 10:
+      return 'RRSIGs are missing: sign the zone, or remove the DS at the parent';
+    case 11:
+      return 'the DNSKEY lacks the zone key bit: publish a proper zone key';
+    case 12:
+      return 'the NSEC/NSEC3 proof is missing: re-sign the zone';
+    default:
+      return 'the DNSSEC signatures do not validate: check the RRSIGs, the DNSKEY RRset and the DS at the parent';
+  }
+}
+
+class Collector {
+  readonly list: Finding[] = [];
+  private readonly seen = new Set<string>();
+
+  add(code: FindingCode, message: string, host?: string, severity: FindingSeverity = FINDING_CODES[code].severity): void {
+    const key = `${code}\u0000${host ?? ''}\u0000${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.list.push(host === undefined ? { code, severity, message } : { code, severity, host, message });
+  }
+}
+
+/** A failed answer: bogus (with the EDE text and a hint) or indeterminate. */
+function dnsFailure(c: Collector, d: DnsReport, host: string | undefined, effect: string): void {
+  if (d.status !== 'failed') return;
+  const why = d.reason ? ` (${d.reason})` : '';
+  if (d.proof === 'bogus') {
+    const code: FindingCode = d.type === 'MX' ? 'mx-bogus' : d.type === 'TLSA' ? 'tlsa-bogus' : 'dns-bogus';
+    c.add(code, `the ${d.type} RRset of ${d.name} is bogus${why}: ${bogusHint(d.reason)}; ${effect}`, host);
+    return;
+  }
+  c.add('dns-indeterminate', `the ${d.type} lookup of ${d.name} failed without a DNSSEC verdict${why}: check that the zone's name servers answer (lame delegation, firewall) and that the resolver reaches them; ${effect}`, host);
+}
+
+function rrsigSoon(c: Collector, d: DnsReport, host: string | undefined, now: Date): void {
+  if ((d.type !== 'MX' && d.type !== 'TLSA') || d.proof !== 'secure' || !d.signatureExpires) return;
+  const at = Date.parse(d.signatureExpires);
+  if (!Number.isFinite(at)) return;
+  const left = at - now.getTime();
+  if (left >= RRSIG_EXPIRY_WARNING_DAYS * DAY) return;
+  const consequence = d.type === 'MX' ? 'the MX RRset turns bogus and all mail to the domain is deferred' : 'the TLSA RRset turns bogus and the host is skipped';
+  c.add('rrsig-expires-soon', `the RRSIG over the ${d.type} RRset of ${d.name} expires ${d.signatureExpires} (${inTime(left)}): re-sign the zone before then, or ${consequence}`, host);
+}
+
+/** RFC 7672 §2.2.2: an address lookup whose CNAME chain ends in an insecure zone. */
+function cnameInsecure(c: Collector, r: DomainResult, h: HostReport): void {
+  if (r.mx?.proof !== 'secure' || (r.level !== 'dane' && r.level !== 'dane-only')) return;
+  for (const d of h.dns) {
+    if ((d.type !== 'A' && d.type !== 'AAAA') || d.status !== 'data' || !d.cnameChain || d.proof === 'secure') continue;
+    const chain = d.cnameChain.join(' → ');
+    if (h.level === 'dane' || h.level === 'encrypt') {
+      c.add('cname-insecure', `the CNAME chain ${chain} leads into an insecure zone: DANE works only through TLSA records at the original name ${h.name} (RFC 7672 §2.2.2); sign the zone of ${d.cnameChain[d.cnameChain.length - 1]} to make it robust`, h.name, 'advice');
+    } else {
+      c.add('cname-insecure', `the CNAME chain ${chain} leaves ${h.name} insecure (${d.proof}): DANE does not apply to this host (RFC 7672 §2.2.2); sign the zone of ${d.cnameChain[d.cnameChain.length - 1]}, or publish TLSA records at ${h.name} behind a secure first CNAME`, h.name);
+    }
+  }
+}
+
+/** RFC 7672 §3.1.3, RFC 6698 §2.1, RFC 7671 §9: records that do not count. */
+function unusableTlsa(c: Collector, h: HostReport): void {
+  const tlsa = h.tlsa ?? [];
+  const usable = tlsa.filter((t) => t.usable).length;
+  const at = h.tlsaBase ?? h.name;
+  const severity: FindingSeverity = usable > 0 ? 'warning' : 'error';
+  const noneLeft = usable > 0 ? '' : '; no usable TLSA record is left, so TLS is mandatory but unauthenticated (RFC 7672 §2.2)';
+  for (const t of tlsa) {
+    if (t.usable) continue;
+    const rec = `TLSA ${short(t.record)} at ${at}`;
+    const detail = t.detail ?? t.reason ?? 'unusable';
+    switch (t.reason as TlsaReport['reason']) {
+      case 'pkix-usage':
+        c.add('tlsa-pkix-usage', `${rec}: ${detail}; publish it as DANE-TA(2) for a CA or DANE-EE(3) for the server key instead${noneLeft}`, h.name, severity);
+        break;
+      case 'bad-digest-length':
+      case 'empty-data':
+        c.add('tlsa-digest-length', `${rec}: ${detail}; recompute the digest (SHA2-256: 32 bytes, SHA2-512: 64 bytes), e.g. with \`dane-smtp tlsa\`${noneLeft}`, h.name, severity);
+        break;
+      case 'unknown-usage':
+      case 'unknown-selector':
+      case 'unknown-matching-type':
+        c.add('tlsa-unknown-parameter', `${rec}: ${detail}; SMTP uses usage 2 or 3, selector 0 or 1, matching type 0, 1 or 2${noneLeft}`, h.name, severity);
+        break;
+      case 'weaker-digest':
+        c.add('tlsa-weaker-digest', `${rec}: ${detail}; make sure the stronger record is right, then remove this one`, h.name);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** Findings of one connection attempt; true when something explained a failed attempt. */
+function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Date): boolean {
+  let explained = false;
+  const hasTlsa = (h.tlsa?.length ?? 0) > 0;
+  if (hasTlsa && (a.errorCode === 'NO_STARTTLS' || a.errorCode === 'STARTTLS_REFUSED')) {
+    const what = a.errorCode === 'NO_STARTTLS' ? 'does not offer STARTTLS' : 'refuses STARTTLS';
+    c.add('starttls-missing', `${h.name} has TLSA records but ${what}: with DANE it is never used without TLS (RFC 7672 §2.2); enable STARTTLS on it, or withdraw its TLSA records first`, h.name);
+    explained = true;
+  }
+  const auth = a.authentication;
+  const leaf = a.chain?.find((x) => x.depth === 0);
+  if (auth && !auth.ok) {
+    const eeFailed: string[] = [];
+    for (const r of auth.records) {
+      const rec = `TLSA ${short(r.record)}`;
+      if (r.why.includes('does not match the leaf certificate')) {
+        eeFailed.push(r.record);
+      } else if (r.why.includes('matches no certificate the server sent')) {
+        c.add('ta-not-served', `${rec} (DANE-TA) matches no certificate ${h.name} sends: the server must send its trust anchor in the chain (RFC 7672 §3.1.2); add that CA certificate to the server's chain file, or fix the record`, h.name);
+      } else if (r.why.includes('not on the issuer path')) {
+        c.add('ta-not-served', `${rec} (DANE-TA) matches a certificate ${h.name} sends, but not one that issued its leaf: serve the chain of the leaf (leaf, intermediates, anchor), or fix the record`, h.name);
+      } else if (r.why.includes('names none of')) {
+        const names = /names none of (.*)$/.exec(r.why)?.[1] ?? h.name;
+        c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
+      } else if (/\b(expired|not valid before)\b/.test(r.why)) {
+        c.add('cert-expired', `under DANE-TA (${rec}), ${r.why.replace(/^trust anchor at depth \d+, but /, '')}: renew the certificate`, h.name);
+      } else if (r.why.startsWith('trust anchor at depth')) {
+        c.add('ta-chain-invalid', `under DANE-TA (${rec}): ${r.why}`, h.name);
+      } else {
+        eeFailed.push(r.record);
+      }
+      explained = true;
+    }
+    if (eeFailed.length > 0) {
+      const key = leaf ? ` (leaf SPKI SHA2-256 ${leaf.spkiSha256})` : '';
+      const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
+      c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its ${eeFailed.length} DANE-EE record(s) (${eeFailed.map((x) => short(x)).join(', ')}): the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
+    }
+  }
+  if (auth?.ok && auth.usage === 'DANE-TA') {
+    // Under DANE-TA dates count (RFC 7672 §3.1.2): leaf up to the anchor.
+    for (const cert of a.chain ?? []) {
+      if (cert.depth > auth.depth) continue;
+      const left = Date.parse(cert.notAfter) - now.getTime();
+      if (left >= 0 && left < CERT_EXPIRY_WARNING_DAYS * DAY) {
+        c.add('cert-expires-soon', `the certificate at depth ${cert.depth} of ${h.name} (${cert.subject}) expires ${cert.notAfter} (${inTime(left)}): under DANE-TA an expired certificate fails authentication; renew it (and update TLSA records if the key changes)`, h.name);
+      }
+    }
+  }
+  if (auth?.ok && auth.usage === 'DANE-EE') {
+    const usable = (h.tlsa ?? []).filter((t) => t.usable);
+    if (usable.length === 1) {
+      c.add('no-rollover-slack', `the only usable TLSA record of ${h.name} (${short(auth.record)}) matches the current key: publish the next key's record beside it before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
+    }
+  }
+  return explained;
+}
+
+/** Every problem of one destination, errors first. */
+export function diagnose(result: DomainResult, now: Date): Finding[] {
+  const c = new Collector();
+  if (!result.resolverValidates) {
+    if (result.mx === null && result.hosts.length === 0 && result.verdict === 'tempfail') {
+      c.add('resolver-unreachable', `the DNS resolver did not answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
+    } else {
+      c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
+    }
+  }
+  if (result.mx) {
+    dnsFailure(c, result.mx, undefined, 'mail is deferred (RFC 7672 §2.2.1)');
+    rrsigSoon(c, result.mx, undefined, now);
+  }
+  for (const h of result.hosts) {
+    for (const d of h.dns) {
+      dnsFailure(c, d, h.name, d.type === 'TLSA' ? 'the host is skipped (RFC 7672 §2.2.3)' : 'the host is skipped');
+      rrsigSoon(c, d, h.name, now);
+    }
+    if (h.status === 'no-address') c.add('host-no-address', `the MX host ${h.name} has no A or AAAA record: publish its addresses, or remove it from the MX RRset`, h.name);
+    cnameInsecure(c, result, h);
+    unusableTlsa(c, h);
+    for (const a of h.attempts) {
+      const explained = attemptFindings(c, h, a, now);
+      if (a.result === 'failed' && !explained) {
+        c.add('host-failed', `${h.name} [${a.address}] could not be used: ${a.error ?? 'failed'}`, h.name);
+      }
+    }
+  }
+  return c.list.map((f, i) => ({ f, i })).sort((x, y) => SEVERITY_ORDER[x.f.severity] - SEVERITY_ORDER[y.f.severity] || x.i - y.i).map((x) => x.f);
+}
