@@ -98,8 +98,10 @@ function parseEntry(tokens: string[], source: string, where: string): PolicyEntr
     if (level !== 'fingerprint' && level !== 'verify' && level !== 'secure') {
       throw new PolicySyntaxError(`${where}: match= is only for the fingerprint, verify and secure levels`);
     }
-    // Postfix separates multiple match values with '|' inside one attribute; repeated attributes add more.
-    for (const v of value.split('|').filter(Boolean)) {
+    // Postfix separates several values with ':' for host names and with '|' for
+    // fingerprints (which contain colons); repeated attributes add more.
+    const values = level === 'fingerprint' ? value.split('|') : value.split(/[:|]/);
+    for (const v of values.filter(Boolean)) {
       if (level === 'fingerprint') {
         const fp = parseFingerprint(v);
         if (!fp) throw new PolicySyntaxError(`${where}: '${v}' is not a SHA-256 or SHA-512 fingerprint (hex, colons allowed)`);

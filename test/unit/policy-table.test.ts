@@ -12,7 +12,8 @@ describe('policy table (Postfix smtp_tls_policy_maps syntax)', () => {
       '.example.test       may      # subdomains',
       'legacy.test         none',
       'partner.test        fingerprint match=' + FP,
-      'bank.test           secure match=.bank.test|mx.bank.test',
+      'bank.test           secure match=.bank.test:mx.bank.test',
+      'another.test        secure match=nexthop:dot-nexthop',
       '[relay.test]:587    encrypt',
       '[relay.test]        verify',
     ].join('\n'),
@@ -33,9 +34,10 @@ describe('policy table (Postfix smtp_tls_policy_maps syntax)', () => {
   it('match patterns for secure, default patterns for verify', () => {
     expect(lookupPolicy(table, { kind: 'domain', domain: 'bank.test' }, 'dane').match).toEqual(['.bank.test', 'mx.bank.test']);
     expect(lookupPolicy(table, { kind: 'nexthop', host: 'relay.test' }, 'dane')).toMatchObject({ level: 'verify', match: ['hostname'] });
+    expect(lookupPolicy(table, { kind: 'domain', domain: 'another.test' }, 'dane').match).toEqual(['nexthop', 'dot-nexthop']);
   });
   it('[host]:port is its own destination', () => {
-    expect(lookupPolicy(table, { kind: 'nexthop', host: 'relay.test', port: 587 }, 'dane')).toMatchObject({ level: 'encrypt', source: 'policy:8' });
+    expect(lookupPolicy(table, { kind: 'nexthop', host: 'relay.test', port: 587 }, 'dane')).toMatchObject({ level: 'encrypt', source: 'policy:9' });
   });
   const bad: [string, RegExp][] = [
     ['example.test', /policy:1: no TLS level/],
