@@ -3,6 +3,7 @@
  * run, then each domain concurrently, results delivered as they finish.
  */
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
+import { DaneSmtpError } from '../errors.js';
 import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
 import type { PolicyEntry } from '../policy/table.js';
@@ -45,15 +46,22 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   await Promise.all(workers);
 }
 
-function unreachableResult(domain: string, probe: ValidationProbe, work: Work): DomainResult {
-  const r: DomainResult = { domain, verdict: 'tempfail', host: null, address: null, tls: false, reason: probe.reason, mx: null, hosts: [], resolverValidates: false, level: work.policy?.level ?? 'dane', policySource: work.policy?.source ?? 'default' };
-  if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${probe.reason}` }));
+/** A destination deferred before (or instead of) delivery: unreachable resolver, abort, internal error. */
+function deferredResult(work: Work, reason: string, resolverValidates: boolean): DomainResult {
+  const r: DomainResult = { domain: work.domain, verdict: 'tempfail', host: null, address: null, tls: false, reason, mx: null, hosts: [], resolverValidates, level: work.policy?.level ?? 'dane', policySource: work.policy?.source ?? 'default' };
+  if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${reason}` }));
   return r;
 }
 
 /** Expected outcomes are results; this never rejects for DNS or SMTP trouble. */
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
-  const probe = await probeValidation(options.resolver, options.signal);
+  let probe: ValidationProbe;
+  try {
+    probe = await probeValidation(options.resolver, options.signal);
+  } catch (e) {
+    // Only an abort throws here.
+    probe = { validates: false, reachable: false, reason: e instanceof Error ? e.message : String(e) };
+  }
   options.onProbe?.(probe);
   const resolver = probe.validates || options.selfValidating ? options.resolver : untrustedResolver(options.resolver);
   const results: DomainResult[] = [];
@@ -61,15 +69,22 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
     let result: DomainResult;
     if (!probe.reachable) {
       // An unreachable resolver is temporary: defer, connect nowhere.
-      result = unreachableResult(work.domain, probe, work);
+      result = deferredResult(work, probe.reason, false);
     } else {
-      result = await processDestination(work.domain, work.job, {
-        ...options,
-        resolver,
-        resolverValidates: probe.validates,
-        ...(work.policy ? { policy: work.policy } : {}),
-        ...(work.nexthop ? { nexthop: work.nexthop } : {}),
-      });
+      try {
+        result = await processDestination(work.domain, work.job, {
+          ...options,
+          resolver,
+          resolverValidates: probe.validates,
+          ...(work.policy ? { policy: work.policy } : {}),
+          ...(work.nexthop ? { nexthop: work.nexthop } : {}),
+        });
+      } catch (e) {
+        // An abort (Ctrl-C, a library caller's signal) or a bug: this destination is
+        // deferred, the others keep their results.
+        const why = e instanceof DaneSmtpError && e.code === 'ABORTED' ? 'aborted' : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+        result = deferredResult(work, why, probe.validates);
+      }
       if (work.job.kind === 'send' && !result.recipients) {
         const status = result.verdict === 'undeliverable' ? 'bounced' : 'deferred';
         result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
