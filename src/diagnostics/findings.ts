@@ -17,6 +17,7 @@ export const RRSIG_EXPIRY_WARNING_DAYS = 7;
 export const FINDING_CODES = {
   'resolver-not-validating': { severity: 'error', meaning: 'the resolver does not validate DNSSEC: DANE is off' },
   'resolver-unreachable': { severity: 'error', meaning: 'the resolver did not answer: everything is deferred' },
+  'internal-error': { severity: 'error', meaning: 'dane-smtp itself failed on the destination (a bug): it is deferred' },
   'mx-bogus': { severity: 'error', meaning: 'the MX RRset is bogus (the EDE text says why): mail is deferred' },
   'tlsa-bogus': { severity: 'error', meaning: 'a TLSA RRset is bogus: the host is skipped' },
   'dns-bogus': { severity: 'error', meaning: 'another answer (address, CNAME) of a host is bogus: the host is skipped' },
@@ -222,12 +223,15 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
 /** Every problem of one destination, errors first. */
 export function diagnose(result: DomainResult, now: Date): Finding[] {
   const c = new Collector();
-  if (!result.resolverValidates) {
-    if (result.mx === null && result.hosts.length === 0 && result.verdict === 'tempfail') {
-      c.add('resolver-unreachable', `the DNS resolver did not answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
-    } else {
-      c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
-    }
+  // Deferred before any DNS answer (runAll): unreachable resolver, abort, internal error.
+  const deferredEarly = result.mx === null && result.hosts.length === 0 && result.verdict === 'tempfail';
+  if (deferredEarly && /^resolver unreachable/.test(result.reason)) {
+    c.add('resolver-unreachable', `the DNS resolver did not answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
+  } else if (!result.resolverValidates) {
+    c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
+  }
+  if (deferredEarly && /^internal error/.test(result.reason)) {
+    c.add('internal-error', `dane-smtp failed on this destination (${result.reason}): it is deferred; please report this`);
   }
   if (result.mx) {
     dnsFailure(c, result.mx, undefined, 'mail is deferred (RFC 7672 §2.2.1)');

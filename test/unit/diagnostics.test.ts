@@ -295,8 +295,11 @@ describe('diagnose: DNS', () => {
   it('resolver-not-validating, and resolver-unreachable for the unreachable-resolver result', () => {
     const r = result({ resolverValidates: false, verdict: 'opportunistic', mx: dns('MX', 'example.test', { proof: 'insecure' }) });
     expect(diagnose(r, NOW)).toMatchObject([{ code: 'resolver-not-validating', severity: 'error' }]);
-    const down = result({ resolverValidates: false, verdict: 'tempfail', host: null, address: null, mx: null, hosts: [], reason: 'resolver 127.0.0.1:53 did not answer' });
+    const down = result({ resolverValidates: false, verdict: 'tempfail', host: null, address: null, mx: null, hosts: [], reason: 'resolver unreachable: timeout after 5s' });
     expect(codes(down)).toEqual(['resolver-unreachable']);
+    // An abort is no problem to fix; an internal error is reported as such.
+    expect(codes({ ...down, resolverValidates: true, reason: 'aborted' })).toEqual([]);
+    expect(codes({ ...down, resolverValidates: true, reason: 'internal error: boom' })).toEqual(['internal-error']);
   });
 });
 
