@@ -197,8 +197,15 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
     }
     if (eeFailed.length > 0) {
       const key = leaf ? ` (leaf SPKI SHA2-256 ${leaf.spkiSha256})` : '';
-      const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
-      c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its ${eeFailed.length} DANE-EE record(s) (${eeFailed.map((x) => short(x)).join(', ')}): the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
+      const list = eeFailed.map((x) => short(x)).join(', ');
+      // RFC 7671 §9: a weaker digest that does match, hidden by a stronger one that does not.
+      const hidden = leaf && (h.tlsa ?? []).find((t) => t.reason === 'weaker-digest' && (t.record === `3 1 1 ${leaf.spkiSha256}` || t.record === `3 0 1 ${leaf.certSha256}`));
+      if (hidden) {
+        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its usable DANE-EE record(s) (${list}); the record that does match (${short(hidden.record)}) is ignored because a stronger digest is published (RFC 7671 §9): fix or remove ${list}`, h.name);
+      } else {
+        const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
+        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its ${eeFailed.length} DANE-EE record(s) (${list}): the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
+      }
     }
   }
   if (auth?.ok && auth.usage === 'DANE-TA') {

@@ -68,6 +68,8 @@ describe('check --json findings on lab domains', () => {
     expect(k!.message).toMatch(/publish "3 1 1 [0-9a-f]{64}"/);
     expect(findingsOf('ee-311.test')[0]!.severity).toBe('advice');
     expect(findingsOf('pkix-only.test').every((x) => x.severity === 'error')).toBe(true);
+    // digest-agility: the matching 3 1 1 is hidden by the wrong 3 1 2 (RFC 7671 §9).
+    expect(findingsOf('digest-agility.test')[0]!.message).toContain('ignored because a stronger digest is published');
   });
 
   it('mx-bogus says why, from the resolver’s Extended DNS Error', () => {

@@ -160,6 +160,18 @@ describe('diagnose: authentication failures', () => {
     expect(codes(r)).not.toContain('host-failed');
   });
 
+  it('tlsa-no-match: a matching weaker digest hidden by a wrong stronger one (RFC 7671 §9) says so', () => {
+    const strong = `3 1 2 ${'77'.repeat(64)}`;
+    const r = result({
+      verdict: 'tempfail',
+      hosts: [host({ tlsa: [unusable(`3 1 1 ${SPKI}`, 'weaker-digest'), usable(strong)], attempts: [attempt(failedAuth([{ record: strong, why: 'does not match the leaf certificate' }]))] })],
+    });
+    expect(codes(r)).toEqual(['tlsa-no-match', 'tlsa-weaker-digest']);
+    const m = only(r, 'tlsa-no-match')[0]!.message;
+    expect(m).toContain('is ignored because a stronger digest is published');
+    expect(m).not.toContain('publish "3 1 1');
+  });
+
   it('ta-not-served: the DANE-TA anchor is not in the served chain (RFC 7672 §3.1.2)', () => {
     const r = result({
       verdict: 'tempfail',
