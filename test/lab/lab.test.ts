@@ -3,6 +3,7 @@
  * loopback, and the built CLI (`dist/src/cli/main.js`, made by `npx tsc -p .`).
  * Installs the lab packages with apt-get when missing (root only).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkArgs, cliBuilt, EXIT, labMessage, runCli, sendArgs, type CliResult } from './cli.js';
@@ -69,6 +70,45 @@ describe('lab DNS (dig through the lab unbound)', () => {
       }
     },
   );
+});
+
+/** `openssl s_client -starttls smtp`: the certificates a receiver really serves, and its TLS version. */
+async function probeReceiver(address: string, servername: string, tls10: boolean): Promise<{ certs: number; protocol: string }> {
+  const target = address.includes(':') ? `[${address}]:25` : `${address}:25`;
+  const args = ['s_client', '-starttls', 'smtp', '-connect', target, '-servername', servername, '-showcerts'];
+  if (tls10) args.push('-tls1', '-cipher', 'DEFAULT@SECLEVEL=0');
+  // stdin is /dev/null: s_client ends right after the handshake.
+  const stdout = await new Promise<string>((resolve) => {
+    const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    child.on('error', () => resolve(out));
+  });
+  const certs = stdout.split('-----BEGIN CERTIFICATE-----').length - 1;
+  const protocol = /Protocol *: *(\S+)/.exec(stdout)?.[1] ?? /New, (TLSv[\d.]+)/.exec(stdout)?.[1] ?? '';
+  return { certs, protocol };
+}
+
+describe('lab receivers (openssl s_client)', () => {
+  const withTls = scenarios.flatMap((s) => s.hosts.filter((h) => h.tls !== false).map((h) => ({ s, h })));
+  it.each(withTls.map(({ s, h }) => [h.name, s, h] as const))('%s serves the designed chain and logs the SNI', async (_n, s, h) => {
+    if (!inWorld(s)) return;
+    const rx = w().receiverList.find((r) => r.name === h.name);
+    expect(rx?.starttls).toBe(true);
+    const before = w().receivers.connections.length;
+    const got = await probeReceiver(rx?.address ?? '', h.name, h.tls10Only === true);
+    const profile = h.tls === false ? {} : (h.tls ?? {});
+    const expected = profile.selfSigned ? 1 : profile.served === 'leaf' ? 1 : profile.served === 'leaf+intermediate' ? 2 : 3;
+    expect(got.certs).toBe(expected);
+    if (h.tls10Only) expect(got.protocol).toBe('TLSv1');
+    const conn = w().receivers.connections.slice(before).find((c) => c.receiver === h.name);
+    expect(conn?.servername).toBe(h.name);
+  });
 });
 
 describe.skipIf(!cliBuilt())('dane-smtp check against the lab', () => {
