@@ -361,9 +361,10 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
     });
     step(`${certs.size} receiver certificates ready`);
 
-    const ipv6Ok = await canBindTcp('::1', 25);
     let lastError: unknown;
     for (let attempt = 1; attempt <= 5; attempt++) {
+      // Checked per attempt: another world in another process may hold [::1]:25.
+      const ipv6Ok = await canBindTcp('::1', 25);
       const block = randomBlock();
       const plan = planAddresses(block, scenarioList, ipv6Ok);
       const ns = { root: `${block}.1`, tld: `${block}.2`, leaf: `${block}.3` };
