@@ -1,0 +1,156 @@
+/**
+ * Options shared by check, send and scan: parsing and checking them (every option is
+ * checked before anything is sent), with the same one-line usage errors (exit 64).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { DaneSmtpError } from '../errors.js';
+import { firstNameserver, parseResolverSpec } from '../dns/resolv-conf.js';
+import { LEVELS, PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
+import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
+
+/** A usage error: `main` prints its message as one line and exits 64. */
+export class UsageError extends DaneSmtpError {
+  constructor(message: string) {
+    super('USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface CommonOptions {
+  trustAnchor?: string;
+  validate?: boolean;
+  policy?: string;
+  level: string;
+  caFile?: string;
+  resolver?: string;
+  port: string;
+  helo?: string;
+  timeout: string;
+  json?: boolean;
+  concurrency: string;
+  daneInsecureMx?: boolean;
+}
+
+export function intOption(value: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, not '${value}'`);
+  return Number(value);
+}
+
+export function resolverSpec(opt: string | undefined): { address: string; port: number } {
+  if (opt !== undefined) {
+    try {
+      return parseResolverSpec(opt);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+  }
+  let text = '';
+  try {
+    text = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* no resolv.conf */
+  }
+  const ns = firstNameserver(text);
+  if (!ns) throw new UsageError('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
+  return { address: ns, port: 53 };
+}
+
+/** --trust-anchor FILE or --validate (the IANA root anchors): validate DNSSEC ourselves. */
+export function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefined {
+  if (o.trustAnchor !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.trustAnchor, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the trust anchor file ${o.trustAnchor}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    try {
+      const anchors = parseTrustAnchors(text);
+      if (anchors.length === 0) throw new Error('no DS or DNSKEY record');
+      return anchors;
+    } catch (e) {
+      throw new UsageError(`bad trust anchor file ${o.trustAnchor}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return o.validate ? IANA_ROOT_ANCHORS : undefined;
+}
+
+export function commonSettings(o: CommonOptions) {
+  const port = intOption(o.port, '--port', 1, 65535);
+  const timeoutSeconds = Number(o.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) throw new UsageError(`--timeout must be a number of seconds above 0, not '${o.timeout}'`);
+  const concurrency = intOption(o.concurrency, '--concurrency', 1, 1000);
+  const helo = o.helo ?? hostname();
+  if (!/^[A-Za-z0-9.-]{1,253}$/.test(helo) && !/^\[[0-9a-fA-F:.]+\]$/.test(helo)) throw new UsageError(`--helo must be a host name or address literal, not '${helo}'`);
+  const spec = resolverSpec(o.resolver);
+  const timeoutMs = Math.round(timeoutSeconds * 1000);
+  return { port, timeoutMs, concurrency, helo, spec };
+}
+
+export interface PolicySettings {
+  table: PolicyTable;
+  level: Level;
+  caCertificates?: string[];
+}
+
+/** Policy table, default level and CA file are all checked before anything is sent. */
+export function policySettings(o: CommonOptions): PolicySettings {
+  if (!(LEVELS as readonly string[]).includes(o.level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
+  let table = emptyPolicyTable();
+  if (o.policy !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.policy, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the policy table ${o.policy}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    try {
+      table = parsePolicyTable(text, o.policy);
+    } catch (e) {
+      if (e instanceof PolicySyntaxError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const out: PolicySettings = { table, level: o.level as Level };
+  if (o.caFile !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(o.caFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (certs.length === 0) throw new UsageError(`no PEM certificate in the CA file ${o.caFile}`);
+    out.caCertificates = certs;
+  }
+  return out;
+}
+
+/** The options of check, send and scan: [flags, description, default]. */
+export const COMMON_OPTIONS: readonly (readonly [flags: string, description: string, defaultValue?: string])[] = [
+  ['--resolver <ip[:port]>', 'validating DNS resolver (default: first nameserver in /etc/resolv.conf)'],
+  ['--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', '25'],
+  ['--helo <name>', 'EHLO name (default: this host name)'],
+  ['--timeout <seconds>', 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply', '30'],
+  ['--concurrency <n>', 'destinations handled at once', '8'],
+  ['--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)'],
+  ['--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)'],
+  ['--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane'],
+  ['--ca-file <file>', "trusted CAs (PEM) for the verify and secure levels (default: Node's bundled roots)"],
+  ['--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through'],
+  ['--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp'],
+  ['--json', 'one JSON object per domain per line'],
+];
+
+/** Adds the common options, except those named in `except` (e.g. a command with its own --concurrency). */
+export function withCommon(cmd: Command, except: readonly string[] = []): Command {
+  for (const [flags, description, defaultValue] of COMMON_OPTIONS) {
+    const long = flags.split(' ')[0]!;
+    if (except.includes(long)) continue;
+    if (defaultValue === undefined) cmd.option(flags, description);
+    else cmd.option(flags, description, defaultValue);
+  }
+  return cmd;
+}

@@ -1,0 +1,187 @@
+/**
+ * A caching Resolver wrapper for runs over many domains (the scanner): domains that share
+ * MX hosts ask for the same host addresses and TLSA records; they are asked once.
+ *
+ * - Answers with records are kept for their TTL (the smallest TTL of the records, capped by
+ *   `maxTtlSeconds`); a TTL of 0 is not cached (RFC 1035 §3.2.1).
+ * - NODATA / NXDOMAIN answers carry no TTL here (the stub does not report the SOA minimum):
+ *   they are kept for `negativeTtlSeconds`.
+ * - Failed answers (SERVFAIL, timeout, bogus) are kept only briefly (`failureTtlSeconds`),
+ *   so one bad moment does not fail every domain for long, and a dead server is not asked
+ *   a hundred times in the same second.
+ * - Lookups in flight are shared: the second caller waits for the first lookup. A caller
+ *   that aborts stops waiting (DaneSmtpError ABORTED) without disturbing the others; the
+ *   upstream lookup is aborted only when every caller waiting for it has aborted.
+ * - A cached answer is returned with its TTL counted down.
+ */
+import { DaneSmtpError } from '../errors.js';
+import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './types.js';
+
+export interface CachingResolverOptions {
+  /** Upper bound of the time an answer with records is kept (default 3600 s). */
+  maxTtlSeconds?: number;
+  /** NODATA / NXDOMAIN answers (default 60 s). */
+  negativeTtlSeconds?: number;
+  /** Failed answers (default 5 s). */
+  failureTtlSeconds?: number;
+  /** Most answers kept; the oldest are dropped first (default 200,000). */
+  maxEntries?: number;
+  /** Milliseconds clock (tests). */
+  now?: () => number;
+}
+
+export interface CacheStats {
+  /** Lookups answered from the cache. */
+  hits: number;
+  /** Lookups that joined one already in flight. */
+  joined: number;
+  /** Lookups sent to the inner resolver. */
+  misses: number;
+  /** Answers currently kept. */
+  size: number;
+}
+
+interface Entry {
+  answer: DnsAnswer<unknown>;
+  storedAt: number;
+  expiresAt: number;
+}
+
+interface InFlight {
+  key: string;
+  promise: Promise<DnsAnswer<unknown>>;
+  controller: AbortController;
+  waiters: number;
+}
+
+function abortedError(): DaneSmtpError {
+  return new DaneSmtpError('ABORTED', 'DNS lookup aborted by the caller');
+}
+
+export class CachingResolver implements Resolver {
+  readonly #inner: Resolver;
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, InFlight>();
+  readonly #maxTtl: number;
+  readonly #negativeTtl: number;
+  readonly #failureTtl: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  #hits = 0;
+  #joined = 0;
+  #misses = 0;
+
+  constructor(inner: Resolver, options: CachingResolverOptions = {}) {
+    this.#inner = inner;
+    this.#maxTtl = options.maxTtlSeconds ?? 3600;
+    this.#negativeTtl = options.negativeTtlSeconds ?? 60;
+    this.#failureTtl = options.failureTtlSeconds ?? 5;
+    this.#maxEntries = options.maxEntries ?? 200_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get stats(): CacheStats {
+    return { hits: this.#hits, joined: this.#joined, misses: this.#misses, size: this.#entries.size };
+  }
+
+  /** How long (seconds) an answer is kept. */
+  #lifetime(answer: DnsAnswer<unknown>): number {
+    switch (answer.status) {
+      case 'data':
+        return Math.min(answer.ttl, this.#maxTtl);
+      case 'nodata':
+      case 'nxdomain':
+        return answer.ttl > 0 ? Math.min(answer.ttl, this.#negativeTtl) : this.#negativeTtl;
+      case 'failed':
+        return this.#failureTtl;
+    }
+  }
+
+  async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
+    const signal = options.signal;
+    if (signal?.aborted) throw abortedError();
+    const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const now = this.#now();
+    const entry = this.#entries.get(key);
+    if (entry) {
+      if (entry.expiresAt > now) {
+        this.#hits++;
+        const elapsed = Math.floor((now - entry.storedAt) / 1000);
+        const a = entry.answer as DnsAnswer<RDataOf[K]>;
+        return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - elapsed) } : { ...a };
+      }
+      this.#entries.delete(key);
+    }
+    let flight = this.#inFlight.get(key);
+    if (flight) {
+      this.#joined++;
+    } else {
+      this.#misses++;
+      const controller = new AbortController();
+      const started: InFlight = (flight = {
+        key,
+        controller,
+        waiters: 0,
+        promise: this.#inner.lookup(name, type, { signal: controller.signal }).then(
+          (answer) => {
+            if (this.#inFlight.get(key) === started) this.#inFlight.delete(key);
+            const ttl = this.#lifetime(answer);
+            if (ttl > 0) this.#store(key, answer, ttl);
+            return answer;
+          },
+          (err: unknown) => {
+            if (this.#inFlight.get(key) === started) this.#inFlight.delete(key);
+            throw err;
+          },
+        ),
+      });
+      // Nobody may be left to observe a rejection (every waiter aborted).
+      started.promise.catch(() => {});
+      this.#inFlight.set(key, started);
+    }
+    return this.#wait(flight, signal) as Promise<DnsAnswer<RDataOf[K]>>;
+  }
+
+  #wait(flight: InFlight, signal: AbortSignal | undefined): Promise<DnsAnswer<unknown>> {
+    flight.waiters++;
+    if (!signal) return flight.promise;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        flight.waiters--;
+        if (flight.waiters === 0) {
+          // Nobody waits any more: stop the upstream lookup; a later caller starts afresh.
+          if (this.#inFlight.get(flight.key) === flight) this.#inFlight.delete(flight.key);
+          flight.controller.abort();
+        }
+        reject(abortedError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.promise.then(
+        (a) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(a);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  #store(key: string, answer: DnsAnswer<unknown>, ttlSeconds: number): void {
+    const now = this.#now();
+    this.#entries.delete(key);
+    this.#entries.set(key, { answer, storedAt: now, expiresAt: now + ttlSeconds * 1000 });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** Drops every kept answer (lookups in flight are not affected). */
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The scan's SQLite file (better-sqlite3, WAL): one row per domain, committed the moment
+ * its result arrives, so an interrupted scan (Ctrl-C, SIGTERM, kill -9) loses nothing
+ * already checked and a rerun skips it. `synchronous=NORMAL` in WAL mode: a committed row
+ * survives the process being killed; only an OS crash or power loss can drop the last
+ * commits, which a rerun then simply checks again (the file stays consistent).
+ *
+ * Tables: `meta` (format marker, settings of the first run), `runs` (one per invocation:
+ * input, shard, counts, status, CPU and memory), `results` (the domains).
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import type { DomainResult } from '../delivery/result.js';
+
+export const STORE_FORMAT = 'dane-smtp-scan';
+export const STORE_VERSION = '1';
+
+export class StoreError extends Error {}
+
+export interface RunInfo {
+  input: string;
+  shard: string;
+  /** Domains in this run's share of the input. */
+  total: number;
+  /** Already done when the run started. */
+  skipped: number;
+  malformed: number;
+  duplicates: number;
+  settings: Record<string, unknown>;
+}
+
+export interface RunEnd {
+  status: 'complete' | 'interrupted' | 'incomplete';
+  checked: number;
+  wallMs: number;
+  cpuMs: number;
+  maxRssKb: number;
+}
+
+export interface RunRow {
+  id: number;
+  started_at: string;
+  finished_at: string | null;
+  status: string;
+  input: string;
+  shard: string;
+  total: number;
+  skipped: number;
+  checked: number;
+  malformed: number;
+  duplicates: number;
+  settings: string;
+  wall_ms: number | null;
+  cpu_ms: number | null;
+  max_rss_kb: number | null;
+}
+
+export interface ResultRow {
+  domain: string;
+  verdict: string;
+  host: string | null;
+  address: string | null;
+  tls: number;
+  reason: string;
+  json: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  run_id: number | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  shard TEXT NOT NULL,
+  total INTEGER NOT NULL,
+  skipped INTEGER NOT NULL,
+  checked INTEGER NOT NULL DEFAULT 0,
+  malformed INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  settings TEXT NOT NULL,
+  wall_ms INTEGER,
+  cpu_ms INTEGER,
+  max_rss_kb INTEGER
+);
+CREATE TABLE IF NOT EXISTS results (
+  domain TEXT PRIMARY KEY,
+  verdict TEXT NOT NULL,
+  host TEXT,
+  address TEXT,
+  tls INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  json TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  run_id INTEGER REFERENCES runs(id)
+);
+CREATE INDEX IF NOT EXISTS results_verdict ON results(verdict);
+`;
+
+export class ScanStore {
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #put: Database.Statement;
+  readonly #checked: Database.Statement;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.#db = db;
+    this.#put = db.prepare(
+      `INSERT INTO results (domain, verdict, host, address, tls, reason, json, started_at, finished_at, duration_ms, run_id)
+       VALUES (@domain, @verdict, @host, @address, @tls, @reason, @json, @started_at, @finished_at, @duration_ms, @run_id)
+       ON CONFLICT(domain) DO UPDATE SET verdict=excluded.verdict, host=excluded.host, address=excluded.address, tls=excluded.tls,
+         reason=excluded.reason, json=excluded.json, started_at=excluded.started_at, finished_at=excluded.finished_at,
+         duration_ms=excluded.duration_ms, run_id=excluded.run_id`,
+    );
+    this.#checked = db.prepare('UPDATE runs SET checked = checked + 1 WHERE id = ?');
+  }
+
+  /**
+   * Opens (or, unless `readonly`, creates) a scan file. A file that is not a scan file, or
+   * one of a newer format, is refused with a StoreError.
+   */
+  static open(path: string, options: { readonly?: boolean } = {}): ScanStore {
+    if (options.readonly && !existsSync(path)) throw new StoreError(`${path}: no such file`);
+    let db: Database.Database;
+    try {
+      db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+    } catch (e) {
+      throw new StoreError(`cannot open ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      db.pragma('busy_timeout = 10000');
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table'").pluck().all() as string[];
+      if (tables.length > 0 || options.readonly) {
+        const format = tables.includes('meta') ? (db.prepare("SELECT value FROM meta WHERE key='format'").pluck().get() as string | undefined) : undefined;
+        if (format !== STORE_FORMAT) throw new StoreError(`${path} is not a dane-smtp scan file`);
+        const version = db.prepare("SELECT value FROM meta WHERE key='version'").pluck().get() as string | undefined;
+        if (version !== STORE_VERSION) throw new StoreError(`${path} is a scan file of format ${version ?? '?'}; this dane-smtp reads format ${STORE_VERSION}`);
+      }
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.exec(SCHEMA);
+        const insertMeta = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+        insertMeta.run('format', STORE_FORMAT);
+        insertMeta.run('version', STORE_VERSION);
+        insertMeta.run('created_at', new Date().toISOString());
+      }
+    } catch (e) {
+      db.close();
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return new ScanStore(path, db);
+  }
+
+  /** Domains with a result (tempfail results left out with `retryTempfail`). */
+  doneDomains(options: { retryTempfail?: boolean } = {}): Set<string> {
+    const sql = options.retryTempfail ? "SELECT domain FROM results WHERE verdict <> 'tempfail'" : 'SELECT domain FROM results';
+    return new Set(this.#db.prepare(sql).pluck().all() as string[]);
+  }
+
+  /** The settings the file was first scanned with (undefined for a new file). */
+  firstSettings(): Record<string, unknown> | undefined {
+    const v = this.#db.prepare("SELECT value FROM meta WHERE key='settings'").pluck().get() as string | undefined;
+    return v ? (JSON.parse(v) as Record<string, unknown>) : undefined;
+  }
+
+  beginRun(info: RunInfo): number {
+    this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('settings', ?)").run(JSON.stringify(info.settings));
+    const r = this.#db
+      .prepare(
+        `INSERT INTO runs (started_at, status, input, shard, total, skipped, malformed, duplicates, settings)
+         VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(new Date().toISOString(), info.input, info.shard, info.total, info.skipped, info.malformed, info.duplicates, JSON.stringify(info.settings));
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Stores one result; committed when this returns. */
+  put(result: DomainResult, times: { startedAt: Date; finishedAt: Date }, runId?: number): void {
+    const row = {
+      domain: result.domain,
+      verdict: result.verdict,
+      host: result.host,
+      address: result.address,
+      tls: result.tls ? 1 : 0,
+      reason: result.reason,
+      json: JSON.stringify(result),
+      started_at: times.startedAt.toISOString(),
+      finished_at: times.finishedAt.toISOString(),
+      duration_ms: Math.max(0, times.finishedAt.getTime() - times.startedAt.getTime()),
+      run_id: runId ?? null,
+    };
+    if (runId === undefined) {
+      this.#put.run(row);
+      return;
+    }
+    this.#db.transaction(() => {
+      this.#put.run(row);
+      this.#checked.run(runId);
+    })();
+  }
+
+  endRun(id: number, end: RunEnd): void {
+    this.#db
+      .prepare('UPDATE runs SET finished_at = ?, status = ?, wall_ms = ?, cpu_ms = ?, max_rss_kb = ? WHERE id = ?')
+      .run(new Date().toISOString(), end.status, Math.round(end.wallMs), Math.round(end.cpuMs), Math.round(end.maxRssKb), id);
+  }
+
+  runs(): RunRow[] {
+    return this.#db.prepare('SELECT * FROM runs ORDER BY id').all() as RunRow[];
+  }
+
+  get(domain: string): ResultRow | undefined {
+    return this.#db.prepare('SELECT * FROM results WHERE domain = ?').get(domain) as ResultRow | undefined;
+  }
+
+  count(): number {
+    return this.#db.prepare('SELECT count(*) FROM results').pluck().get() as number;
+  }
+
+  verdictCounts(): Map<string, number> {
+    const rows = this.#db.prepare('SELECT verdict, count(*) AS n FROM results GROUP BY verdict').all() as { verdict: string; n: number }[];
+    return new Map(rows.map((r) => [r.verdict, r.n]));
+  }
+
+  /** Domains per finding code (a domain with a code twice counts once), with the code's severity. */
+  findingCounts(): { code: string; severity: string; domains: number; example: string }[] {
+    return this.#db
+      .prepare(
+        `SELECT json_extract(f.value, '$.code') AS code,
+                CASE min(CASE json_extract(f.value, '$.severity') WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)
+                  WHEN 0 THEN 'error' WHEN 1 THEN 'warning' ELSE 'advice' END AS severity,
+                count(DISTINCT r.domain) AS domains,
+                min(json_extract(f.value, '$.message')) AS example
+         FROM results r, json_each(r.json, '$.findings') f
+         WHERE json_type(r.json, '$.findings') = 'array'
+         GROUP BY code ORDER BY domains DESC, code`,
+      )
+      .all() as { code: string; severity: string; domains: number; example: string }[];
+  }
+
+  /** Every result, in domain order (the report's notices). */
+  *results(): IterableIterator<ResultRow> {
+    yield* this.#db.prepare('SELECT * FROM results ORDER BY domain').iterate() as IterableIterator<ResultRow>;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
