@@ -28,12 +28,29 @@ export interface AuthMatch {
   chain: CertInfo[];
 }
 
+/** Why one usable record did not authenticate the server. */
+export type RecordFailureCode =
+  | 'ee-no-match' // DANE-EE: the leaf does not match
+  | 'ta-not-served' // DANE-TA: no served certificate matches
+  | 'ta-off-path' // DANE-TA: a served certificate matches, but it did not issue the leaf
+  | 'ta-date' // DANE-TA: a certificate of the path is expired or not yet valid
+  | 'ta-not-ca' // DANE-TA: an issuer on the path is not a CA
+  | 'ta-eku' // DANE-TA: the leaf is not for TLS server authentication
+  | 'ta-name-mismatch' // DANE-TA: the leaf names none of the reference identifiers
+  | 'unusable';
+
+export interface RecordFailure {
+  record: string;
+  code: RecordFailureCode;
+  why: string;
+}
+
 export interface AuthFailure {
   ok: false;
   /** One sentence for the operator. */
   reason: string;
   /** Per usable record, why it did not authenticate. */
-  records: { record: string; why: string }[];
+  records: RecordFailure[];
   chain: CertInfo[];
 }
 
@@ -163,19 +180,19 @@ function serverAuthAllowed(leaf: X509Certificate): boolean {
 }
 
 /** DANE-TA(2): anchor at `anchorDepth` of `path`; validate leaf..anchor (RFC 7671 §5.2). */
-function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; why: string } {
+function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string } {
   for (let d = 0; d <= anchorDepth; d++) {
     const c = path[d]!;
     const problem = dateProblem(c, now);
-    if (problem) return { ok: false, why: `certificate at depth ${d} (${certInfo(c, d).subject}) ${problem}` };
+    if (problem) return { ok: false, code: 'ta-date', why: `certificate at depth ${d} (${certInfo(c, d).subject}) ${problem}` };
     if (d > 0 && c.x509.ca !== true) {
-      return { ok: false, why: `certificate at depth ${d} (${certInfo(c, d).subject}) is not a CA but issues depth ${d - 1}` };
+      return { ok: false, code: 'ta-not-ca', why: `certificate at depth ${d} (${certInfo(c, d).subject}) is not a CA but issues depth ${d - 1}` };
     }
   }
   const leaf = path[0]!.x509;
-  if (!serverAuthAllowed(leaf)) return { ok: false, why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
+  if (!serverAuthAllowed(leaf)) return { ok: false, code: 'ta-eku', why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
   const name = referenceNames.find((n) => leafMatchesName(leaf, n));
-  if (!name) return { ok: false, why: `leaf certificate names none of ${referenceNames.join(', ')}` };
+  if (!name) return { ok: false, code: 'ta-name-mismatch', why: `leaf certificate names none of ${referenceNames.join(', ')}` };
   return { ok: true, name };
 }
 
@@ -188,7 +205,7 @@ export function authenticate(input: AuthInput): AuthResult {
     return { ok: false, reason: 'the server sent no parsable certificate', records: [], chain };
   }
   const path = issuerPath(certs);
-  const tried: { record: string; why: string }[] = [];
+  const tried: RecordFailure[] = [];
 
   for (const record of input.records) {
     const text = tlsaToText(record);
@@ -197,7 +214,7 @@ export function authenticate(input: AuthInput): AuthResult {
       if (associationMatches(record, leaf)) {
         return { ok: true, record: text, usage: 'DANE-EE', depth: 0, chain };
       }
-      tried.push({ record: text, why: 'does not match the leaf certificate' });
+      tried.push({ record: text, code: 'ee-no-match', why: 'does not match the leaf certificate' });
       continue;
     }
     if (record.usage === Usage.DANE_TA) {
@@ -208,6 +225,7 @@ export function authenticate(input: AuthInput): AuthResult {
         const offPath = certs.some((c) => associationMatches(record, c));
         tried.push({
           record: text,
+          code: offPath ? 'ta-off-path' : 'ta-not-served',
           why: offPath
             ? 'matches a served certificate that is not on the issuer path of the leaf'
             : 'matches no certificate the server sent (the trust anchor must be in the served chain)',
@@ -218,10 +236,10 @@ export function authenticate(input: AuthInput): AuthResult {
       if (check.ok) {
         return { ok: true, record: text, usage: 'DANE-TA', depth, matchedName: check.name, chain };
       }
-      tried.push({ record: text, why: `trust anchor at depth ${depth}, but ${check.why}` });
+      tried.push({ record: text, code: check.code, why: `trust anchor at depth ${depth}, but ${check.why}` });
       continue;
     }
-    tried.push({ record: text, why: 'not a usable usage' });
+    tried.push({ record: text, code: 'unusable', why: 'not a usable usage' });
   }
   const reason =
     tried.length === 0

@@ -1,5 +1,5 @@
 /** The one result type shared by the library, `--json` and the human output. */
-import type { AuthResult, CertInfo } from '../dane/authenticate.js';
+import type { AuthResult, CertInfo, RecordFailure } from '../dane/authenticate.js';
 import type { DnsReport } from '../dane/plan.js';
 import type { RecipientResult } from '../smtp/types.js';
 
@@ -26,7 +26,7 @@ export interface AttemptReport {
   /** The certificates the server sent, leaf first. */
   chain?: CertInfo[];
   /** For DANE hosts: which record matched which certificate, or why none did. */
-  authentication?: { ok: true; record: string; usage: string; depth: number; matchedName?: string } | { ok: false; reason: string; records: { record: string; why: string }[] };
+  authentication?: { ok: true; record: string; usage: string; depth: number; matchedName?: string } | { ok: false; reason: string; records: RecordFailure[] };
   /** fingerprint / verify / secure levels: the result of the policy's own check. */
   policyCheck?: { ok: true; detail: string } | { ok: false; reason: string };
   error?: string;

@@ -177,21 +177,27 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
     const eeFailed: string[] = [];
     for (const r of auth.records) {
       const rec = `TLSA ${short(r.record)}`;
-      if (r.why.includes('does not match the leaf certificate')) {
-        eeFailed.push(r.record);
-      } else if (r.why.includes('matches no certificate the server sent')) {
-        c.add('ta-not-served', `${rec} (DANE-TA) matches no certificate ${h.name} sends: the server must send its trust anchor in the chain (RFC 7672 §3.1.2); add that CA certificate to the server's chain file, or fix the record`, h.name);
-      } else if (r.why.includes('not on the issuer path')) {
-        c.add('ta-not-served', `${rec} (DANE-TA) matches a certificate ${h.name} sends, but not one that issued its leaf: serve the chain of the leaf (leaf, intermediates, anchor), or fix the record`, h.name);
-      } else if (r.why.includes('names none of')) {
-        const names = /names none of (.*)$/.exec(r.why)?.[1] ?? h.name;
-        c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
-      } else if (/\b(expired|not valid before)\b/.test(r.why)) {
-        c.add('cert-expired', `under DANE-TA (${rec}), ${r.why.replace(/^trust anchor at depth \d+, but /, '')}: renew the certificate`, h.name);
-      } else if (r.why.startsWith('trust anchor at depth')) {
-        c.add('ta-chain-invalid', `under DANE-TA (${rec}): ${r.why}`, h.name);
-      } else {
-        eeFailed.push(r.record);
+      switch (r.code) {
+        case 'ta-not-served':
+          c.add('ta-not-served', `${rec} (DANE-TA) matches no certificate ${h.name} sends: the server must send its trust anchor in the chain (RFC 7672 §3.1.2); add that CA certificate to the server's chain file, or fix the record`, h.name);
+          break;
+        case 'ta-off-path':
+          c.add('ta-not-served', `${rec} (DANE-TA) matches a certificate ${h.name} sends, but not one that issued its leaf: serve the chain of the leaf (leaf, intermediates, anchor), or fix the record`, h.name);
+          break;
+        case 'ta-name-mismatch': {
+          const names = /names none of (.*)$/.exec(r.why)?.[1] ?? h.name;
+          c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
+          break;
+        }
+        case 'ta-date':
+          c.add('cert-expired', `under DANE-TA (${rec}), ${r.why.replace(/^trust anchor at depth \d+, but /, '')}: renew the certificate`, h.name);
+          break;
+        case 'ta-not-ca':
+        case 'ta-eku':
+          c.add('ta-chain-invalid', `under DANE-TA (${rec}): ${r.why}`, h.name);
+          break;
+        default:
+          eeFailed.push(r.record);
       }
       explained = true;
     }

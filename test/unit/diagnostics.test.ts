@@ -5,6 +5,7 @@
  * certificate chains, so the wording of authenticate() and diagnose() stay in step.
  */
 import { createHash } from 'node:crypto';
+import type { RecordFailure } from '../../src/dane/authenticate.js';
 import dnsPacket from 'dns-packet';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderDomain } from '../../src/cli/human.js';
@@ -82,7 +83,7 @@ const codes = (r: DomainResult) => diagnose(r, NOW).map((f) => f.code);
 const only = (r: DomainResult, code: string) => diagnose(r, NOW).filter((f) => f.code === code);
 
 /** A failed DANE attempt with per-record reasons exactly as authenticate() words them. */
-const failedAuth = (records: { record: string; why: string }[]): Partial<AttemptReport> => ({
+const failedAuth = (records: RecordFailure[]): Partial<AttemptReport> => ({
   result: 'failed',
   tls: false,
   error: 'server not authenticated',
@@ -151,7 +152,7 @@ describe('diagnose: authentication failures', () => {
     const r = result({
       verdict: 'tempfail',
       host: null,
-      hosts: [host({ status: 'failed', tlsa: [usable(`3 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `3 1 1 ${D32}`, why: 'does not match the leaf certificate' }]))] })],
+      hosts: [host({ status: 'failed', tlsa: [usable(`3 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `3 1 1 ${D32}`, code: 'ee-no-match', why: 'does not match the leaf certificate' }]))] })],
     });
     const f = only(r, 'tlsa-no-match');
     expect(f).toHaveLength(1);
@@ -164,7 +165,7 @@ describe('diagnose: authentication failures', () => {
     const strong = `3 1 2 ${'77'.repeat(64)}`;
     const r = result({
       verdict: 'tempfail',
-      hosts: [host({ tlsa: [unusable(`3 1 1 ${SPKI}`, 'weaker-digest'), usable(strong)], attempts: [attempt(failedAuth([{ record: strong, why: 'does not match the leaf certificate' }]))] })],
+      hosts: [host({ tlsa: [unusable(`3 1 1 ${SPKI}`, 'weaker-digest'), usable(strong)], attempts: [attempt(failedAuth([{ record: strong, code: 'ee-no-match', why: 'does not match the leaf certificate' }]))] })],
     });
     expect(codes(r)).toEqual(['tlsa-no-match', 'tlsa-weaker-digest']);
     const m = only(r, 'tlsa-no-match')[0]!.message;
@@ -175,20 +176,20 @@ describe('diagnose: authentication failures', () => {
   it('ta-not-served: the DANE-TA anchor is not in the served chain (RFC 7672 §3.1.2)', () => {
     const r = result({
       verdict: 'tempfail',
-      hosts: [host({ tlsa: [usable(`2 0 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 0 1 ${D32}`, why: 'matches no certificate the server sent (the trust anchor must be in the served chain)' }]))] })],
+      hosts: [host({ tlsa: [usable(`2 0 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 0 1 ${D32}`, code: 'ta-not-served', why: 'matches no certificate the server sent (the trust anchor must be in the served chain)' }]))] })],
     });
     expect(codes(r)).toEqual(['ta-not-served']);
     expect(only(r, 'ta-not-served')[0]!.message).toContain('must send its trust anchor');
   });
 
   it('ta-not-served: an anchor served off the issuer path of the leaf', () => {
-    const r = result({ hosts: [host({ tlsa: [usable(`2 0 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 0 1 ${D32}`, why: 'matches a served certificate that is not on the issuer path of the leaf' }]))] })] });
+    const r = result({ hosts: [host({ tlsa: [usable(`2 0 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 0 1 ${D32}`, code: 'ta-off-path', why: 'matches a served certificate that is not on the issuer path of the leaf' }]))] })] });
     expect(only(r, 'ta-not-served')[0]!.message).toContain('serve the chain of the leaf');
   });
 
   it('ta-name-mismatch: the leaf names none of the reference identifiers under DANE-TA', () => {
     const r = result({
-      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test' }]))] })],
+      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, code: 'ta-name-mismatch', why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test' }]))] })],
     });
     const f = only(r, 'ta-name-mismatch');
     expect(f).toHaveLength(1);
@@ -204,8 +205,8 @@ describe('diagnose: authentication failures', () => {
           attempts: [
             attempt(
               failedAuth([
-                { record: `2 1 1 ${D32}`, why: 'trust anchor at depth 1, but certificate at depth 0 (CN=mx) expired 2030-01-01T00:00:00.000Z' },
-                { record: `2 0 1 ${D32}`, why: 'trust anchor at depth 1, but leaf certificate is not for TLS server authentication (extended key usage)' },
+                { record: `2 1 1 ${D32}`, code: 'ta-date', why: 'trust anchor at depth 1, but certificate at depth 0 (CN=mx) expired 2030-01-01T00:00:00.000Z' },
+                { record: `2 0 1 ${D32}`, code: 'ta-eku', why: 'trust anchor at depth 1, but leaf certificate is not for TLS server authentication (extended key usage)' },
               ]),
             ),
           ],
@@ -217,7 +218,7 @@ describe('diagnose: authentication failures', () => {
   });
 
   it('one finding per problem, not per address', () => {
-    const fail = attempt(failedAuth([{ record: `3 1 1 ${D32}`, why: 'does not match the leaf certificate' }]));
+    const fail = attempt(failedAuth([{ record: `3 1 1 ${D32}`, code: 'ee-no-match', why: 'does not match the leaf certificate' }]));
     const r = result({ hosts: [host({ addresses: ['192.0.2.1', '2001:db8::1'], tlsa: [usable(`3 1 1 ${D32}`)], attempts: [fail, { ...fail, address: '2001:db8::1' }] })] });
     expect(codes(r)).toEqual(['tlsa-no-match']);
   });
@@ -343,7 +344,7 @@ describe('diagnose: certificates and rollover', () => {
   it('sorts errors, then warnings, then advice', () => {
     const r = result({
       mx: dns('MX', 'example.test', { signatureExpires: at(1) }),
-      hosts: [host({ tlsa: [unusable(`3 1 1 ${D32}`, 'weaker-digest'), usable(`3 1 2 ${D32}${D32}`)], attempts: [attempt(failedAuth([{ record: `3 1 2 ${D32}${D32}`, why: 'does not match the leaf certificate' }]))] })],
+      hosts: [host({ tlsa: [unusable(`3 1 1 ${D32}`, 'weaker-digest'), usable(`3 1 2 ${D32}${D32}`)], attempts: [attempt(failedAuth([{ record: `3 1 2 ${D32}${D32}`, code: 'ee-no-match', why: 'does not match the leaf certificate' }]))] })],
     });
     expect(codes(r)).toEqual(['tlsa-no-match', 'rrsig-expires-soon', 'tlsa-weaker-digest']);
   });
