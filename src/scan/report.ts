@@ -71,7 +71,8 @@ function noticeOf(domain: string, verdict: string, reason: string, findings: Fin
     const seen = new Set<string>();
     const parts: string[] = [];
     for (const f of sorted) {
-      const text = f.host && !f.message.includes(f.host) ? `${f.host}: ${f.message}` : f.message;
+      const message = /[.!?)]$/.test(f.message.trim()) ? f.message.trim() : `${f.message.trim()}.`;
+      const text = f.host && !message.includes(f.host) ? `${f.host}: ${message}` : message;
       if (!seen.has(text)) parts.push(text);
       seen.add(text);
     }
