@@ -10,7 +10,6 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
@@ -40,6 +39,7 @@ import { parseZoneTlsa } from '../tools/tlsa/zone.js';
 import { verifyServed } from '../tools/tlsa/verify.js';
 import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
 import { parseRecordText, renderGenerate, renderRollover, renderVerify, type ServedSummary } from '../tools/tlsa/render.js';
+import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../smtp/served-chain.js';
 
 export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
 
@@ -137,24 +137,7 @@ export type Connected =
   | ({ ok: true; chain: Buffer[] } & ServedSummary)
   | { ok: false; error: string; address?: string };
 
-const MAX_CHAIN = 16;
 
-/** Only what the server sent: walk issuerCertificate from the leaf until it refers to itself. */
-function servedChain(socket: tls.TLSSocket): Buffer[] {
-  const chain: Buffer[] = [];
-  const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert && Buffer.isBuffer(cert.raw) && cert.raw.length > 0 && chain.length < MAX_CHAIN) {
-    const fp = createHash('sha256').update(cert.raw).digest('hex');
-    if (seen.has(fp)) break;
-    seen.add(fp);
-    chain.push(Buffer.from(cert.raw));
-    const next: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
-    if (!next || next === cert) break;
-    cert = next;
-  }
-  return chain;
-}
 
 function implicitTls(address: string, port: number, servername: string | undefined, timeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
@@ -163,12 +146,8 @@ function implicitTls(address: string, port: number, servername: string | undefin
       host: address,
       port,
       ...(servername ? { servername } : {}),
-      // Authentication is DANE's job: an empty trust store, so that the chain is only what was sent.
-      ca: [],
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-      minVersion: 'TLSv1',
-      ciphers: 'DEFAULT:@SECLEVEL=0',
+      // An empty trust store, so that the chain is only what was sent (served-chain.ts).
+      ...DANE_TLS_CLIENT_OPTIONS,
     });
     const finish = (r: Connected) => {
       if (done) return;

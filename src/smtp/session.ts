@@ -8,10 +8,10 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { createHash } from 'node:crypto';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
 import { canonicalMessage, dotStuff, isAscii, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
 import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
+import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
 import type {
   RecipientResult,
   RecipientStatus,
@@ -29,8 +29,6 @@ export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
 
 /** Message data is written in chunks, each with its own deadline (a stalled reader cannot hang us). */
 const DATA_CHUNK_BYTES = 64 * 1024;
-/** Longest certificate chain we collect from getPeerCertificate(true). */
-const MAX_CHAIN = 16;
 
 class SessionError extends Error {
   constructor(
@@ -96,22 +94,6 @@ function validate(o: SmtpSessionOptions, job: SmtpJob): void {
   }
 }
 
-/** Only what the server sent: walk issuerCertificate from the leaf (stop at self-reference or a repeat). */
-function servedChain(socket: tls.TLSSocket): Buffer[] {
-  const chain: Buffer[] = [];
-  const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert && Buffer.isBuffer(cert.raw) && cert.raw.length > 0 && chain.length < MAX_CHAIN) {
-    const fp = createHash('sha256').update(cert.raw).digest('hex');
-    if (seen.has(fp)) break;
-    seen.add(fp);
-    chain.push(Buffer.from(cert.raw));
-    const next: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
-    if (!next || next === cert) break;
-    cert = next;
-  }
-  return chain;
-}
 
 class Session {
   private plain: net.Socket | undefined;
@@ -375,14 +357,8 @@ class Session {
       secure = tls.connect({
         socket: plain,
         ...(sni && net.isIP(sni) === 0 ? { servername: sni } : {}),
-        // Authentication is DANE's job (checkTls), never the local PKI: accept any chain here,
-        // with an EMPTY trust store so Node cannot complete the served chain from local CAs.
-        rejectUnauthorized: false,
-        ca: [],
-        checkServerIdentity: () => undefined,
-        // Like Postfix: opportunistic/DANE SMTP accepts TLS 1.0 and up.
-        minVersion: 'TLSv1',
-        ciphers: 'DEFAULT:@SECLEVEL=0',
+        // No local PKI, an empty trust store, TLS 1.0 and up: see served-chain.ts.
+        ...DANE_TLS_CLIENT_OPTIONS,
       });
     } catch (e) {
       throw new SessionError('TLS_HANDSHAKE', `TLS setup failed: ${(e as Error).message}`);

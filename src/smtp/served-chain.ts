@@ -1,0 +1,36 @@
+/** The TLS client settings of DANE SMTP, shared by the SMTP session and `dane-smtp tlsa`. */
+import { createHash } from 'node:crypto';
+import type * as tls from 'node:tls';
+
+/** Longest certificate chain collected from a server. */
+export const MAX_SERVED_CHAIN = 16;
+
+/**
+ * Authentication is DANE's job, never the local PKI: accept any chain in the handshake,
+ * with an EMPTY trust store so Node cannot complete the served chain from local CAs.
+ * Like Postfix, TLS 1.0 and up (RFC 7672 §8.1 refusing old servers would defer DANE mail).
+ */
+export const DANE_TLS_CLIENT_OPTIONS = {
+  rejectUnauthorized: false,
+  ca: [] as string[],
+  checkServerIdentity: () => undefined,
+  minVersion: 'TLSv1',
+  ciphers: 'DEFAULT:@SECLEVEL=0',
+} satisfies tls.ConnectionOptions;
+
+/** Only what the server sent, leaf first: walk issuerCertificate until it repeats or refers to itself. */
+export function servedChain(socket: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert && Buffer.isBuffer(cert.raw) && cert.raw.length > 0 && chain.length < MAX_SERVED_CHAIN) {
+    const fp = createHash('sha256').update(cert.raw).digest('hex');
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    chain.push(Buffer.from(cert.raw));
+    const next: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
+    if (!next || next === cert) break;
+    cert = next;
+  }
+  return chain;
+}
