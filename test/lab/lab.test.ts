@@ -46,6 +46,12 @@ describe('lab DNS (dig through the lab unbound)', () => {
     expect(r.ad).toBe(true);
   });
 
+  it('logs the queries it receives', async () => {
+    await w().dig('ns.test.', 'A');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w().resolverQueries().some((q) => q.name === 'ns.test' && q.type === 'A')).toBe(true);
+  });
+
   it('knows nothing outside the lab root (no traffic leaves loopback)', async () => {
     const r = await w().dig('example.com.', 'A');
     expect(r.status).toBe('NXDOMAIN');
@@ -133,6 +139,10 @@ describe.skipIf(!cliBuilt())('dane-smtp check against the lab', () => {
         expect(line?.tls, ctx).toBe(true);
       }
       expect(line?.resolverValidates, ctx).toBe(true);
+      for (const q of s.expect.noQueries ?? []) {
+        const asked = w().resolverQueries().map((x) => `${x.name} ${x.type}`);
+        expect(asked, `${ctx}\nthe client must not ask ${q}`).not.toContain(q);
+      }
     },
   );
 });

@@ -72,6 +72,8 @@ export interface Scenario {
     sni?: string;
     /** TLS version the receiver must log (default: TLSv1.2 or TLSv1.3). */
     tlsVersion?: string;
+    /** Queries ("name TYPE") the client must never send to the resolver for this domain. */
+    noQueries?: string[];
   };
   zones: ZoneSpec[];
   hosts: HostSpec[];
@@ -342,7 +344,11 @@ export const scenarios: Scenario[] = [
   {
     domain: 'host-insecure.test',
     description: 'RFC 7672 §2.2.2: signed MX RRset, MX host in an unsigned zone → no TLSA lookup, opportunistic',
-    expect: { verdict: 'opportunistic', hosts: ['mx.host-insecure-hosts.test'] },
+    expect: {
+      verdict: 'opportunistic',
+      hosts: ['mx.host-insecure-hosts.test'],
+      noQueries: ['_25._tcp.mx.host-insecure-hosts.test TLSA'],
+    },
     zones: [
       { name: 'host-insecure.test', signing: 'ecdsa-nsec', records: [mx('host-insecure.test', 10, 'mx.host-insecure-hosts.test')] },
       {

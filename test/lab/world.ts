@@ -53,6 +53,24 @@ export interface DigResult {
   raw: string;
 }
 
+export interface ResolverQuery {
+  /** Client address. */
+  client: string;
+  /** Lower-case, no trailing dot. */
+  name: string;
+  type: string;
+}
+
+/** Parses unbound's `log-queries` lines: `... info: 127.1.2.3 _25._tcp.mx.x.test. TLSA IN`. */
+export function parseQueryLog(text: string): ResolverQuery[] {
+  const out: ResolverQuery[] = [];
+  for (const line of text.split('\n')) {
+    const m = /info: (\S+) (\S+) (\S+) IN$/.exec(line.trim());
+    if (m && m[1] && m[2] && m[3]) out.push({ client: m[1], name: m[2].toLowerCase().replace(/\.$/, ''), type: m[3] });
+  }
+  return out;
+}
+
 export interface World {
   /** "IP:PORT" of the validating unbound. */
   resolver: string;
@@ -74,6 +92,8 @@ export interface World {
   workDir: string;
   /** `dig +dnssec @resolver name type`, parsed. */
   dig(name: string, type: string): Promise<DigResult>;
+  /** Every query the lab unbound received so far (from its log-queries log), in order. */
+  resolverQueries(): ResolverQuery[];
   stop(): Promise<void>;
 }
 
@@ -494,6 +514,13 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           rootDs: root.ds,
           workDir,
           dig: (name, type) => dig(resolverAddress, 53, name, type),
+          resolverQueries: () => {
+            try {
+              return parseQueryLog(readFileSync(join(workDir, 'unbound', 'log'), 'utf8'));
+            } catch {
+              return [];
+            }
+          },
           stop,
         };
         return world;
@@ -610,6 +637,7 @@ async function writeUnboundConf(workDir: string, address: string, rootNs: string
     `  logfile: "${dir}/log"`,
     '  use-syslog: no',
     '  log-servfail: yes',
+    '  log-queries: yes',
     '  val-log-level: 2',
     '  do-not-query-localhost: no',
     `  root-hints: "${dir}/root.hints"`,
