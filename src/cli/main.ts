@@ -1,139 +1,28 @@
 #!/usr/bin/env node
-/** The `dane-smtp` command line: check and send. Usage errors exit 64 with one line, never a stack trace. */
+/** The `dane-smtp` command line: check, send, tlsa, scan and report (shared options in options.ts). Usage errors exit 64 with one line, never a stack trace. */
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
-import { firstNameserver, isLoopback, parseResolverSpec } from '../dns/resolv-conf.js';
+import { isLoopback } from '../dns/resolv-conf.js';
 import { parseMailDomain } from '../dns/names.js';
-import { LEVELS, PolicySyntaxError, emptyPolicyTable, lookupPolicy, parseDestination, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
+import { lookupPolicy, parseDestination } from '../policy/table.js';
 import { StubResolver } from '../dns/stub.js';
-import { IANA_ROOT_ANCHORS, ValidatingResolver, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
+import { ValidatingResolver } from '../dns/dnssec/index.js';
 import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { domainOf, isValidMailbox } from '../smtp/message.js';
 import { ansi, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
+import { registerReportCommand, registerScanCommand } from './scan-command.js';
+import { UsageError, commonSettings, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;
 export const EX_UNAVAILABLE = 69;
 export const EX_TEMPFAIL = 75;
 const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
-
-class UsageError extends Error {}
-
-interface CommonOptions {
-  trustAnchor?: string;
-  validate?: boolean;
-  policy?: string;
-  level: string;
-  caFile?: string;
-  resolver?: string;
-  port: string;
-  helo?: string;
-  timeout: string;
-  json?: boolean;
-  concurrency: string;
-  daneInsecureMx?: boolean;
-}
-
-function intOption(value: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, not '${value}'`);
-  return Number(value);
-}
-
-function resolverSpec(opt: string | undefined): { address: string; port: number } {
-  if (opt !== undefined) {
-    try {
-      return parseResolverSpec(opt);
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-  }
-  let text = '';
-  try {
-    text = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* no resolv.conf */
-  }
-  const ns = firstNameserver(text);
-  if (!ns) throw new UsageError('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
-  return { address: ns, port: 53 };
-}
-
-/** --trust-anchor FILE or --validate (the IANA root anchors): validate DNSSEC ourselves. */
-function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefined {
-  if (o.trustAnchor !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(o.trustAnchor, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read the trust anchor file ${o.trustAnchor}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    try {
-      const anchors = parseTrustAnchors(text);
-      if (anchors.length === 0) throw new Error('no DS or DNSKEY record');
-      return anchors;
-    } catch (e) {
-      throw new UsageError(`bad trust anchor file ${o.trustAnchor}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  return o.validate ? IANA_ROOT_ANCHORS : undefined;
-}
-
-function commonSettings(o: CommonOptions) {
-  const port = intOption(o.port, '--port', 1, 65535);
-  const timeoutSeconds = Number(o.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) throw new UsageError(`--timeout must be a number of seconds above 0, not '${o.timeout}'`);
-  const concurrency = intOption(o.concurrency, '--concurrency', 1, 1000);
-  const helo = o.helo ?? hostname();
-  if (!/^[A-Za-z0-9.-]{1,253}$/.test(helo) && !/^\[[0-9a-fA-F:.]+\]$/.test(helo)) throw new UsageError(`--helo must be a host name or address literal, not '${helo}'`);
-  const spec = resolverSpec(o.resolver);
-  const timeoutMs = Math.round(timeoutSeconds * 1000);
-  return { port, timeoutMs, concurrency, helo, spec };
-}
-
-interface PolicySettings {
-  table: PolicyTable;
-  level: Level;
-  caCertificates?: string[];
-}
-
-/** Policy table, default level and CA file are all checked before anything is sent. */
-function policySettings(o: CommonOptions): PolicySettings {
-  if (!(LEVELS as readonly string[]).includes(o.level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
-  let table = emptyPolicyTable();
-  if (o.policy !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(o.policy, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read the policy table ${o.policy}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    try {
-      table = parsePolicyTable(text, o.policy);
-    } catch (e) {
-      if (e instanceof PolicySyntaxError) throw new UsageError(e.message);
-      throw e;
-    }
-  }
-  const out: PolicySettings = { table, level: o.level as Level };
-  if (o.caFile !== undefined) {
-    let pem: string;
-    try {
-      pem = readFileSync(o.caFile, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read the CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (certs.length === 0) throw new UsageError(`no PEM certificate in the CA file ${o.caFile}`);
-    out.caCertificates = certs;
-  }
-  return out;
-}
 
 /** A destination argument: a mail domain, or a fixed next hop `[host]` / `[host]:port`. */
 function destinationWork(arg: string, p: PolicySettings, job: Work['job']): Work {
@@ -205,22 +94,6 @@ function readMessage(): Buffer {
   return data;
 }
 
-function withCommon(cmd: Command): Command {
-  return cmd
-    .option('--resolver <ip[:port]>', 'validating DNS resolver (default: first nameserver in /etc/resolv.conf)')
-    .option('--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', '25')
-    .option('--helo <name>', 'EHLO name (default: this host name)')
-    .option('--timeout <seconds>', 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply', '30')
-    .option('--concurrency <n>', 'destinations handled at once', '8')
-    .option('--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)')
-    .option('--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)')
-    .option('--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane')
-    .option('--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: Node\'s bundled roots)')
-    .option('--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through')
-    .option('--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp')
-    .option('--json', 'one JSON object per domain per line');
-}
-
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('dane-smtp')
     .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
@@ -275,6 +148,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await execute('send', works, o, p.caCertificates ? { caCertificates: p.caCertificates } : {}));
   });
   registerTlsaCommand(program, setExit);
+  registerScanCommand(program, setExit);
+  registerReportCommand(program, setExit);
   return program;
 }
 
