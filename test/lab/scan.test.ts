@@ -1,0 +1,140 @@
+/**
+ * `dane-smtp scan` against the lab world: every scenario domain into a temp SQLite file
+ * (verdicts as designed), then a scan killed with SIGKILL mid-way and rerun: nothing lost,
+ * nothing duplicated, everything done. Uses the built CLI (dist/src/cli/main.js).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, cliBuilt, repoRoot, runCli } from './cli.js';
+import { startWorld, type World } from './world.js';
+
+let world: World | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'dane-scan-lab-'));
+
+beforeAll(async () => {
+  if (!cliBuilt()) throw new Error(`${CLI_PATH} missing: build first (npx tsc -p .)`);
+  world = await startWorld({ log: (line) => console.log(line) });
+}, 300_000);
+
+afterAll(async () => {
+  await world?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function w(): World {
+  if (!world) throw new Error('lab world not started');
+  return world;
+}
+
+function scanArgs(out: string, extra: string[] = []): string[] {
+  return ['scan', '--resolver', w().resolver, '--timeout', '5', '--helo', 'client.test', '--out', out, '--json', ...extra];
+}
+
+interface Row {
+  domain: string;
+  verdict: string;
+  host: string | null;
+  finished_at: string;
+  json: string;
+}
+
+function rows(file: string): Row[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT domain, verdict, host, finished_at, json FROM results ORDER BY domain').all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('dane-smtp scan (lab)', () => {
+  it('scans every scenario domain into SQLite with the verdict each scenario expects', async () => {
+    const out = join(dir, 'all.sqlite');
+    const domains = w().scenarios.map((s) => s.domain);
+    const input = `# lab scenarios\n${domains.join('\n')}\n\nnot a domain\n`;
+    const run = await runCli(scanArgs(out, ['-']), { input, timeoutMs: 300_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/one domain per line/);
+    // --json: one line per domain with the fields of check --json.
+    expect(run.json.map((j) => j.domain).sort()).toEqual([...domains].sort());
+    for (const j of run.json) for (const k of ['domain', 'verdict', 'host', 'address', 'tls', 'reason', 'mx', 'hosts', 'resolverValidates', 'level', 'policySource']) expect(j, `${j.domain}.${k}`).toHaveProperty(k);
+
+    const byDomain = new Map(rows(out).map((r) => [r.domain, r]));
+    expect(byDomain.size).toBe(domains.length);
+    const wrong: string[] = [];
+    for (const s of w().scenarios) {
+      const r = byDomain.get(s.domain);
+      if (!r || r.verdict !== s.expect.verdict) wrong.push(`${s.domain}: expected ${s.expect.verdict}, got ${r?.verdict ?? 'nothing'}`);
+      else if (s.expect.hosts.length > 0 && !s.expect.hosts.includes(r.host ?? '')) wrong.push(`${s.domain}: host ${r.host}, expected ${s.expect.hosts.join(' or ')}`);
+      if (r) expect(JSON.parse(r.json).domain).toBe(s.domain);
+    }
+    expect(wrong).toEqual([]);
+
+    const report = await runCli(['report', out, '--json']);
+    expect(report.code).toBe(0);
+    const summary = report.json[0] as unknown as { domains: number; verdicts: Record<string, number>; sentences: string[] };
+    expect(summary.domains).toBe(domains.length);
+    const expected: Record<string, number> = {};
+    for (const s of w().scenarios) expected[s.expect.verdict] = (expected[s.expect.verdict] ?? 0) + 1;
+    expect(summary.verdicts).toEqual(expected);
+    const human = await runCli(['report', out]);
+    expect(human.stdout).toMatch(new RegExp(`${expected['dane-authenticated']} domains with usable TLSA records`));
+  }, 300_000);
+
+  it('a scan killed with SIGKILL mid-way and rerun loses nothing, duplicates nothing and finishes', async () => {
+    const out = join(dir, 'killed.sqlite');
+    const domains = w().scenarios.map((s) => s.domain);
+    const input = `${domains.join('\n')}\n`;
+
+    // First run, one domain at a time; killed after the third result is printed.
+    const printed: string[] = [];
+    const killed = await new Promise<{ signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '1'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let buf = '';
+      child.stdout.on('data', (c: Buffer) => {
+        buf += c.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
+          if (printed.length === 3) child.kill('SIGKILL');
+        }
+      });
+      child.stderr.resume();
+      child.on('error', reject);
+      child.on('close', (_code, signal) => resolve({ signal }));
+      child.stdin.end(input);
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const afterKill = rows(out);
+    expect(afterKill.length).toBeGreaterThanOrEqual(3);
+    expect(afterKill.length).toBeLessThan(domains.length);
+    // Every result printed was committed before it was printed.
+    for (const d of printed) expect(afterKill.map((r) => r.domain)).toContain(d);
+
+    // Rerun: only what is missing is checked.
+    const rerun = await runCli(scanArgs(out), { input, timeoutMs: 300_000 });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(`${afterKill.length} already in`);
+    const second = rerun.json.map((j) => j.domain);
+    expect(second.filter((d) => afterKill.some((r) => r.domain === d))).toEqual([]);
+    expect(second.length + afterKill.length).toBe(domains.length);
+
+    const final = rows(out);
+    expect(final.map((r) => r.domain)).toEqual([...domains].sort());
+    for (const r of afterKill) expect(final.find((x) => x.domain === r.domain)?.finished_at).toBe(r.finished_at);
+    const expectOf = new Map(w().scenarios.map((s) => [s.domain, s.expect.verdict]));
+    expect(final.filter((r) => r.verdict !== expectOf.get(r.domain)).map((r) => r.domain)).toEqual([]);
+
+    // A third run has nothing to do.
+    const third = await runCli(scanArgs(out), { input, timeoutMs: 60_000 });
+    expect(third.code).toBe(0);
+    expect(third.json).toEqual([]);
+    expect(rows(out)).toHaveLength(domains.length);
+  }, 300_000);
+});
