@@ -1,34 +1,14 @@
 /**
- * `dane-smtp scan [FILE]`: check many domains (one per line, from FILE or standard input)
- * as `check` does, concurrently and politely, storing each result in SQLite as it arrives
- * (resumable); `dane-smtp report FILE.sqlite`: the summary of a scan file.
+ * `dane-smtp scan` and `dane-smtp report`: options and help here; the work is in
+ * scan-actions.ts, loaded only when one of these commands runs.
  *
  * Exit codes (scan): 0 every domain of the input (or of this --shard) has a result in the
  * file; 75 not finished (interrupted, resolver unreachable: rerun the same command to
  * resume); 64 usage error (one line on stderr). report: 0, or 64.
  */
-import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
-import { lookupPolicy } from '../policy/table.js';
-import { isLoopback } from '../dns/resolv-conf.js';
-import { StubResolver } from '../dns/stub.js';
-import { ValidatingResolver } from '../dns/dnssec/index.js';
-import { CachingResolver } from '../dns/cache.js';
-import { probeValidation } from '../dns/probe.js';
-import type { Resolver } from '../dns/types.js';
-import type { Work } from '../delivery/run.js';
-import { parseDomainList } from '../scan/input.js';
-import { inShard, parseShard, shardText, ShardSyntaxError, type Shard } from '../scan/shard.js';
-import { ScanStore, StoreError } from '../scan/store.js';
-import { scanDomains } from '../scan/scan.js';
-import { ProgressBar } from '../scan/progress.js';
-import { buildReport, renderReport } from '../scan/report.js';
-import { COMMON_OPTIONS, UsageError, commonSettings, intOption, policySettings, trustAnchors, type CommonOptions } from './options.js';
-
-export const SCAN_EXIT = { OK: 0, USAGE: 64, INCOMPLETE: 75 } as const;
+import { COMMON_OPTIONS } from './options.js';
 
 /** Domains at once by default: 4 per CPU, at most 64. */
 export function defaultScanConcurrency(): number {
@@ -37,203 +17,6 @@ export function defaultScanConcurrency(): number {
 
 /** Default time budget per domain, seconds. */
 export const DEFAULT_DOMAIN_BUDGET = 120;
-const MAX_MALFORMED_SHOWN = 20;
-
-interface ScanCliOptions extends Omit<CommonOptions, 'concurrency'> {
-  concurrency?: string;
-  out: string;
-  domainBudget: string;
-  shard?: string;
-  retryTempfail?: boolean;
-  progress: boolean;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readInput(file: string | undefined): Promise<{ text: string; name: string }> {
-  if (file === undefined || file === '-') {
-    if (file === undefined && process.stdin.isTTY) throw new UsageError('give a FILE of domains (one per line), or - and the list on standard input');
-    return { text: await readStdin(), name: 'standard input' };
-  }
-  try {
-    return { text: readFileSync(file, 'utf8'), name: file };
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-}
-
-function budgetOption(value: string): number {
-  const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(seconds) || seconds > 86_400) {
-    throw new UsageError(`--domain-budget must be a number of seconds from 0 (none) to 86400, not '${value}'`);
-  }
-  return Math.round(seconds * 1000);
-}
-
-async function runScan(file: string | undefined, o: ScanCliOptions): Promise<number> {
-  // Every option is checked before anything is read, opened or sent.
-  const concurrency = o.concurrency ?? String(defaultScanConcurrency());
-  const s = commonSettings({ ...o, concurrency });
-  const p = policySettings({ ...o, concurrency });
-  const anchors = trustAnchors({ ...o, concurrency });
-  const budgetMs = budgetOption(o.domainBudget);
-  let shard: Shard | undefined;
-  if (o.shard !== undefined) {
-    try {
-      shard = parseShard(o.shard);
-    } catch (e) {
-      if (e instanceof ShardSyntaxError) throw new UsageError(e.message);
-      throw e;
-    }
-  }
-  if (!o.out) throw new UsageError('--out needs a file name');
-  const json = Boolean(o.json);
-  process.stdout.on('error', () => {}); // a closed pipe (| head) does not stop the scan: the file has everything
-
-  const input = await readInput(file);
-  const list = parseDomainList(input.text);
-  for (const m of list.malformed.slice(0, MAX_MALFORMED_SHOWN)) process.stderr.write(`dane-smtp: ${input.name}:${m.line}: ${m.reason}: '${m.text}'\n`);
-  if (list.malformed.length > MAX_MALFORMED_SHOWN) process.stderr.write(`dane-smtp: … ${list.malformed.length - MAX_MALFORMED_SHOWN} more malformed lines\n`);
-  if (list.malformed.length) process.stderr.write(`dane-smtp: ${list.malformed.length} malformed line(s) in ${input.name} skipped\n`);
-  const share = list.domains.filter((d) => inShard(d, shard));
-
-  let store: ScanStore;
-  try {
-    store = ScanStore.open(o.out);
-  } catch (e) {
-    if (e instanceof StoreError) throw new UsageError(e.message);
-    throw e;
-  }
-  try {
-    const settings = {
-      resolver: `${s.spec.address}:${s.spec.port}`,
-      port: s.port,
-      helo: s.helo,
-      timeoutMs: s.timeoutMs,
-      level: p.level,
-      ...(o.policy !== undefined ? { policy: resolvePath(o.policy) } : {}),
-      ...(o.caFile !== undefined ? { caFile: resolvePath(o.caFile) } : {}),
-      ...(o.trustAnchor !== undefined ? { trustAnchor: resolvePath(o.trustAnchor) } : o.validate ? { validate: true } : {}),
-      ...(o.daneInsecureMx ? { daneInsecureMx: true } : {}),
-    };
-    const first = store.firstSettings();
-    if (first) {
-      const differ = Object.keys({ ...first, ...settings }).filter(
-        (k) => k !== 'helo' && JSON.stringify((first as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]),
-      );
-      if (differ.length) process.stderr.write(`dane-smtp: warning: ${o.out} was started with other settings (${differ.join(', ')}); results will mix both\n`);
-    }
-    const done = store.doneDomains(o.retryTempfail ? { retryTempfail: true } : {});
-    const pending = share.filter((d) => !done.has(d));
-    const runId = store.beginRun({
-      input: input.name,
-      shard: shardText(shard),
-      total: share.length,
-      skipped: share.length - pending.length,
-      malformed: list.malformed.length,
-      duplicates: list.duplicates,
-      settings: { ...settings, budgetMs, concurrency: s.concurrency, ...(o.retryTempfail ? { retryTempfail: true } : {}) },
-    });
-    const summaryOut = (text: string): void => {
-      (json ? process.stderr : process.stdout).write(text);
-    };
-    const t0 = Date.now();
-    const cpu0 = process.cpuUsage();
-    const finish = (status: 'complete' | 'interrupted' | 'incomplete', checked: number): void => {
-      const cpu = process.cpuUsage(cpu0);
-      store.endRun(runId, { status, checked, wallMs: Date.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS });
-    };
-    process.stderr.write(
-      `dane-smtp: ${share.length} domain(s)${shard ? ` in shard ${shardText(shard)} of ${list.domains.length}` : ''}, ${share.length - pending.length} already in ${o.out}, ${pending.length} to check\n`,
-    );
-    if (pending.length === 0) {
-      finish('complete', 0);
-      summaryOut(renderReport(buildReport(store, { notices: false }), { notices: false }));
-      return SCAN_EXIT.OK;
-    }
-
-    if (!isLoopback(s.spec.address) && !anchors) {
-      process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
-    }
-    const upstream: Resolver = anchors
-      ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
-      : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
-    const resolver = new CachingResolver(upstream);
-
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal);
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      signals++;
-      if (signals === 1) {
-        process.stderr.write(`\ndane-smtp: ${sig}: stopping; every result so far is in ${o.out} (again to quit at once)\n`);
-        controller.abort();
-      } else {
-        process.exit(sig === 'SIGINT' ? 130 : 143); // the file is consistent: every commit is complete
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      const probe = await probeValidation(resolver, controller.signal).catch(() => undefined);
-      if (!probe || !probe.reachable) {
-        process.stderr.write(`dane-smtp: ${probe?.reason ?? 'interrupted'}: nothing checked; rerun when the resolver answers\n`);
-        finish('incomplete', 0);
-        return SCAN_EXIT.INCOMPLETE;
-      }
-      if (!probe.validates && anchors) {
-        process.stderr.write(`dane-smtp: WARNING: the root zone does not validate from the trust anchor: ${probe.reason}\ndane-smtp: WARNING: signed destinations will be deferred as bogus.\n`);
-      } else if (!probe.validates) {
-        process.stderr.write(`dane-smtp: WARNING: ${probe.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
-      }
-
-      const progress = o.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, pending.length) : undefined;
-      const works: Work[] = pending.map((domain) => ({ domain, job: { kind: 'probe' }, policy: lookupPolicy(p.table, { kind: 'domain', domain }, p.level) }));
-      let stored = 0;
-      const outcome = await scanDomains(works, {
-        resolver,
-        probe,
-        concurrency: s.concurrency,
-        budgetMs,
-        signal: controller.signal,
-        port: s.port,
-        helo: s.helo,
-        timeoutMs: s.timeoutMs,
-        ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
-        ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}),
-        ...(anchors ? { selfValidating: true } : {}),
-        onResult: (result, times) => {
-          store.put(result, times, runId); // committed before anything is said about it
-          stored++;
-          if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-          progress?.add(result.verdict);
-        },
-      });
-      progress?.finish();
-      const status = outcome.interrupted ? 'interrupted' : outcome.unfinished > 0 ? 'incomplete' : 'complete';
-      finish(status, stored);
-      const report = buildReport(store, { notices: false });
-      summaryOut(renderReport(report, { notices: false }));
-      const c = resolver.stats;
-      process.stderr.write(`dane-smtp: DNS cache: ${c.misses} lookups sent, ${c.hits + c.joined} answered from the cache or shared\n`);
-      if (status !== 'complete') {
-        process.stderr.write(`dane-smtp: ${outcome.unfinished} domain(s) not checked (${status}): rerun the same command to resume\n`);
-        return SCAN_EXIT.INCOMPLETE;
-      }
-      process.stderr.write(`dane-smtp: notices per domain: dane-smtp report ${o.out}\n`);
-      return SCAN_EXIT.OK;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-  } finally {
-    store.close();
-  }
-}
 
 export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -252,7 +35,8 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
     .option('--shard <i/n>', 'check only shard I of N (by a hash of the domain), to split a survey between machines')
     .option('--retry-tempfail', 'check again the domains whose stored verdict is tempfail')
     .option('--no-progress', 'no progress line on stderr (it is shown only on a terminal anyway)')
-    .action(async (file: string | undefined, o: ScanCliOptions) => {
+    .action(async (file: string | undefined, o: import('./scan-actions.js').ScanCliOptions) => {
+      const { runScan } = await import('./scan-actions.js');
       setExit(await runScan(file, o));
     });
 }
@@ -265,27 +49,8 @@ export function registerReportCommand(program: Command, setExit: (code: number) 
     .option('--json', 'one JSON object instead of the human report')
     .option('--max-notices <n>', 'list at most N domains (0: all)', '0')
     .option('--no-notices', 'only the counts')
-    .action((file: string, o: { json?: boolean; maxNotices: string; notices: boolean }) => {
-      const maxNotices = intOption(o.maxNotices, '--max-notices', 0, 1_000_000_000);
-      let store: ScanStore;
-      try {
-        store = ScanStore.open(file, { readonly: true });
-      } catch (e) {
-        if (e instanceof StoreError) throw new UsageError(e.message);
-        throw e;
-      }
-      try {
-        const report = buildReport(store, { notices: o.notices });
-        if (o.json) {
-          const out = maxNotices > 0 ? { ...report, notices: report.notices.slice(0, maxNotices) } : report;
-          process.stdout.write(`${JSON.stringify(out)}\n`);
-        } else {
-          process.stdout.write(renderReport(report, { maxNotices, notices: o.notices }));
-        }
-      } finally {
-        store.close();
-      }
-      setExit(0);
+    .action(async (file: string, o: import('./scan-actions.js').ReportCliOptions) => {
+      const { runReport } = await import('./scan-actions.js');
+      setExit(runReport(file, o));
     });
 }
-
