@@ -138,7 +138,7 @@ interface CompareRow {
   finger: Timed & { summary: string };
 }
 
-async function compareBench(): Promise<{ rows: CompareRow[]; batch: Timed; world: { resolver: string } }> {
+async function compareBench(): Promise<{ rows: CompareRow[]; batch: Timed; serial: Timed; world: { resolver: string } }> {
   const world: World = await startWorld({ log });
   try {
     const resolvConf = join(work, 'resolv.conf');
@@ -162,10 +162,12 @@ async function compareBench(): Promise<{ rows: CompareRow[]; batch: Timed; world
       rows.push({ domain: s.domain, expect: s.expect.verdict, check: { ...check, verdict }, finger: { ...f, summary: fingerSummary(`${f.stdout}\n${f.stderr}`) } });
       log(`${s.domain}: check ${check.wallMs} ms (${verdict}), posttls-finger ${f.wallMs} ms`);
     }
-    const batch = await inNamespace(resolvConf, { NO_COLOR: '1' }, [
-      process.execPath, CLI_PATH, 'check', '--resolver', world.resolver, '--timeout', '5', '--helo', 'bench.test', '--json', ...world.scenarios.map((s) => s.domain),
-    ]);
-    return { rows, batch, world: { resolver: world.resolver } };
+    const batchArgs = (concurrency: number) => [
+      process.execPath, CLI_PATH, 'check', '--resolver', world.resolver, '--timeout', '5', '--helo', 'bench.test', '--json', '--concurrency', String(concurrency), ...world.scenarios.map((s) => s.domain),
+    ];
+    const serial = await inNamespace(resolvConf, { NO_COLOR: '1' }, batchArgs(1));
+    const batch = await inNamespace(resolvConf, { NO_COLOR: '1' }, batchArgs(8));
+    return { rows, batch, serial, world: { resolver: world.resolver } };
   } finally {
     await world.stop();
   }
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
   console.log(`| median wall per domain | ${median(cmp.rows.map((r) => r.check.wallMs)).toFixed(0)} ms | ${median(cmp.rows.map((r) => r.finger.wallMs)).toFixed(0)} ms | ${(median(cmp.rows.map((r) => r.check.wallMs)) / median(cmp.rows.map((r) => r.finger.wallMs))).toFixed(2)} |`);
   console.log(`| total CPU (user+sys) | ${(cc / 1000).toFixed(2)} s | ${(fc / 1000).toFixed(2)} s | ${(cc / Math.max(1, fc)).toFixed(2)} |`);
   console.log(`| median peak RSS | ${(median(cmp.rows.map((r) => r.check.maxRssKb)) / 1024).toFixed(0)} MB | ${(median(cmp.rows.map((r) => r.finger.maxRssKb)) / 1024).toFixed(0)} MB | |`);
+  console.log(`| all ${cmp.rows.length} domains in one check process, one after the other (--concurrency 1) | ${(cmp.serial.wallMs / 1000).toFixed(2)} s wall, ${(cmp.serial.cpuMs / 1000).toFixed(2)} s CPU | | ${(cmp.serial.wallMs / fw).toFixed(2)} |`);
   console.log(`| all ${cmp.rows.length} domains in one check process (concurrency 8) | ${(cmp.batch.wallMs / 1000).toFixed(2)} s wall, ${(cmp.batch.cpuMs / 1000).toFixed(2)} s CPU | | ${(cmp.batch.wallMs / fw).toFixed(2)} |`);
   console.log(`\ncheck verdicts as the scenarios expect: ${agree}/${cmp.rows.length}`);
 }

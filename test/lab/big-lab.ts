@@ -269,8 +269,10 @@ export async function startBigLab(options: BigLabOptions = {}): Promise<BigLab> 
       const records = [`${name}. 60 IN NS ns-leaf.${TLD}.`];
       if (nullMx) records.push(`${name}. 60 IN MX 0 .`);
       else {
-        records.push(`${name}. 60 IN MX 10 mx${i % perProvider}.prov-${k}.${TLD}.`);
-        records.push(`${name}. 60 IN MX 20 mx${(i + 1) % perProvider}.prov-${k}.${TLD}.`);
+        // Every host of the provider is some domains' first MX.
+        const j = Math.floor(i / nProviders) % perProvider;
+        records.push(`${name}. 60 IN MX 10 mx${j}.prov-${k}.${TLD}.`);
+        records.push(`${name}. 60 IN MX 20 mx${(j + 1) % perProvider}.prov-${k}.${TLD}.`);
       }
       domains[i] = { domain: name, expect: nullMx ? 'undeliverable' : k === 0 ? 'encrypt-unauthenticated' : k === 1 ? 'opportunistic' : 'dane-authenticated' };
       const z = await buildZone(workDir, {
