@@ -9,10 +9,10 @@ export const VERDICT_ABBREVIATIONS: Record<Verdict, string> = {
   'dane-authenticated': 'dane',
   'fingerprint-authenticated': 'fp',
   'pkix-authenticated': 'pkix',
-  'encrypt-unauthenticated': 'encrypt',
+  'encrypt-unauthenticated': 'enc',
   opportunistic: 'opp',
-  tempfail: 'tempfail',
-  undeliverable: 'undeliv',
+  tempfail: 'temp',
+  undeliverable: 'undel',
 };
 
 export function formatDuration(seconds: number): string {
@@ -35,13 +35,16 @@ export function formatProgress(p: ProgressState, width = 100): string {
   const fraction = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
   const rate = p.elapsedMs > 0 ? (p.done * 1000) / p.elapsedMs : 0;
   const eta = rate > 0 ? formatDuration((p.total - p.done) / rate) : '?';
+  const order = Object.keys(VERDICT_ABBREVIATIONS);
   const counts = Object.entries(p.verdicts)
     .filter(([, n]) => (n ?? 0) > 0)
+    .sort(([a], [b]) => (order.indexOf(a) >>> 0) - (order.indexOf(b) >>> 0))
     .map(([v, n]) => `${VERDICT_ABBREVIATIONS[v as Verdict] ?? v} ${n}`)
     .join(' ');
   const head = `${p.done}/${p.total} ${(fraction * 100).toFixed(1)}% ${rate.toFixed(rate < 10 ? 1 : 0)}/s ETA ${eta}`;
   const tail = counts ? ` | ${counts}` : '';
-  const barWidth = Math.max(0, Math.min(30, width - head.length - tail.length - 3));
+  let barWidth = Math.min(30, width - head.length - tail.length - 3);
+  if (barWidth < 5) barWidth = 0; // a narrow terminal: the numbers matter more than the bar
   const filled = Math.round(fraction * barWidth);
   const bar = barWidth > 0 ? `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ` : '';
   const line = `${bar}${head}${tail}`;

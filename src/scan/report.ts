@@ -162,7 +162,8 @@ export function renderRun(r: RunSummary): string {
   const extra = [r.skipped ? `${r.skipped} already done` : '', r.malformed ? `${r.malformed} malformed lines` : '', r.duplicates ? `${r.duplicates} duplicates` : '']
     .filter(Boolean)
     .join(', ');
-  return `run ${r.id} (${r.startedAt}, ${r.input}, shard ${r.shard}): ${r.status}, ${r.checked} of ${r.total - r.skipped} checked${extra ? ` (${extra})` : ''}${perf}`;
+  const status = r.status === 'running' && r.finishedAt === null ? 'running (or killed)' : r.status;
+  return `run ${r.id} (${r.startedAt}, ${r.input}, shard ${r.shard}): ${status}, ${r.checked} of ${r.total - r.skipped} checked${extra ? ` (${extra})` : ''}${perf}`;
 }
 
 /** The human report; `maxNotices` (default all) bounds the per-domain list. */

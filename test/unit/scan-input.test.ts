@@ -64,10 +64,14 @@ describe('progress line', () => {
     expect(line).toContain('25.0%');
     expect(line).toContain('25/s');
     expect(line).toContain('ETA 30s');
-    expect(line).toContain('dane 200 tempfail 50');
+    expect(line).toContain('dane 200 temp 50');
     expect(line.length).toBeLessThanOrEqual(120);
     expect(formatProgress({ done: 0, total: 10, elapsedMs: 0, verdicts: {} }, 60)).toContain('ETA ?');
     expect(formatProgress({ done: 1, total: 10, elapsedMs: 5, verdicts: { opportunistic: 1 } }, 40).length).toBeLessThanOrEqual(40);
+    // Verdicts in a fixed order; on a narrow terminal the bar goes first, the counts stay.
+    const state = { done: 56, total: 56, elapsedMs: 3300, verdicts: { tempfail: 16, 'dane-authenticated': 26, opportunistic: 6, 'encrypt-unauthenticated': 5, undeliverable: 3 } };
+    expect(formatProgress(state, 79)).toBe('[##############] 56/56 100.0% 17/s ETA 0s | dane 26 enc 5 opp 6 temp 16 undel 3');
+    expect(formatProgress(state, 64)).toBe('56/56 100.0% 17/s ETA 0s | dane 26 enc 5 opp 6 temp 16 undel 3');
   });
 
   it('formats durations', () => {
