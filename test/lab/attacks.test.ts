@@ -11,7 +11,7 @@
  * A forged unsigned answer with AD=1 when the client validates itself (--trust-anchor)
  * is covered in validating.test.ts ("a forged unsigned answer with AD=1 …"), not repeated.
  * DNS spoofing off-path (IDs, ports, questions) is covered at unit level:
- * test/unit/dns-stub.test.ts and test/unit/hostile-dns-spoof.test.ts.
+ * test/unit/dns-stub.test.ts and test/unit/hostile-dns.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

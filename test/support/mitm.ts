@@ -16,9 +16,9 @@
  */
 import { createSocket } from 'node:dgram';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import dnsPacket from 'dns-packet';
 import { startDnsServer, type ScriptedDnsServer } from './dns-server.js';
-import * as tls from 'node:tls';
 
 export type MitmMode =
   | { kind: 'relay' }
