@@ -21,6 +21,7 @@ import { describe, expect, it } from 'vitest';
 import { recordUsability } from '../../src/dane/tlsa.js';
 import { answerFromMessage } from '../../src/dns/stub.js';
 import { WireFormatError, parseMessage, type WireMessage } from '../../src/dns/wire.js';
+import type { TlsaData } from '../../src/dns/types.js';
 import { DaneSmtpError } from '../../src/errors.js';
 import { PolicySyntaxError, parsePolicyTable } from '../../src/policy/table.js';
 import { MAX_UNREAD_BYTES, ReplyReader, parseEhloExtensions, parseReplies } from '../../src/smtp/reply.js';
@@ -94,7 +95,7 @@ function checkParsed(msg: WireMessage): void {
     const name = msg.questions[0]?.name ?? 'x';
     const ans = answerFromMessage(msg, name, type, new Date(0));
     expect(['data', 'nodata', 'nxdomain', 'failed']).toContain(ans.status);
-    if (type === 'TLSA' && ans.status === 'data') for (const r of ans.records) recordUsability(r);
+    if (type === 'TLSA' && ans.status === 'data') for (const r of ans.records) recordUsability(r as TlsaData);
   }
   for (const r of [...msg.answers, ...msg.authorities, ...msg.additionals]) {
     if (r.type === 52) recordUsability(r.data as never);

@@ -141,7 +141,7 @@ describe('hostile SMTP peers, end to end (verdict, exit code, no leak)', () => {
 
   it('endless multi-line EHLO reply inside TLS → tempfail (REPLY_TOO_LONG)', async () => {
     const { result } = await deliver(async (c) => {
-      await smtpServer({ ehloTls: '250-x' })(c).catch(() => undefined);
+      await Promise.resolve(smtpServer({ ehloTls: '250-x' })(c)).catch(() => undefined);
     });
     // '250-x' alone never ends the reply: the reader waits for more, then the deadline.
     expect(result.verdict).toBe('tempfail');
