@@ -4,7 +4,7 @@
  * nothing duplicated, everything done. Uses the built CLI (dist/src/cli/main.js).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -84,6 +84,26 @@ describe('dane-smtp scan (lab)', () => {
     const human = await runCli(['report', out]);
     expect(human.stdout).toMatch(new RegExp(`${expected['dane-authenticated']} domains with usable TLSA records`));
   }, 300_000);
+
+  it('usage errors exit 64 with one line on stderr and check nothing', async () => {
+    const notScan = join(dir, 'not-a-scan.sqlite');
+    writeFileSync(notScan, 'not sqlite');
+    const cases: [string[], RegExp][] = [
+      [scanArgs(join(dir, 'u1.sqlite'), ['--shard', '3/2', '-']), /--shard/],
+      [scanArgs(join(dir, 'u2.sqlite'), ['--domain-budget', 'soon', '-']), /--domain-budget/],
+      [scanArgs(join(dir, 'u3.sqlite'), [join(dir, 'missing.txt')]), /cannot read/],
+      [scanArgs(notScan, ['-']), /not a database|not a dane-smtp scan file/],
+      [['report', join(dir, 'missing.sqlite')], /no such file/],
+      [['report', notScan], /not a database|not a dane-smtp scan file/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args, { input: 'example.test\n' });
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.stderr.trim().split('\n').filter((l) => !/ domain\(s\)|malformed/.test(l))).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    }
+  });
 
   it('a scan killed with SIGKILL mid-way and rerun loses nothing, duplicates nothing and finishes', async () => {
     const out = join(dir, 'killed.sqlite');
