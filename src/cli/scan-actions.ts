@@ -118,7 +118,8 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
     const first = store.firstSettings();
     if (first) {
       const differ = Object.keys({ ...first, ...settings }).filter(
-        (k) => k !== 'helo' && JSON.stringify((first as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]),
+        // What changes verdicts; not the EHLO name, the concurrency or the budget.
+        (k) => !['helo', 'concurrency', 'budgetMs', 'retryTempfail'].includes(k) && JSON.stringify((first as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]),
       );
       if (differ.length) process.stderr.write(`dane-smtp: warning: ${o.out} was started with other settings (${differ.join(', ')}); results will mix both\n`);
     }
