@@ -14,3 +14,5 @@ export { check, deliver, type ClientOptions, type DeliverOptions, type DeliveryE
 export { daneTransport, DaneDeliveryError, type DaneTransportOptions, type DaneSentMessageInfo } from './nodemailer/transport.js';
 export { parsePolicyTable, lookupPolicy, emptyPolicyTable, LEVELS, type Level, type PolicyEntry, type PolicyTable } from './policy/table.js';
 export { ValidatingResolver, parseTrustAnchors, IANA_ROOT_ANCHORS, type TrustAnchor } from './dns/dnssec/index.js';
+export { CachingResolver } from './dns/cache.js';
+export { diagnose, FINDING_CODES } from './diagnostics/findings.js';

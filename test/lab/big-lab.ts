@@ -27,7 +27,7 @@ import { associationData, makeCa, makeHostCerts, type HostCerts } from './certs.
 import { findBinary } from './install.js';
 import { randomBlock, unbindable, type BindNeed } from './net.js';
 import { ReceiverLog, startReceiver, type RunningReceiver } from './receivers.js';
-import { dig } from './world.js';
+import { dig, killGroup, writeNsdConf, writeUnboundConf } from './world.js';
 import { buildZone, type BuiltZone } from './zones.js';
 
 export type BigVerdict = 'dane-authenticated' | 'encrypt-unauthenticated' | 'opportunistic' | 'undeliverable';
@@ -65,18 +65,6 @@ interface Daemon {
   exited: Promise<void>;
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
@@ -90,86 +78,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
     }),
   );
   return out;
-}
-
-async function writeNsdConf(workDir: string, name: string, address: string, zones: BuiltZone[]): Promise<string> {
-  const dir = join(workDir, name);
-  await mkdir(dir, { recursive: true });
-  const conf = [
-    'server:',
-    `  ip-address: ${address}`,
-    '  port: 53',
-    '  do-ip4: yes',
-    '  do-ip6: no',
-    '  username: ""',
-    '  chroot: ""',
-    `  zonesdir: "${workDir}"`,
-    '  database: ""',
-    `  zonelistfile: "${dir}/zone.list"`,
-    `  pidfile: "${dir}/nsd.pid"`,
-    `  xfrdfile: "${dir}/xfrd.state"`,
-    `  xfrdir: "${dir}"`,
-    `  logfile: "${dir}/log"`,
-    '  server-count: 1',
-    '  verbosity: 1',
-    '  hide-version: yes',
-    '  reuseport: no',
-    '  refuse-any: yes',
-    'remote-control:',
-    '  control-enable: no',
-    ...zones.flatMap((z) => ['zone:', `  name: "${z.name}"`, `  zonefile: "${z.file}"`]),
-    '',
-  ].join('\n');
-  const file = join(dir, 'nsd.conf');
-  await writeFile(file, conf);
-  return file;
-}
-
-async function writeUnboundConf(workDir: string, address: string, rootNs: string, rootDs: string[]): Promise<string> {
-  const dir = join(workDir, 'unbound');
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'root.hints'), `. 3600000 IN NS a.root-lab.\na.root-lab. 3600000 IN A ${rootNs}\n`);
-  await writeFile(join(dir, 'root.ds'), rootDs.join('\n') + '\n');
-  const conf = [
-    'server:',
-    '  verbosity: 0',
-    `  interface: ${address}`,
-    '  port: 53',
-    `  outgoing-interface: ${address}`,
-    '  do-ip4: yes',
-    '  do-ip6: no',
-    '  do-udp: yes',
-    '  do-tcp: yes',
-    '  access-control: 127.0.0.0/8 allow',
-    '  chroot: ""',
-    '  username: ""',
-    `  directory: "${dir}"`,
-    `  pidfile: "${dir}/unbound.pid"`,
-    `  logfile: "${dir}/log"`,
-    '  use-syslog: no',
-    '  do-not-query-localhost: no',
-    `  root-hints: "${dir}/root.hints"`,
-    `  trust-anchor-file: "${dir}/root.ds"`,
-    '  trust-anchor-signaling: no',
-    '  root-key-sentinel: no',
-    '  module-config: "validator iterator"',
-    `  local-zone: "${TLD}." nodefault`,
-    '  ede: yes',
-    '  msg-cache-size: 64m',
-    '  rrset-cache-size: 128m',
-    '  key-cache-size: 32m',
-    '  prefetch: no',
-    '  num-threads: 1',
-    '  so-reuseport: no',
-    '  hide-identity: yes',
-    '  hide-version: yes',
-    'remote-control:',
-    '  control-enable: no',
-    '',
-  ].join('\n');
-  const file = join(dir, 'unbound.conf');
-  await writeFile(file, conf);
-  return file;
 }
 
 export async function startBigLab(options: BigLabOptions = {}): Promise<BigLab> {
@@ -347,7 +255,7 @@ export async function startBigLab(options: BigLabOptions = {}): Promise<BigLab> 
       });
     }
     const resolverAddress = `${block}.4`;
-    const ub = spawnDaemon('unbound', findBinary('unbound')!, ['-d', '-c', await writeUnboundConf(workDir, resolverAddress, ns.root, root.ds)]);
+    const ub = spawnDaemon('unbound', findBinary('unbound')!, ['-d', '-c', await writeUnboundConf(workDir, resolverAddress, ns.root, root.ds, 'big')]);
     await waitFor(`unbound on ${resolverAddress}`, ub, async () => {
       const r = await dig(resolverAddress, 53, `${TLD}.`, 'SOA');
       return r.status === 'NOERROR' && r.ad;

@@ -136,7 +136,7 @@ function installExitHooks(): void {
   }
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (!pid) return;
   try {
     process.kill(-pid, signal);
@@ -581,7 +581,7 @@ async function waitFor(what: string, d: Daemon, workDir: string, probe: () => Pr
   throw new Error(`${what} ${exited ? 'exited' : 'did not become ready'}:\n${tail}`);
 }
 
-async function writeNsdConf(workDir: string, name: string, address: string, zones: BuiltZone[]): Promise<string> {
+export async function writeNsdConf(workDir: string, name: string, address: string, zones: BuiltZone[]): Promise<string> {
   const dir = join(workDir, name);
   await mkdir(dir, { recursive: true });
   const conf = [
@@ -614,14 +614,18 @@ async function writeNsdConf(workDir: string, name: string, address: string, zone
   return file;
 }
 
-async function writeUnboundConf(workDir: string, address: string, rootNs: string, rootDs: string[]): Promise<string> {
+/**
+ * unbound's config. `scale: 'big'` (the benchmark's thousand-domain lab) trades the
+ * short test TTLs and query logging for large caches.
+ */
+export async function writeUnboundConf(workDir: string, address: string, rootNs: string, rootDs: string[], scale: 'lab' | 'big' = 'lab'): Promise<string> {
   const dir = join(workDir, 'unbound');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'root.hints'), `. 3600000 IN NS a.root-lab.\na.root-lab. 3600000 IN A ${rootNs}\n`);
   await writeFile(join(dir, 'root.ds'), rootDs.join('\n') + '\n');
   const conf = [
     'server:',
-    '  verbosity: 1',
+    `  verbosity: ${scale === 'big' ? 0 : 1}`,
     `  interface: ${address}`,
     '  port: 53',
     `  outgoing-interface: ${address}`,
@@ -636,9 +640,9 @@ async function writeUnboundConf(workDir: string, address: string, rootNs: string
     `  pidfile: "${dir}/unbound.pid"`,
     `  logfile: "${dir}/log"`,
     '  use-syslog: no',
-    '  log-servfail: yes',
-    '  log-queries: yes',
-    '  val-log-level: 2',
+    ...(scale === 'big' ? [] : ['  log-servfail: yes']),
+    ...(scale === 'big' ? [] : ['  log-queries: yes']),
+    ...(scale === 'big' ? [] : ['  val-log-level: 2']),
     '  do-not-query-localhost: no',
     `  root-hints: "${dir}/root.hints"`,
     `  trust-anchor-file: "${dir}/root.ds"`,
@@ -648,12 +652,16 @@ async function writeUnboundConf(workDir: string, address: string, rootNs: string
     // `test.` is one of unbound's default (RFC 6761) local zones; the lab TLD must be resolved.
     `  local-zone: "${TLD}." nodefault`,
     '  ede: yes',
-    '  cache-min-ttl: 0',
-    '  cache-max-ttl: 30',
-    '  cache-max-negative-ttl: 5',
-    '  val-bogus-ttl: 5',
-    '  infra-host-ttl: 30',
-    '  infra-keep-probing: yes',
+    ...(scale === 'big'
+      ? ['  msg-cache-size: 64m', '  rrset-cache-size: 128m', '  key-cache-size: 32m']
+      : [
+          '  cache-min-ttl: 0',
+          '  cache-max-ttl: 30',
+          '  cache-max-negative-ttl: 5',
+          '  val-bogus-ttl: 5',
+          '  infra-host-ttl: 30',
+          '  infra-keep-probing: yes',
+        ]),
     '  prefetch: no',
     '  num-threads: 1',
     '  so-reuseport: no',
