@@ -60,7 +60,7 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   const lines: string[] = [];
   const color = verdictColor(r.verdict, st);
   lines.push(`${st.bold(r.domain)}: ${color(st.bold(r.verdict))}${r.host ? ` via ${r.host} [${r.address}]` : ''}`);
-  lines.push(`  policy: ${r.level} (${r.policySource === 'default' ? 'default level' : r.policySource})${r.resolverValidates ? '' : st.red(' — resolver does not validate: DANE off')}`);
+  lines.push(`  policy: ${r.level} (${r.policySource === 'default' ? 'default level' : r.policySource})${r.resolverValidates ? '' : r.deferredEarly === 'resolver' ? st.red(' — no usable answer from the resolver') : st.red(' — resolver does not validate: DANE off')}`);
   if (r.mx) {
     const recs = r.mx.records.length ? r.mx.records.join(', ') : r.mx.status;
     lines.push(`  MX    ${proofColor(r.mx.proof, st)} ${recs}${r.mx.reason ? ` (${r.mx.reason})` : ''}`);

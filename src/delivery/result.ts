@@ -66,6 +66,11 @@ export interface DomainResult {
   /** The TLS policy level that applied (Postfix names) and where it came from: "FILE:LINE" or "default". */
   level: string;
   policySource: string;
+  /**
+   * Set when the destination was deferred before any DNS answer about it: the resolver
+   * was unreachable or failed the DNSSEC probe, the run was aborted, or dane-smtp failed.
+   */
+  deferredEarly?: 'resolver' | 'aborted' | 'internal-error';
   /** send only */
   recipients?: RecipientResult[];
   /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */

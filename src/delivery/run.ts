@@ -23,6 +23,8 @@ export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resol
    * are; the probe only tells whether the root validates from the anchors.
    */
   selfValidating?: boolean;
+  /** A probe already made for this resolver (the scanner probes once per run). */
+  probe?: ValidationProbe;
 }
 
 export interface Work {
@@ -47,8 +49,8 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 }
 
 /** A destination deferred before (or instead of) delivery: unreachable resolver, abort, internal error. */
-function deferredResult(work: Work, reason: string, resolverValidates: boolean): DomainResult {
-  const r: DomainResult = { domain: work.domain, verdict: 'tempfail', host: null, address: null, tls: false, reason, mx: null, hosts: [], resolverValidates, level: work.policy?.level ?? 'dane', policySource: work.policy?.source ?? 'default' };
+function deferredResult(work: Work, cause: NonNullable<DomainResult['deferredEarly']>, reason: string, resolverValidates: boolean): DomainResult {
+  const r: DomainResult = { domain: work.domain, verdict: 'tempfail', deferredEarly: cause, host: null, address: null, tls: false, reason, mx: null, hosts: [], resolverValidates, level: work.policy?.level ?? 'dane', policySource: work.policy?.source ?? 'default' };
   if (work.job.kind === 'send') r.recipients = work.job.envelope.to.map((address) => ({ address, status: 'deferred', reply: `deferred: ${reason}` }));
   return r;
 }
@@ -57,7 +59,7 @@ function deferredResult(work: Work, reason: string, resolverValidates: boolean):
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
   let probe: ValidationProbe;
   try {
-    probe = await probeValidation(options.resolver, options.signal);
+    probe = options.probe ?? (await probeValidation(options.resolver, options.signal));
   } catch (e) {
     // Only an abort throws here.
     probe = { validates: false, reachable: false, reason: e instanceof Error ? e.message : String(e) };
@@ -69,7 +71,7 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
     let result: DomainResult;
     if (!probe.reachable) {
       // An unreachable resolver is temporary: defer, connect nowhere.
-      result = deferredResult(work, probe.reason, false);
+      result = deferredResult(work, 'resolver', probe.reason, false);
     } else {
       try {
         result = await processDestination(work.domain, work.job, {
@@ -82,8 +84,9 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
       } catch (e) {
         // An abort (Ctrl-C, a library caller's signal) or a bug: this destination is
         // deferred, the others keep their results.
-        const why = e instanceof DaneSmtpError && e.code === 'ABORTED' ? 'aborted' : `internal error: ${e instanceof Error ? e.message : String(e)}`;
-        result = deferredResult(work, why, probe.validates);
+        const aborted = e instanceof DaneSmtpError && e.code === 'ABORTED';
+        const why = aborted ? 'aborted' : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+        result = deferredResult(work, aborted ? 'aborted' : 'internal-error', why, probe.validates);
       }
       if (work.job.kind === 'send' && !result.recipients) {
         const status = result.verdict === 'undeliverable' ? 'bounced' : 'deferred';

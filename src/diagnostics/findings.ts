@@ -237,13 +237,12 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
 export function diagnose(result: DomainResult, now: Date): Finding[] {
   const c = new Collector();
   // Deferred before any DNS answer (runAll): unreachable resolver, abort, internal error.
-  const deferredEarly = result.mx === null && result.hosts.length === 0 && result.verdict === 'tempfail';
-  if (deferredEarly && /^resolver unreachable/.test(result.reason)) {
-    c.add('resolver-unreachable', `the DNS resolver did not answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
+  if (result.deferredEarly === 'resolver') {
+    c.add('resolver-unreachable', `the DNS resolver gave no usable answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
   } else if (!result.resolverValidates) {
     c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
   }
-  if (deferredEarly && /^internal error/.test(result.reason)) {
+  if (result.deferredEarly === 'internal-error') {
     c.add('internal-error', `dane-smtp failed on this destination (${result.reason}): it is deferred; please report this`);
   }
   if (result.mx) {

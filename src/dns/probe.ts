@@ -5,7 +5,7 @@ import type { Resolver } from './types.js';
 export interface ValidationProbe {
   /** The signed root SOA came back with AD=1 (RFC 4035 §3.2.3). */
   validates: boolean;
-  /** The resolver answered at all (no timeout, no socket error). */
+  /** The resolver gave a usable answer (not a timeout, socket error, SERVFAIL or REFUSED); else everything is deferred. */
   reachable: boolean;
   /** One line for humans. */
   reason: string;
@@ -23,7 +23,9 @@ export async function probeValidation(resolver: Resolver, signal?: AbortSignal):
   if (answer.status === 'failed') {
     const why = answer.reason ?? 'lookup failed';
     if (isTransportFailure(answer)) return { validates: false, reachable: false, reason: `resolver unreachable: ${why}` };
-    return { validates: false, reachable: true, reason: `root SOA lookup failed: ${why}` };
+    // SERVFAIL, REFUSED, a malformed answer…: we cannot tell whether it validates. That is
+    // indeterminate, so everything is deferred (fail closed), never downgraded to insecure.
+    return { validates: false, reachable: false, reason: `the resolver failed the DNSSEC probe (root SOA: ${why})` };
   }
   if (answer.proof === 'insecure') {
     return {

@@ -15,6 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { runAll, type RunOptions, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
+import { TRANSPORT_FAILURE_PREFIXES } from '../dns/stub.js';
 import type { Resolver } from '../dns/types.js';
 import { addressGate, type AddressGate } from './gate.js';
 
@@ -109,6 +110,7 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
     let failure: string | undefined;
     try {
       const [r] = await runAll([work], {
+        probe,
         ...runOptions,
         concurrency: 1,
         signal: controller.signal,
@@ -143,7 +145,7 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
     } else if (!result) {
       result = { ...budgetResult(work, 0, probe.validates), reason: `internal error: ${failure ?? 'no result'}` };
     }
-    if (result.verdict === 'tempfail' && /^resolver unreachable/.test(result.reason)) {
+    if (result.deferredEarly === 'resolver' || resolverWentAway(result)) {
       // The resolver went away: this says nothing about the domain; a rerun checks it.
       outcome.unfinished++;
       onUnfinished?.(work.domain, result.reason);
@@ -162,4 +164,13 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
   outcome.interrupted = Boolean(signal?.aborted);
   if (outcome.interrupted) outcome.unfinished += works.length - next;
   return outcome;
+}
+
+/**
+ * The MX lookup got no answer from the resolver at all (a timeout or socket error on our
+ * side; a lame domain gives SERVFAIL instead): this says nothing about the domain.
+ */
+function resolverWentAway(result: DomainResult): boolean {
+  const mx = result.mx;
+  return result.verdict === 'tempfail' && mx?.status === 'failed' && TRANSPORT_FAILURE_PREFIXES.some((p) => (mx.reason ?? '').startsWith(p));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
-import { exitCodeOf } from '../../src/delivery/run.js';
+import { exitCodeOf, runAll } from '../../src/delivery/run.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
 import { makeChain, type Chain } from '../support/pki.js';
@@ -133,6 +133,32 @@ describe('delivery loop (RFC 7672 §2.2: MX order over security)', () => {
   it('bogus MX: tempfail without any connection', async () => {
     const { result, calls } = await run(world({ 'example.test MX': { proof: 'bogus', status: 'failed', reason: 'EDE 6' } }), {});
     expect(result.verdict).toBe('tempfail');
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('the resolver probe (RFC 7672 §2.1)', () => {
+  const dane = { ...twoMx, '_25._tcp.mx1.example.test TLSA': secure([]) };
+  async function runWithProbe(probe: FixtureAnswer) {
+    const calls: Call[] = [];
+    const resolver = world({ ...dane, '_25._tcp.mx1.example.test TLSA': secure([spki311(good)]), ' SOA': probe });
+    const [result] = await runAll([{ domain: 'example.test', job: { kind: 'probe' } }], {
+      resolver, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
+      session: scriptedSession({ '192.0.2.1': { kind: 'no-starttls' }, '192.0.2.2': { kind: 'no-starttls' } }, calls) as DestinationOptions['session'],
+    });
+    return { result: result!, calls };
+  }
+  it('a validating resolver: DANE applies (the DANE host without STARTTLS is skipped)', async () => {
+    const { result } = await runWithProbe({ proof: 'secure', records: [{}] });
+    expect(result).toMatchObject({ resolverValidates: true, verdict: 'opportunistic', host: 'mx2.example.test' });
+  });
+  it('a non-validating resolver: DANE is off, nothing better than opportunistic', async () => {
+    const { result } = await runWithProbe({ proof: 'insecure', records: [{}] });
+    expect(result).toMatchObject({ resolverValidates: false, verdict: 'opportunistic', host: 'mx1.example.test' });
+  });
+  it('a probe that fails (SERVFAIL): everything deferred, nothing connected — never downgraded to insecure', async () => {
+    const { result, calls } = await runWithProbe({ proof: 'indeterminate', status: 'failed', reason: 'SERVFAIL' });
+    expect(result).toMatchObject({ verdict: 'tempfail', deferredEarly: 'resolver' });
     expect(calls).toHaveLength(0);
   });
 });

@@ -308,11 +308,11 @@ describe('diagnose: DNS', () => {
   it('resolver-not-validating, and resolver-unreachable for the unreachable-resolver result', () => {
     const r = result({ resolverValidates: false, verdict: 'opportunistic', mx: dns('MX', 'example.test', { proof: 'insecure' }) });
     expect(diagnose(r, NOW)).toMatchObject([{ code: 'resolver-not-validating', severity: 'error' }]);
-    const down = result({ resolverValidates: false, verdict: 'tempfail', host: null, address: null, mx: null, hosts: [], reason: 'resolver unreachable: timeout after 5s' });
+    const down = result({ resolverValidates: false, verdict: 'tempfail', deferredEarly: 'resolver', host: null, address: null, mx: null, hosts: [], reason: 'resolver unreachable: timeout after 5s' });
     expect(codes(down)).toEqual(['resolver-unreachable']);
     // An abort is no problem to fix; an internal error is reported as such.
-    expect(codes({ ...down, resolverValidates: true, reason: 'aborted' })).toEqual([]);
-    expect(codes({ ...down, resolverValidates: true, reason: 'internal error: boom' })).toEqual(['internal-error']);
+    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'aborted', reason: 'aborted' })).toEqual([]);
+    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'internal-error', reason: 'internal error: boom' })).toEqual(['internal-error']);
   });
 });
 

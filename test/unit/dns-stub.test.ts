@@ -381,8 +381,11 @@ describe('probeValidation', () => {
     expect(await probeValidation(resolverFor(v))).toMatchObject({ validates: true, reachable: true });
     const n = await serve((q) => reply(q, { answers: [soa] }));
     expect(await probeValidation(resolverFor(n))).toMatchObject({ validates: false, reachable: true });
+    // A failed probe is indeterminate: fail closed (defer everything), never "insecure".
     const f = await serve((q) => reply(q, { rcode: 'SERVFAIL' }));
-    expect(await probeValidation(resolverFor(f))).toMatchObject({ validates: false, reachable: true });
+    expect(await probeValidation(resolverFor(f))).toMatchObject({ validates: false, reachable: false });
+    const r = await serve((q) => reply(q, { rcode: 'REFUSED' }));
+    expect(await probeValidation(resolverFor(r))).toMatchObject({ validates: false, reachable: false });
     expect(v.queries[0]!.query!.questions).toEqual([{ name: '.', type: 'SOA', class: 'IN' }]);
   });
 
