@@ -4,6 +4,7 @@
  * Every call takes an AbortSignal; the resolver is injectable; `onEvent` sees each step.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { reportAnswer, type DnsReport } from './dane/plan.js';
 import { parseMailDomain } from './dns/names.js';
@@ -12,9 +13,10 @@ import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
 import { StubResolver } from './dns/stub.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
-import { emptyPolicyTable, lookupPolicy, type Level, type PolicyTable } from './policy/table.js';
-import { domainOf, isValidMailbox } from './smtp/message.js';
+import { LEVELS, emptyPolicyTable, lookupPolicy, type Level, type PolicyTable } from './policy/table.js';
+import { isValidHeloName, isValidMailbox } from './smtp/message.js';
 import type { SmtpEvent } from './smtp/types.js';
+import { groupRecipients } from './delivery/recipients.js';
 import { runAll, type Work } from './delivery/run.js';
 import type { DomainResult } from './delivery/result.js';
 
@@ -78,7 +80,22 @@ function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver 
   };
 }
 
+/** Bad arguments are programming errors: DaneSmtpError('USAGE'), before anything is sent. */
+function validateOptions(o: ClientOptions): void {
+  const bad = (what: string) => {
+    throw new DaneSmtpError('USAGE', what);
+  };
+  if (o.level !== undefined && !(LEVELS as readonly string[]).includes(o.level)) bad(`level must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(o.level)}`);
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad(`port must be an integer from 1 to 65535, not ${JSON.stringify(o.port)}`);
+  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 1)) bad(`timeoutMs must be a positive number, not ${JSON.stringify(o.timeoutMs)}`);
+  if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && o.concurrency >= 1)) bad(`concurrency must be a positive integer, not ${JSON.stringify(o.concurrency)}`);
+  if (o.localAddress !== undefined && isIP(o.localAddress) === 0) bad(`localAddress must be an IP address, not ${JSON.stringify(o.localAddress)}`);
+  const helo = o.helo ?? hostname();
+  if (!isValidHeloName(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
+}
+
 async function run(works: Work[], o: ClientOptions): Promise<DomainResult[]> {
+  validateOptions(o);
   const resolver = observed(o.resolver ?? defaultResolver(o), o.onEvent);
   const results = await runAll(works, {
     resolver,
@@ -128,15 +145,11 @@ export interface DeliverOptions extends ClientOptions {
 export async function deliver(message: Buffer | string, options: DeliverOptions): Promise<DomainResult[]> {
   const { from, to } = options;
   if (from !== '' && !isValidMailbox(from)) throw new DaneSmtpError('USAGE', `not a valid sender address: '${from}'`);
-  if (to.length === 0) throw new DaneSmtpError('USAGE', 'no recipients');
-  const byDomain = new Map<string, string[]>();
-  for (const rcpt of to) {
-    const domain = isValidMailbox(rcpt) ? parseMailDomain(domainOf(rcpt) ?? '') : undefined;
-    if (!domain) throw new DaneSmtpError('USAGE', `not a valid recipient address: '${rcpt}'`);
-    const list = byDomain.get(domain) ?? [];
-    if (!list.includes(rcpt)) list.push(rcpt);
-    byDomain.set(domain, list);
-  }
+  if (!Array.isArray(to) || to.length === 0) throw new DaneSmtpError('USAGE', 'to must be a non-empty array of addresses');
+  const byDomain = groupRecipients(to, (rcpt) => {
+    throw new DaneSmtpError('USAGE', `not a valid recipient address: '${rcpt}'`);
+  });
+  validateOptions(options);
   const body = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   const table = options.policyTable ?? emptyPolicyTable();
   const works: Work[] = [...byDomain].map(([domain, rcpts]) => ({
@@ -148,3 +161,4 @@ export async function deliver(message: Buffer | string, options: DeliverOptions)
 }
 
 export { probeValidation };
+

@@ -12,11 +12,12 @@ import { ValidatingResolver } from '../dns/dnssec/index.js';
 import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
-import { domainOf, isValidMailbox } from '../smtp/message.js';
+import { isValidMailbox } from '../smtp/message.js';
 import { ansi, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
+import { groupRecipients } from '../delivery/recipients.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;
@@ -127,15 +128,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .option('--nexthop <[host]:port>', 'send every recipient to this fixed next hop instead of MX hosts'),
   ).action(async (o: CommonOptions & { from: string; to: string[]; nexthop?: string }) => {
     if (o.from !== '' && !isValidMailbox(o.from)) throw new UsageError(`not a valid sender address: '${o.from}'`);
-    const byDomain = new Map<string, string[]>();
-    for (const to of o.to) {
-      const domain = isValidMailbox(to) ? domainOf(to) : undefined;
-      const parsed = domain ? parseMailDomain(domain) : undefined;
-      if (!parsed) throw new UsageError(`not a valid recipient address: '${to}'`);
-      const list = byDomain.get(parsed) ?? [];
-      if (!list.includes(to)) list.push(to);
-      byDomain.set(parsed, list);
-    }
+    const byDomain = groupRecipients(o.to, (to) => {
+      throw new UsageError(`not a valid recipient address: '${to}'`);
+    });
     commonSettings(o); // every option is checked before the message is read or anything is sent
     const p = policySettings(o);
     trustAnchors(o);

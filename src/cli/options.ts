@@ -9,6 +9,7 @@ import { DaneSmtpError } from '../errors.js';
 import { firstNameserver, parseResolverSpec } from '../dns/resolv-conf.js';
 import { LEVELS, PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
+import { isValidHeloName } from '../smtp/message.js';
 
 /** A usage error: `main` prints its message as one line and exits 64. */
 export class UsageError extends DaneSmtpError {
@@ -79,11 +80,11 @@ export function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefin
 
 export function commonSettings(o: CommonOptions) {
   const port = intOption(o.port, '--port', 1, 65535);
-  const timeoutSeconds = Number(o.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) throw new UsageError(`--timeout must be a number of seconds above 0, not '${o.timeout}'`);
+  const timeoutSeconds = /^\d{1,4}(\.\d{1,3})?$/.test(o.timeout) ? Number(o.timeout) : NaN;
+  if (!(timeoutSeconds >= 0.001 && timeoutSeconds <= 3600)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to 3600, not '${o.timeout}'`);
   const concurrency = intOption(o.concurrency, '--concurrency', 1, 1000);
   const helo = o.helo ?? hostname();
-  if (!/^[A-Za-z0-9.-]{1,253}$/.test(helo) && !/^\[[0-9a-fA-F:.]+\]$/.test(helo)) throw new UsageError(`--helo must be a host name or address literal, not '${helo}'`);
+  if (!isValidHeloName(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
   const spec = resolverSpec(o.resolver);
   const timeoutMs = Math.round(timeoutSeconds * 1000);
   return { port, timeoutMs, concurrency, helo, spec };

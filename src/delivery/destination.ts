@@ -7,7 +7,9 @@
 import { rootCertificates } from 'node:tls';
 import { authenticate, type AuthResult } from '../dane/authenticate.js';
 import { decideMx, levelSummary, planHost, type HostPlan, type MxDecision } from '../dane/plan.js';
+import { tlsaToText } from '../dane/tlsa.js';
 import type { Resolver } from '../dns/types.js';
+import { DaneSmtpError } from '../errors.js';
 import type { PolicyEntry } from '../policy/table.js';
 import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
 import { runSmtpSession } from '../smtp/session.js';
@@ -92,6 +94,9 @@ function hostSecurity(plan: Extract<HostPlan, { kind: 'usable' }>, domain: strin
     case 'dane':
     case 'dane-only':
       break;
+    default:
+      // Fail closed: an unknown level must never silently turn DANE off.
+      throw new DaneSmtpError('USAGE', `unknown TLS policy level ${JSON.stringify(policy.level)}`);
   }
   if (level.kind === 'dane') {
     return {
@@ -132,7 +137,7 @@ function hostReportOf(plan: HostPlan): HostReport {
   if (level && level.kind !== 'may') {
     report.tlsaBase = level.tlsaBase;
     report.tlsa = level.tlsa.map((t) => {
-      const text = `${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}`;
+      const text = tlsaToText(t);
       return t.usability.usable ? { record: text, usable: true } : { record: text, usable: false, reason: t.usability.reason, detail: t.usability.detail };
     });
   }

@@ -158,3 +158,12 @@ export function domainOf(addr: string): string | undefined {
   const domain = addr.slice(at + 1);
   return domain.startsWith('[') ? domain : domain.toLowerCase();
 }
+
+/**
+ * An EHLO/HELO argument (RFC 5321 §4.1.1.1): a host name or an address literal like
+ * `[192.0.2.1]` / `[IPv6:2001:db8::1]`. Nothing that could break the command line.
+ */
+export function isValidHeloName(name: string): boolean {
+  if (typeof name !== 'string') return false;
+  return /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(name) || /^\[(?:IPv6:)?[0-9A-Fa-f:.]{2,45}\]$/.test(name);
+}

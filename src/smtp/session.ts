@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
-import { canonicalMessage, dotStuff, isAscii, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
+import { canonicalMessage, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
 import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
 import type {
@@ -78,7 +78,7 @@ function validate(o: SmtpSessionOptions, job: SmtpJob): void {
   if (!(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs)) throw usage(`bad timeoutMs ${o.timeoutMs}`);
   if (o.tls !== 'none' && o.tls !== 'may' && o.tls !== 'required') throw usage(`bad tls mode ${String(o.tls)}`);
   // EHLO domain / address-literal (RFC 5321 §4.1.1.1): nothing that could break the command line.
-  if (typeof o.helo !== 'string' || !/^[A-Za-z0-9.:\-[\]]{1,255}$/.test(o.helo)) {
+  if (!isValidHeloName(o.helo)) {
     throw usage(`bad helo name ${JSON.stringify(o.helo)}`);
   }
   if (job.kind === 'send') {

@@ -162,3 +162,28 @@ describe('the resolver probe (RFC 7672 §2.1)', () => {
     expect(calls).toHaveLength(0);
   });
 });
+
+describe('recipients', () => {
+  it('are grouped per domain; the domain compares case-insensitively, each address once', async () => {
+    const { groupRecipients } = await import('../../src/delivery/recipients.js');
+    const fail = (a: string): never => {
+      throw new Error(a);
+    };
+    expect([...groupRecipients(['bob@Example.TEST', 'bob@example.test', 'Bob@example.test', 'x@other.test'], fail)]).toEqual([
+      ['example.test', ['bob@Example.TEST', 'Bob@example.test']],
+      ['other.test', ['x@other.test']],
+    ]);
+    expect(() => groupRecipients(['not an address'], fail)).toThrow('not an address');
+  });
+});
+
+describe('library arguments', () => {
+  it('a bad option is a USAGE error before anything happens, never a silent DANE-off', async () => {
+    const { check } = await import('../../src/api.js');
+    const resolver = world({});
+    for (const bad of [{ level: 'DANE' }, { port: 0 }, { timeoutMs: -5 }, { helo: 'bad name' }, { localAddress: 'nope' }]) {
+      await expect(check('example.test', { resolver, helo: 'client.test', ...bad } as never)).rejects.toMatchObject({ code: 'USAGE' });
+    }
+    expect(resolver.asked).toEqual([]);
+  });
+});
