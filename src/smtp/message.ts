@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 /**
  * Pure message and address helpers for the SMTP client.
  * - line ends normalised to CRLF (RFC 5321 §2.3.8: no bare CR or LF on the wire),
@@ -166,4 +167,15 @@ export function domainOf(addr: string): string | undefined {
 export function isValidHeloName(name: string): boolean {
   if (typeof name !== 'string') return false;
   return /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(name) || /^\[(?:IPv6:)?[0-9A-Fa-f:.]{2,45}\]$/.test(name);
+}
+
+/** `local@bücher.example` → `local@xn--bcher-kva.example` when the local part is ASCII; else unchanged. */
+export function asciiDomainAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address;
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (!isAscii(local) || isAscii(domain) || domain.startsWith('[')) return address;
+  const ascii = domainToASCII(domain);
+  return ascii ? `${local}@${ascii}` : address;
 }

@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
-import { canonicalMessage, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
+import { asciiDomainAddress, canonicalMessage, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
 import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
 import type {
@@ -433,6 +433,9 @@ class Session {
     const ext = this.extensions;
     const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);
     const body = canonicalMessage(env.message);
+    // Without SMTPUTF8, an ASCII local part at an IDN domain goes out with the A-label
+    // (RFC 5890 §2.3.2.1, as Postfix does); results keep the addresses as given.
+    if (!has('SMTPUTF8')) env = { ...env, from: asciiDomainAddress(env.from), to: env.to.map(asciiDomainAddress) };
 
     // RFC 6531 §3.5: a message that needs SMTPUTF8 is not sent to a server that does not offer it.
     if (needsSmtputf8(env) && !has('SMTPUTF8')) {

@@ -779,6 +779,25 @@ describe('runSmtpSession: message transaction', () => {
     expect(result.recipients?.[0]?.reply).toMatch(reply);
   });
 
+  it('an ASCII local part at an IDN domain goes out as the A-label without SMTPUTF8 (RFC 5890)', async () => {
+    let rcpt = '';
+    let mail = '';
+    const server = await serve(async (c) => {
+      await plainUpToMail(['8BITMIME'])(c);
+      mail = await c.expect(/^MAIL/);
+      await c.write('250 ok\r\n');
+      rcpt = await c.expect(/^RCPT/);
+      await script(['250 ok', [/^DATA$/, '354 go']])(c);
+      await c.readData();
+      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
+    });
+    const { result } = await run(server, {}, send(['bob@bücher.example'], 'Subject: x\r\n\r\nhi\r\n'));
+    expect(result.outcome).toBe('ok');
+    expect(mail).toBe('MAIL FROM:<sender@example.test>');
+    expect(rcpt).toBe('RCPT TO:<bob@xn--bcher-kva.example>');
+    expect(result.recipients).toMatchObject([{ address: 'bob@bücher.example', status: 'delivered' }]);
+  });
+
   it('a UTF-8 body only needs 8BITMIME, not SMTPUTF8', async () => {
     let mail = '';
     const server = await serve(async (c) => {
