@@ -27,6 +27,8 @@ import type {
 export type SmtpJob = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
 
+/** RFC 5321 §4.5.3.2.6: "DATA Termination: 10 minutes". */
+const FINAL_REPLY_TIMEOUT_MS = 10 * 60_000;
 /** Message data is written in chunks, each with its own deadline (a stalled reader cannot hang us). */
 const DATA_CHUNK_BYTES = 64 * 1024;
 
@@ -186,8 +188,7 @@ class Session {
    * Wait until poll() yields a value, the session fails, or `timeoutMs` passes. The deadline
    * starts now and nothing (in particular no incoming data) resets it.
    */
-  private wait<T>(step: string, poll: () => T | undefined): Promise<T> {
-    const ms = this.o.timeoutMs;
+  private wait<T>(step: string, poll: () => T | undefined, ms = this.o.timeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = () => {
@@ -220,8 +221,8 @@ class Session {
     });
   }
 
-  private async readReply(step: string, label = `waiting for the reply to ${step}`): Promise<SmtpReply> {
-    const reply = await this.wait(label, () => this.reader.shift());
+  private async readReply(step: string, label = `waiting for the reply to ${step}`, ms = this.o.timeoutMs): Promise<SmtpReply> {
+    const reply = await this.wait(label, () => this.reader.shift(), ms);
     this.emit({ type: 'reply', reply });
     return reply;
   }
@@ -537,7 +538,9 @@ class Session {
       for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {
         await this.write(payload.subarray(off, off + DATA_CHUNK_BYTES), 'sending the message data');
       }
-      const done = await this.readReply('the end of data');
+      // RFC 5321 §4.5.3.2.6: the server may take its time after the final dot (content
+      // filters); giving up early would defer a message it may have accepted: duplicates.
+      const done = await this.readReply('the end of data', undefined, this.o.finalReplyTimeoutMs ?? Math.max(this.o.timeoutMs, FINAL_REPLY_TIMEOUT_MS));
       const cls = replyClass(done);
       // Delivered only with a 2xx after the dot.
       settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(done), accepted);

@@ -39,6 +39,8 @@ export interface SmtpSessionOptions {
   /** Deadline of each step (connect, handshake, one whole reply), in milliseconds. */
   timeoutMs: number;
   tls: TlsMode;
+  /** Deadline for the reply to the final dot of DATA; default max(timeoutMs, 10 minutes) (RFC 5321 §4.5.3.2.6). */
+  finalReplyTimeoutMs?: number;
   /** SNI sent in the ClientHello (the TLSA base domain); omitted when undefined. */
   servername?: string;
   /** Called after the handshake, before any command inside TLS. */

@@ -798,6 +798,18 @@ describe('runSmtpSession: message transaction', () => {
     expect(result.recipients).toMatchObject([{ address: 'bob@bücher.example', status: 'delivered' }]);
   });
 
+  it('the reply to the final dot may take longer than the step deadline (RFC 5321 §4.5.3.2.6)', async () => {
+    const server = await serve(async (c) => {
+      await plainUpToMail([])(c);
+      await script([[/^MAIL/, '250 ok'], [/^RCPT/, '250 ok'], [/^DATA$/, '354 go']])(c);
+      await c.readData();
+      await new Promise((r) => setTimeout(r, 600)); // a slow content filter
+      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
+    });
+    const { result } = await run(server, { timeoutMs: 300 }, send(['a@example.test'], 'Subject: x\r\n\r\nhi\r\n'));
+    expect(result.recipients).toMatchObject([{ status: 'delivered' }]);
+  });
+
   it('a UTF-8 body only needs 8BITMIME, not SMTPUTF8', async () => {
     let mail = '';
     const server = await serve(async (c) => {
@@ -858,7 +870,7 @@ describe('runSmtpSession: message transaction', () => {
       await c.write('250 almost');
       await c.closed;
     });
-    const { result } = await run(server, { timeoutMs: 300 }, send(['a@example.test']));
+    const { result } = await run(server, { timeoutMs: 300, finalReplyTimeoutMs: 500 }, send(['a@example.test']));
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'TIMEOUT' }, recipients: [{ status: 'deferred' }] });
   });
 
