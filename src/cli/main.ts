@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `dane-smtp` command line: check, send, tlsa, scan and report (shared options in options.ts). Usage errors exit 64 with one line, never a stack trace. */
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { isLoopback } from '../dns/resolv-conf.js';
@@ -84,15 +84,31 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
 
 function readMessage(): Buffer {
   if (process.stdin.isTTY) throw new UsageError('send reads the message from standard input: dane-smtp send --from A --to B < message.eml');
-  let data: Buffer;
+  // Read in chunks and stop past the limit: a huge input must not exhaust memory first.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(1 << 20);
   try {
-    data = readFileSync(0);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(0, chunk, 0, chunk.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue; // non-blocking stdin: retry
+        if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+        throw e;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_MESSAGE_BYTES) throw new UsageError(`the message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read the message from standard input: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (data.length === 0) throw new UsageError('the message on standard input is empty');
-  if (data.length > MAX_MESSAGE_BYTES) throw new UsageError(`the message is larger than ${MAX_MESSAGE_BYTES} bytes`);
-  return data;
+  if (total === 0) throw new UsageError('the message on standard input is empty');
+  return Buffer.concat(chunks, total);
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {

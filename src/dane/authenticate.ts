@@ -59,7 +59,10 @@ export type AuthResult = AuthMatch | AuthFailure;
 export interface AuthInput {
   /** Usable records only (see classifyTlsa); unusable ones never take part. */
   records: ClassifiedTlsa[];
-  /** DER certificates exactly as the server sent them, leaf first. */
+  /**
+   * DER certificates the server sent, leaf first, and nothing else. (Node hands them over
+   * as the issuer path it found among them, so the order here is not the wire order.)
+   */
   served: Buffer[];
   /** RFC 7672 §3.2.2 reference identifiers: TLSA base domain, MX host, next-hop domain. */
   referenceNames: string[];

@@ -172,7 +172,12 @@ export class CachingResolver implements Resolver {
   #store(key: string, answer: DnsAnswer<unknown>, ttlSeconds: number): void {
     const now = this.#now();
     this.#entries.delete(key);
-    this.#entries.set(key, { answer, storedAt: now, expiresAt: now + ttlSeconds * 1000 });
+    let expiresAt = now + ttlSeconds * 1000;
+    // A secure answer is no longer secure once its signatures expire.
+    const sigExpires = answer.signatureExpires ? Date.parse(answer.signatureExpires) : NaN;
+    if (Number.isFinite(sigExpires)) expiresAt = Math.min(expiresAt, sigExpires);
+    if (expiresAt <= now) return;
+    this.#entries.set(key, { answer, storedAt: now, expiresAt });
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
