@@ -31,6 +31,11 @@ const EXPECTED: Record<string, string[]> = {
   'host-addr-bogus.test': ['dns-bogus'],
   'cname-to-insecure.test': ['cname-insecure', 'no-rollover-slack'],
   'ta-211-intermediate.test': [],
+  'dnskey-unknown.test': ['mx-bogus'],
+  'ds-wrong-digest.test': ['mx-bogus'],
+  'nsec3-missing.test': ['mx-bogus'],
+  'sig-expiring.test': ['rrsig-expires-soon', 'rrsig-expires-soon', 'no-rollover-slack'],
+  'unsupported-ds.test': [],
 };
 
 let world: World | undefined;
@@ -87,6 +92,25 @@ describe('check --json findings on lab domains', () => {
     expect(left).toBeLessThan(32 * 86_400_000);
     const tlsa = (r.hosts as { dns: { type: string; signatureExpires?: string }[] }[])[0]!.dns.find((d) => d.type === 'TLSA');
     expect(tlsa?.signatureExpires).toBeDefined();
+  });
+
+  it('signatures expiring in 3 days (sig-expiring.test): rrsig-expires-soon for the MX and the TLSA RRset, still authenticated', () => {
+    const r = byDomain.get('sig-expiring.test')!;
+    expect(r.verdict).toBe('dane-authenticated');
+    const soon = findingsOf('sig-expiring.test').filter((f) => f.code === 'rrsig-expires-soon');
+    expect(soon.map((f) => f.severity)).toEqual(['warning', 'warning']);
+    expect(soon[0]!.host).toBeUndefined();
+    expect(soon[0]!.message).toMatch(/RRSIG over the MX RRset of sig-expiring\.test expires .*re-sign the zone/);
+    expect(soon[1]).toMatchObject({ host: 'mx.sig-expiring.test' });
+    expect(soon[1]!.message).toContain('TLSA RRset of _25._tcp.mx.sig-expiring.test');
+    const left = Date.parse((r.mx as { signatureExpires: string }).signatureExpires) - Date.now();
+    expect(Math.round(left / 86_400_000)).toBe(3);
+  });
+
+  it('the new bogus variants say why in mx-bogus (unbound EDE: DNSKEY Missing, RRSIGs/NSEC Missing)', () => {
+    expect(findingsOf('dnskey-unknown.test')[0]!.message).toMatch(/EDE 9\b/);
+    expect(findingsOf('ds-wrong-digest.test')[0]!.message).toMatch(/EDE 9\b/);
+    expect(findingsOf('nsec3-missing.test')[0]!.message).toMatch(/EDE 1[02]\b/);
   });
 
   it('the human output has a "fix:" line per finding', async () => {

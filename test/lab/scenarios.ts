@@ -6,6 +6,7 @@
  * and smtp-server receivers.
  */
 import type { CertProfile } from './certs.js';
+import type { TamperHow } from './zones.js';
 
 export type Verdict =
   | 'dane-authenticated'
@@ -45,8 +46,20 @@ export interface ZoneSpec {
    * listens, so every lookup in the zone ends in SERVFAIL (indeterminate, not bogus).
    */
   lame?: boolean;
-  /** Bogus on purpose: the RRSIG over (owner, type) expired or corrupted. */
-  tamper?: { owner: string; type: string; how: 'expired' | 'corrupt' }[];
+  /**
+   * Bogus on purpose: the RRSIG over (owner, type) expired, corrupted or made by a key not in
+   * the DNSKEY RRset; or (`no-denial`) the NSEC/NSEC3 proving that (owner, type) does not exist
+   * removed. See zones.ts `TamperHow`.
+   */
+  tamper?: { owner: string; type: string; how: TamperHow }[];
+  /**
+   * The DS the TLD publishes for this zone: `wrong-digest` (a SHA-256 digest that matches no
+   * DNSKEY: the zone is bogus) or `unsupported-digest` (digest type 200, unassigned, with a
+   * 32-byte digest: no DS is usable, so the zone is insecure, RFC 4035 §5.2 / RFC 6840 §5.2).
+   */
+  ds?: 'wrong-digest' | 'unsupported-digest';
+  /** Signatures expire this many days from now (default 30). */
+  expiresInDays?: number;
 }
 
 export interface HostSpec {
@@ -110,6 +123,8 @@ function single(
     tlsa?: (host: string) => RecordSpec[];
     extra?: (domain: string, host: string) => RecordSpec[];
     tamper?: (domain: string, host: string) => ZoneSpec['tamper'];
+    /** Other zone properties (ds, expiresInDays). */
+    zone?: Pick<ZoneSpec, 'ds' | 'expiresInDays'>;
     delivered?: boolean;
     sni?: boolean;
   } = {},
@@ -132,6 +147,7 @@ function single(
         signing: opts.signing ?? 'ecdsa-nsec',
         records: [mx(domain, 10, host), a(host), ...(opts.tlsa?.(host) ?? []), ...(opts.extra?.(domain, host) ?? [])],
         ...(tamper ? { tamper } : {}),
+        ...opts.zone,
       },
     ],
     hosts: [{ name: host, ...opts.host }],
@@ -325,6 +341,38 @@ export const scenarios: Scenario[] = [
     signing: 'rsa-nsec',
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
     tamper: (d) => [{ owner: d, type: 'MX', how: 'corrupt' }],
+  }),
+  // --- DNSSEC failure variants (issue 6: bogus is caught; issue 8: signatures expire soon) --
+  single('dnskey-unknown', 'RFC 4035 §5.3.1: the MX RRSIG is made by a key absent from the zone’s DNSKEY RRset → MX bogus → tempfail', 'tempfail', {
+    signing: 'ecdsa-nsec3',
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    tamper: (d) => [{ owner: d, type: 'MX', how: 'unknown-key' }],
+  }),
+  single('ds-wrong-digest', 'RFC 4035 §5.2: the TLD’s DS digest matches no DNSKEY of the zone → the whole zone is bogus → tempfail', 'tempfail', {
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    zone: { ds: 'wrong-digest' },
+  }),
+  {
+    domain: 'nsec3-missing.test',
+    description: 'RFC 5155 §8.5: MX NODATA without the NSEC3 matching the name → bogus, not an implicit MX → tempfail',
+    expect: { verdict: 'tempfail', hosts: [] },
+    zones: [
+      {
+        name: 'nsec3-missing.test',
+        signing: 'ecdsa-nsec3',
+        records: [a('nsec3-missing.test'), tlsa('nsec3-missing.test', 3, 1, 1)],
+        tamper: [{ owner: 'nsec3-missing.test', type: 'MX', how: 'no-denial' }],
+      },
+    ],
+    hosts: [{ name: 'nsec3-missing.test' }],
+  },
+  single('sig-expiring', 'RFC 4035 §5.3.1 / RFC 6781 §4.4.2: signatures still valid, expiring in 3 days → authenticated (check warns rrsig-expires-soon)', 'dane-authenticated', {
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    zone: { expiresInDays: 3 },
+  }),
+  single('unsupported-ds', 'RFC 4035 §5.2 / RFC 6840 §5.2: the only DS uses an unassigned digest type (200) → zone insecure, not bogus → opportunistic', 'opportunistic', {
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+    zone: { ds: 'unsupported-digest' },
   }),
   {
     domain: 'mx-lame.test',

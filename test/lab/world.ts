@@ -14,6 +14,7 @@
  * exit / SIGINT / SIGTERM; a detached watchdog kills the daemons if this process dies hard.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, copyFileSync, chmodSync } from 'node:fs';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -427,8 +428,10 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
             signing: signingOf(z.signing),
             records: [`${fqdn(z.name)} 60 IN NS ns-leaf.${TLD}.`, ...recordLines(z.records, plan.addressOf, certs)],
             ...(z.tamper ? { tamper: z.tamper } : {}),
+            ...(z.expiresInDays !== undefined ? { expiresInDays: z.expiresInDays } : {}),
           } satisfies ZoneInput),
         );
+        const dsOf = new Map(leafZones.map((z) => [fqdn(z.name), z.ds]));
         const tldRecords = [
           `${TLD}. 60 IN NS ns.${TLD}.`,
           `ns.${TLD}. 60 IN A ${ns.tld}`,
@@ -436,7 +439,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           // Lame delegations point at an nsd without zones (.5): it REFUSEs every query and
           // the resolver gives up with SERVFAIL (no validation verdict).
           `ns-lame.${TLD}. 60 IN A ${block}.5`,
-          ...built.flatMap((b) => [`${b.name} 60 IN NS ${lame.has(b.name) ? 'ns-lame' : 'ns-leaf'}.${TLD}.`, ...b.ds]),
+          ...built.flatMap((b) => [`${b.name} 60 IN NS ${lame.has(b.name) ? 'ns-lame' : 'ns-leaf'}.${TLD}.`, ...spoilDs(b.ds, dsOf.get(b.name))]),
         ];
         const tld = await buildZone(workDir, {
           name: TLD,
@@ -544,6 +547,25 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * The DS lines the TLD publishes for a zone (`owner ttl IN DS tag alg digesttype digest`):
+ * as made, with the digest's first byte flipped (`wrong-digest`), or with the digest type
+ * replaced by 200, unassigned, and a random digest of SHA-256 length (`unsupported-digest`).
+ */
+export function spoilDs(ds: string[], how: 'wrong-digest' | 'unsupported-digest' | undefined): string[] {
+  if (!how) return ds;
+  return ds.map((line) => {
+    const f = line.split(/\s+/);
+    if (f[3] !== 'DS' || f.length < 8) throw new Error(`unexpected DS line: ${line}`);
+    const digest = Buffer.from(f.slice(7).join(''), 'hex');
+    if (how === 'wrong-digest') {
+      digest[0] = (digest[0] ?? 0) ^ 0xff;
+      return [...f.slice(0, 7), digest.toString('hex').toUpperCase()].join('\t');
+    }
+    return [...f.slice(0, 6), '200', randomBytes(32).toString('hex').toUpperCase()].join('\t');
+  });
 }
 
 function checkScenarios(list: Scenario[]): void {
