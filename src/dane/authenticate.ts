@@ -126,9 +126,18 @@ function dateProblem(c: ParsedCert, now: Date): string | undefined {
   return undefined;
 }
 
+/** `parent` issued `child`: names match and the signature verifies with the parent's key. */
+export function certIssuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 function issuedBy(child: ParsedCert, parent: ParsedCert): boolean {
   try {
-    return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.x509.publicKey);
+    return certIssuedBy(child.x509, parent.x509);
   } catch {
     return false;
   }
@@ -177,7 +186,8 @@ export function leafMatchesName(leaf: X509Certificate, name: string): boolean {
   }
 }
 
-function serverAuthAllowed(leaf: X509Certificate): boolean {
+/** No extended key usage, or one that allows TLS server authentication. */
+export function serverAuthAllowed(leaf: X509Certificate): boolean {
   const eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
   return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
 }

@@ -212,11 +212,6 @@ export async function planHost(resolver: Resolver, host: MxHost, domain: string,
   return withAddrs({ kind: 'may', why: `no secure TLSA records at ${bases.map((b) => tlsaOwner(b, options.port)).join(' or ')}` });
 }
 
-/** Planning a whole destination: the MX decision, then hosts on demand in MX order. */
-export async function planMx(resolver: Resolver, domain: string, options: PlanOptions & { random?: () => number }): Promise<MxDecision> {
-  const answer = await resolver.lookup(domain, 'MX', { signal: options.signal });
-  return decideMx(domain, answer, options.random);
-}
 
 export function levelSummary(level: HostLevel): string {
   switch (level.kind) {
@@ -229,4 +224,3 @@ export function levelSummary(level: HostLevel): string {
   }
 }
 
-export { tlsaToText };

@@ -3,7 +3,7 @@
  * (Postfix semantics). Pure: served chain, anchors, names and time in; result out.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { leafMatchesName } from '../dane/authenticate.js';
+import { certIssuedBy, leafMatchesName, serverAuthAllowed } from '../dane/authenticate.js';
 import type { Fingerprint } from './table.js';
 
 export type PolicyAuth = { ok: true; detail: string } | { ok: false; reason: string };
@@ -32,13 +32,6 @@ export function checkFingerprints(served: Buffer[], fingerprints: Fingerprint[])
   };
 }
 
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
-  }
-}
 
 function dateOk(c: X509Certificate, now: Date): boolean {
   return now >= new Date(c.validFrom) && now <= new Date(c.validTo);
@@ -85,9 +78,9 @@ export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patte
   let anchored: X509Certificate | undefined;
   for (let depth = 0; depth < 10 && !anchored; depth++) {
     const top = path[path.length - 1]!;
-    anchored = anchors.find((a) => a.fingerprint256 === top.fingerprint256 || issuedBy(top, a));
+    anchored = anchors.find((a) => a.fingerprint256 === top.fingerprint256 || certIssuedBy(top, a));
     if (anchored) break;
-    const next = certs.find((c) => !used.has(c) && issuedBy(top, c));
+    const next = certs.find((c) => !used.has(c) && certIssuedBy(top, c));
     if (!next) break;
     path.push(next);
     used.add(next);
@@ -97,6 +90,7 @@ export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patte
     if (!dateOk(c, ctx.now)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is outside its validity period` };
     if (i > 0 && c.ca !== true) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not a CA` };
   }
+  if (!serverAuthAllowed(leaf)) return { ok: false, reason: 'the certificate is not for TLS server authentication (extended key usage)' };
   const name = nameMatches(leaf, patterns, ctx);
   if (!name) return { ok: false, reason: `the certificate names none of ${patterns.join(', ')} (host ${ctx.host}, next hop ${ctx.nexthop})` };
   return { ok: true, detail: `PKIX chain to ${anchored.subject.replace(/\n/g, ', ')}, name ${name}` };
