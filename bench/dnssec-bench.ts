@@ -5,9 +5,7 @@
  * cost of answering (small next to validation, but not zero); `cold` rows fetch and
  * validate the whole chain root → TLD → zone with a new resolver each time.
  *
- *   npx tsc -p . && npx tsc --ignoreConfig --module nodenext --moduleResolution nodenext --target es2022 \
- *     --types node --skipLibCheck --strict --outDir dist --rootDir . bench/dnssec-bench.ts \
- *     && node dist/bench/dnssec-bench.js [iterations]
+ *   npm run bench:dnssec [-- iterations]
  */
 import { performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
