@@ -36,7 +36,15 @@ function hostLines(h: HostReport, st: Style): string[] {
   }
   out.push(`    level: ${h.level ?? 'none'} — ${h.levelReason}`);
   for (const a of h.attempts) {
-    const tls = a.tls ? `${a.tlsVersion ?? 'TLS'} ${a.cipher ?? ''}`.trim() : a.plaintextRetry ? 'plaintext (STARTTLS failed, retried without TLS)' : 'plaintext';
+    const tls = a.tls
+      ? `${a.tlsVersion ?? 'TLS'} ${a.cipher ?? ''}`.trim()
+      : a.tlsVersion
+        ? `${a.tlsVersion} ${a.cipher ?? ''} handshake, closed before any command`.replace('  ', ' ')
+        : a.plaintextRetry
+          ? 'plaintext (STARTTLS failed, retried without TLS)'
+          : a.result === 'failed'
+            ? 'no TLS'
+            : 'plaintext';
     out.push(`    → ${a.address}: ${a.result === 'ok' ? st.green('ok') : a.result === 'rejected' ? st.yellow('rejected') : st.red('failed')}, ${tls}${a.error ? ` — ${a.error}` : ''}`);
     for (const c of a.chain ?? []) {
       out.push(`      cert ${c.depth}: ${c.subject} ${st.dim(`spki sha256 ${c.spkiSha256}`)}`);
