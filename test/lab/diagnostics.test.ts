@@ -34,6 +34,7 @@ const EXPECTED: Record<string, string[]> = {
   'dnskey-unknown.test': ['mx-bogus'],
   'ds-wrong-digest.test': ['mx-bogus'],
   'nsec3-missing.test': ['mx-bogus'],
+  'tlsa-denial-missing.test': ['tlsa-bogus'],
   'sig-expiring.test': ['rrsig-expires-soon', 'rrsig-expires-soon', 'no-rollover-slack'],
   'unsupported-ds.test': [],
 };

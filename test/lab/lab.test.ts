@@ -37,9 +37,9 @@ const EDE_BY_HOW: Record<TamperHow | 'wrong-digest', RegExp> = {
   expired: /^7\b/, // Signature Expired
   corrupt: /^6\b/, // DNSSEC Bogus
   'unknown-key': /^9\b/, // DNSKEY Missing ("signatures from unknown keys")
-  // unbound 1.17 says 10 (RRSIGs Missing, "no signatures") for a NODATA whose NSEC3 is gone;
-  // 12 (NSEC Missing) would be the more exact code.
-  'no-denial': /^1[02]\b/,
+  // unbound 1.17: NODATA whose NSEC3 is gone (nsd sends SOA only) → 10 (RRSIGs Missing, "no
+  // signatures"); whose NSEC is gone → 6 ("nodata proof failed"); 12 (NSEC Missing) would fit best.
+  'no-denial': /^(6|10|12)\b/,
   'wrong-digest': /^9\b/, // DNSKEY Missing ("DS hash mismatches key")
 };
 

@@ -366,6 +366,10 @@ export const scenarios: Scenario[] = [
     ],
     hosts: [{ name: 'nsec3-missing.test' }],
   },
+  single('tlsa-denial-missing', 'RFC 4035 §5.4 / RFC 7672 §2.2: TLSA NODATA at the only MX host without its NSEC proof → TLSA bogus, not "no TLSA" → tempfail', 'tempfail', {
+    tlsa: (h) => [txt(`_25._tcp.${h}`, 'no TLSA here')],
+    tamper: (_d, h) => [{ owner: `_25._tcp.${h}`, type: 'TLSA', how: 'no-denial' }],
+  }),
   single('sig-expiring', 'RFC 4035 §5.3.1 / RFC 6781 §4.4.2: signatures still valid, expiring in 3 days → authenticated (check warns rrsig-expires-soon)', 'dane-authenticated', {
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
     zone: { expiresInDays: 3 },
