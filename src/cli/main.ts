@@ -68,7 +68,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     onProbe: (p) => {
       if (!p.reachable) process.stderr.write(`dane-smtp: ${p.reason}: every destination is deferred\n`);
       else if (!p.validates && anchors) {
-        process.stderr.write(`dane-smtp: WARNING: the root zone does not validate from the trust anchor: ${p.reason}\ndane-smtp: WARNING: signed destinations will be deferred as bogus.\n`);
+        process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${p.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
       } else if (!p.validates) {
         process.stderr.write(`dane-smtp: WARNING: ${p.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
       }

@@ -182,7 +182,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
         return SCAN_EXIT.INCOMPLETE;
       }
       if (!probe.validates && anchors) {
-        process.stderr.write(`dane-smtp: WARNING: the root zone does not validate from the trust anchor: ${probe.reason}\ndane-smtp: WARNING: signed destinations will be deferred as bogus.\n`);
+        process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${probe.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
       } else if (!probe.validates) {
         process.stderr.write(`dane-smtp: WARNING: ${probe.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
       }
