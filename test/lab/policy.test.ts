@@ -14,7 +14,7 @@ import { scenarios } from './scenarios.js';
 import { startWorld, type World } from './world.js';
 
 const execFileAsync = promisify(execFile);
-const USED = ['ee-311.test', 'mx-insecure.test', 'no-tlsa.test', 'no-tlsa-no-starttls.test', 'wrong-digest.test', 'ta-201-root.test', 'ta-wrong-name.test'];
+const USED = ['insecure-mx-dane-host.test', 'ee-311.test', 'mx-insecure.test', 'no-tlsa.test', 'no-tlsa-no-starttls.test', 'wrong-digest.test', 'ta-201-root.test', 'ta-wrong-name.test'];
 let world: World;
 const dir = mkdtempSync(join(tmpdir(), 'dane-policy-'));
 
@@ -133,6 +133,14 @@ describe('policy levels (Postfix smtp_tls_policy_maps)', () => {
     const viaRelay = await send('elsewhere.test', ['--nexthop', '[mx.no-tlsa.test]']);
     expect(viaRelay.run.code).toBe(EXIT.OK);
     expect(viaRelay.got[0]).toMatchObject({ receiver: 'mx.no-tlsa.test', tls: true });
+  });
+
+  it('--dane-insecure-mx: DANE for a secure host behind an insecure MX RRset (RFC 7672 §2.2.1)', async () => {
+    expect((await check(['insecure-mx-dane-host.test'])).line).toMatchObject({ verdict: 'opportunistic', host: 'mx.ee-311.test', tls: true });
+    const { line } = await check(['--dane-insecure-mx', 'insecure-mx-dane-host.test']);
+    expect(line).toMatchObject({ verdict: 'dane-authenticated', host: 'mx.ee-311.test' });
+    // The MX RRset is not trusted: only the TLSA base domain is a reference identifier.
+    expect((line?.hosts as { level: string }[])[0]?.level).toBe('dane');
   });
 
   it('a malformed table is refused with file and line, before anything is sent', async () => {

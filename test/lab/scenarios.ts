@@ -385,6 +385,13 @@ export const scenarios: Scenario[] = [
     zones: [{ name: 'mx-lame.test', signing: 'unsigned', lame: true, records: [mx('mx-lame.test', 10, 'mx.ee-311.test')] }],
     hosts: [],
   },
+  {
+    domain: 'insecure-mx-dane-host.test',
+    description: 'RFC 7672 §2.2.1: an insecure MX RRset naming a host with secure address and TLSA records → opportunistic by default (DANE with --dane-insecure-mx)',
+    expect: { verdict: 'opportunistic', hosts: ['mx.ee-311.test'] },
+    zones: [{ name: 'insecure-mx-dane-host.test', signing: 'unsigned', records: [mx('insecure-mx-dane-host.test', 10, 'mx.ee-311.test')] }],
+    hosts: [],
+  },
   single('host-addr-bogus', 'RFC 7672 §2.2.2: the only MX host’s A RRset is bogus (corrupted RRSIG) → that host fails → tempfail', 'tempfail', {
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
     tamper: (_d, h) => [{ owner: h, type: 'A', how: 'corrupt' }],
