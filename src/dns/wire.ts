@@ -108,7 +108,7 @@ const MAX_POINTER_HOPS = 127;
 // ---------------------------------------------------------------- names
 
 /** One label in canonical presentation form: ASCII lower-cased (RFC 4343), escapes as in RFC 1035 §5.1. */
-function labelToText(bytes: Uint8Array): string {
+export function labelToText(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) {
     if (b >= 0x41 && b <= 0x5a) s += String.fromCharCode(b + 0x20);

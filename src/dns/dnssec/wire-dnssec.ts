@@ -6,7 +6,7 @@
  * Pure functions, no I/O. The message is first checked by ../wire.ts parseMessage (strict:
  * RDLENGTH, pointers, OPT placement), so this pass only re-reads what that one accepted.
  */
-import { encodeQuery, parseMessage, TYPE_CODES, TYPE_OPT, WireFormatError, type WireMessage } from '../wire.js';
+import { encodeQuery, labelToText, parseMessage, TYPE_CODES, TYPE_OPT, WireFormatError, type WireMessage } from '../wire.js';
 
 export const T = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DNAME: 39,
@@ -74,21 +74,11 @@ export interface RawMessage {
 
 // ---------------------------------------------------------------- names
 
-export function labelText(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) {
-    if (b >= 0x41 && b <= 0x5a) s += String.fromCharCode(b + 0x20);
-    else if (b === 0x2e || b === 0x5c) s += '\\' + String.fromCharCode(b);
-    else if (b < 0x21 || b > 0x7e) s += '\\' + String(b).padStart(3, '0');
-    else s += String.fromCharCode(b);
-  }
-  return s;
-}
 
 /** Text of an uncompressed wire name. */
 export function wireToName(wire: Uint8Array): string {
   const labels: string[] = [];
-  for (let p = 0; p < wire.length && wire[p] !== 0; p += 1 + wire[p]!) labels.push(labelText(wire.subarray(p + 1, p + 1 + wire[p]!)));
+  for (let p = 0; p < wire.length && wire[p] !== 0; p += 1 + wire[p]!) labels.push(labelToText(wire.subarray(p + 1, p + 1 + wire[p]!)));
   return labels.join('.');
 }
 
