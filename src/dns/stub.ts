@@ -5,10 +5,9 @@
  * status 'failed', never exceptions; only a caller's abort throws (DaneSmtpError ABORTED).
  */
 import { randomInt } from 'node:crypto';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createConnection, isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { DaneSmtpError } from '../errors.js';
-import { canonicalAddress, isLoopback } from './resolv-conf.js';
+import { errorCode, exchange, type Accept } from './transport.js';
 import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from './types.js';
 import {
   CLASS_IN,
@@ -48,21 +47,10 @@ export function isTransportFailure(answer: DnsAnswer<unknown>): boolean {
   return answer.status === 'failed' && TRANSPORT_FAILURE_PREFIXES.some((p) => answer.reason?.startsWith(p));
 }
 
-type Exchange =
-  | { kind: 'answer'; msg: WireMessage }
-  | { kind: 'truncated' }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'stopped'; note?: string };
-
 interface Question {
   id: number;
   name: string;
   type: number;
-}
-
-function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
-  return typeof e?.code === 'string' ? e.code : String(e?.message ?? err).slice(0, 120);
 }
 
 /** Why `msg` is not the answer to `q` (RFC 5452 §4.1-4.3), or undefined if it is. */
@@ -199,12 +187,6 @@ export class StubResolver implements Resolver {
     this.maxUdpSize = maxUdpSize;
   }
 
-  private get bindAddress(): string {
-    if (this.localAddress !== undefined) return this.localAddress;
-    if (isIPv4(this.server)) return isLoopback(this.server) ? '127.0.0.1' : '0.0.0.0';
-    return '::';
-  }
-
   async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
     if (!Object.hasOwn(TYPE_CODES, type)) {
       throw new DaneSmtpError('USAGE', `unsupported record type ${String(type).slice(0, 20)}`);
@@ -228,162 +210,21 @@ export class StubResolver implements Resolver {
       dnssecOk: true, // RFC 4035 §3.2.1; AD is then set on validated data (§3.2.3)
     });
 
-    // One deadline for the whole lookup; the caller's signal stops it too.
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), this.timeoutMs);
-    const onCallerAbort = () => stop.abort();
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    try {
-      let result = await this.udpExchange(query, q, stop.signal);
-      let transport = '';
-      if (result.kind === 'truncated') {
-        // RFC 1035 §4.2.1, RFC 7766 §5: retry the truncated answer over TCP.
-        transport = ' over TCP';
-        result = await this.tcpExchange(query, q, stop.signal);
-      }
-      if (callerSignal?.aborted) throw aborted();
-      if (result.kind === 'answer') return answerFromMessage(result.msg, q.name, type);
-      if (result.kind === 'failed') return failedAnswer(q.name, type, 'indeterminate', result.reason);
-      if (result.kind === 'truncated') return failedAnswer(q.name, type, 'indeterminate', 'truncated answer over TCP');
-      const note = result.note ? ` (${result.note})` : '';
-      return failedAnswer(q.name, type, 'indeterminate', `timeout after ${this.timeoutMs / 1000}s${transport}${note}`);
-    } finally {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    }
-  }
-
-  /** One UDP exchange on a fresh socket (random source port, RFC 5452 §9.2). */
-  private udpExchange(query: Buffer, q: Question, signal: AbortSignal): Promise<Exchange> {
-    return new Promise((resolve) => {
-      let done = false;
-      let ignored = 0;
-      let lastIgnored = '';
-      let sock: UdpSocket | undefined;
-      const finish = (e: Exchange) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onStop);
-        try {
-          sock?.close();
-        } catch {
-          // already closed
-        }
-        resolve(e);
-      };
-      const onStop = () =>
-        finish({ kind: 'stopped', ...(ignored ? { note: `ignored ${ignored} UDP packet(s), last: ${lastIgnored}` } : {}) });
-      if (signal.aborted) return onStop();
-      signal.addEventListener('abort', onStop, { once: true });
-
-      const ignore = (why: string) => {
-        // RFC 5452 §9.1: a non-matching answer is dropped and we keep waiting.
-        ignored++;
-        lastIgnored = why;
-      };
-      const netError = (err: unknown) => finish({ kind: 'failed', reason: `network error: ${errorCode(err)}` });
-      const serverKey = canonicalAddress(this.server);
+    // One deadline for the whole lookup (UDP and the TCP retry); the caller's signal stops it too.
+    const accept: Accept<WireMessage> = (buf) => {
+      let msg: WireMessage;
       try {
-        sock = createSocket({ type: isIPv6(this.server.split('%')[0]!) ? 'udp6' : 'udp4' });
+        msg = parseMessage(buf);
       } catch (err) {
-        return netError(err);
+        return { why: errorCode(err), malformed: true };
       }
-      const s = sock;
-      s.on('error', netError);
-      s.on('message', (buf, rinfo) => {
-        if (done) return;
-        if (rinfo.port !== this.port || canonicalAddress(rinfo.address) !== serverKey) return ignore('unexpected source');
-        let msg: WireMessage;
-        try {
-          msg = parseMessage(buf);
-        } catch (err) {
-          return ignore(`malformed: ${errorCode(err)}`);
-        }
-        const why = mismatch(msg, q);
-        if (why) return ignore(why);
-        finish(msg.tc ? { kind: 'truncated' } : { kind: 'answer', msg });
-      });
-      try {
-        s.bind({ address: this.bindAddress, port: 0 }, () => {
-          if (done) return;
-          try {
-            // A connected socket: the kernel drops datagrams from other sources.
-            s.connect(this.port, this.server, (err?: Error) => {
-              if (done) return;
-              if (err) return netError(err);
-              s.send(query, (e) => e && netError(e));
-            });
-          } catch (err) {
-            netError(err);
-          }
-        });
-      } catch (err) {
-        netError(err);
-      }
-    });
-  }
-
-  /** One TCP exchange (RFC 1035 §4.2.2, RFC 7766 §8): 2-octet length prefix, partial reads. */
-  private tcpExchange(query: Buffer, q: Question, signal: AbortSignal): Promise<Exchange> {
-    return new Promise((resolve) => {
-      let done = false;
-      let sock: ReturnType<typeof createConnection> | undefined;
-      const finish = (e: Exchange) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onStop);
-        sock?.destroy();
-        resolve(e);
-      };
-      const onStop = () => finish({ kind: 'stopped' });
-      if (signal.aborted) return onStop();
-      signal.addEventListener('abort', onStop, { once: true });
-
-      const localAddress = this.localAddress ?? (isIPv4(this.server) && isLoopback(this.server) ? '127.0.0.1' : undefined);
-      try {
-        sock = createConnection({ host: this.server, port: this.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
-      } catch (err) {
-        return finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` });
-      }
-      const s = sock;
-      const prefix = Buffer.alloc(2);
-      let prefixHave = 0;
-      let body: Buffer | undefined; // allocated once the length is known: at most 65535 octets
-      let bodyHave = 0;
-
-      s.on('connect', () => {
-        const frame = Buffer.alloc(2 + query.length);
-        frame.writeUInt16BE(query.length, 0);
-        query.copy(frame, 2);
-        s.write(frame);
-      });
-      s.on('data', (chunk: Buffer) => {
-        if (done) return;
-        let p = 0;
-        while (prefixHave < 2 && p < chunk.length) prefix[prefixHave++] = chunk[p++]!;
-        if (prefixHave < 2) return;
-        if (!body) {
-          const len = prefix.readUInt16BE(0);
-          if (len < 12) return finish({ kind: 'failed', reason: `malformed answer over TCP: length ${len}` });
-          body = Buffer.alloc(len);
-        }
-        const n = Math.min(chunk.length - p, body.length - bodyHave);
-        chunk.copy(body, bodyHave, p, p + n);
-        bodyHave += n;
-        if (bodyHave < body.length) return;
-        let msg: WireMessage;
-        try {
-          msg = parseMessage(body);
-        } catch (err) {
-          return finish({ kind: 'failed', reason: `malformed answer over TCP: ${errorCode(err)}` });
-        }
-        const why = mismatch(msg, q);
-        if (why) return finish({ kind: 'failed', reason: `mismatched answer over TCP: ${why}` });
-        finish(msg.tc ? { kind: 'truncated' } : { kind: 'answer', msg });
-      });
-      s.on('error', (err) => finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` }));
-      s.on('close', () => finish({ kind: 'failed', reason: 'TCP connection closed before a complete answer' }));
-    });
+      const why = mismatch(msg, q);
+      return why ? { why, malformed: false } : { value: msg, truncated: msg.tc };
+    };
+    const endpoint = { server: this.server, port: this.port, ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}) };
+    const result = await exchange(endpoint, query, accept, this.timeoutMs, callerSignal);
+    if (callerSignal?.aborted) throw aborted();
+    return result.ok ? answerFromMessage(result.value, q.name, type) : failedAnswer(q.name, type, 'indeterminate', result.reason);
   }
 }
 
