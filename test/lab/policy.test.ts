@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(async () => {
   await world?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function policyFile(name: string, text: string): string {

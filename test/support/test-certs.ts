@@ -1,11 +1,11 @@
 /**
- * Throw-away PKI for tests, made with the openssl CLI in a temp dir at test time:
+ * Throw-away PKI for tests, made with the openssl CLI in a temp dir (removed again) at test time:
  * root CA → intermediate CA → leaf (SAN mx.example.test), plus a self-signed leaf.
  * RSA keys, so the same certificates work from TLS 1.0 to TLS 1.3.
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,11 +13,9 @@ export interface TestCert {
   pem: string;
   key: string;
   der: Buffer;
-  path: string;
 }
 
 export interface TestPki {
-  dir: string;
   root: TestCert;
   intermediate: TestCert;
   /** Issued by the intermediate, SAN DNS:mx.example.test. */
@@ -34,7 +32,7 @@ function openssl(dir: string, args: string[]): void {
 
 function load(dir: string, name: string): TestCert {
   const pem = readFileSync(join(dir, `${name}.pem`), 'utf8');
-  return { pem, key: readFileSync(join(dir, `${name}.key`), 'utf8'), der: new X509Certificate(pem).raw, path: join(dir, `${name}.pem`) };
+  return { pem, key: readFileSync(join(dir, `${name}.key`), 'utf8'), der: new X509Certificate(pem).raw };
 }
 
 /** Generated once per test process. */
@@ -58,12 +56,15 @@ export function testPki(): TestPki {
     '-out', 'leaf.pem', ...days, '-extfile', 'leaf.ext']);
   openssl(dir, ['req', '-x509', ...key, '-keyout', 'self.key', '-out', 'self.pem', '-subj', '/CN=self.example.test', ...days,
     '-addext', 'subjectAltName=DNS:self.example.test']);
-  cached = {
-    dir,
-    root: load(dir, 'root'),
-    intermediate: load(dir, 'intermediate'),
-    leaf: load(dir, 'leaf'),
-    self: load(dir, 'self'),
-  };
+  try {
+    cached = {
+      root: load(dir, 'root'),
+      intermediate: load(dir, 'intermediate'),
+      leaf: load(dir, 'leaf'),
+      self: load(dir, 'self'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   return cached;
 }

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +15,16 @@ import { testPki } from '../support/test-certs.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const servers: RawServer[] = [];
+const tempDirs: string[] = [];
 afterAll(async () => {
   for (const s of servers) await s.close();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Compile src/smtp/session.ts (and what it imports) to plain ESM for a plain `node` child. */
 function compileSession(): string {
   const out = mkdtempSync(join(tmpdir(), 'dane-smtp-child-'));
+  tempDirs.push(out);
   execFileSync(
     join(repo, 'node_modules', '.bin', 'tsc'),
     ['--ignoreConfig', '--outDir', out, '--rootDir', repo, '--module', 'nodenext', '--moduleResolution', 'nodenext',
@@ -91,9 +94,11 @@ describe('served chain (RFC 7672: authenticate what the server sent)', () => {
     servers.push(smtp, implicitTls);
 
     const dir = compileSession();
+    const rootFile = join(dir, 'root.pem');
+    writeFileSync(rootFile, pki.root.pem);
     const out = await runChild(dir, [String(smtp.port), String(implicitTls.port)], {
       ...process.env,
-      NODE_EXTRA_CA_CERTS: pki.root.path,
+      NODE_EXTRA_CA_CERTS: rootFile,
     });
     const r = JSON.parse(out) as { outcome: string; chain: string[]; control: { length: number; authorized: boolean } };
     expect(smtp.errors).toEqual([]);
