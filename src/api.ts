@@ -94,8 +94,28 @@ function validateOptions(o: ClientOptions): void {
   if (!isValidHeloName(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
 }
 
-async function run(works: Work[], o: ClientOptions): Promise<DomainResult[]> {
-  validateOptions(o);
+/**
+ * The caller's hook must not change what happens to the mail: an exception thrown by it
+ * is reported once as a process warning and otherwise ignored (a hook that throws after
+ * the server accepted the message must not turn a delivery into a deferral and a resend).
+ */
+function guardedHook(onEvent: NonNullable<ClientOptions['onEvent']>): NonNullable<ClientOptions['onEvent']> {
+  let warned = false;
+  return (event) => {
+    try {
+      onEvent(event);
+    } catch (e) {
+      if (!warned) {
+        warned = true;
+        process.emitWarning(`onEvent hook threw and was ignored: ${e instanceof Error ? e.message : String(e)}`, 'DaneSmtpWarning');
+      }
+    }
+  };
+}
+
+async function run(works: Work[], options: ClientOptions): Promise<DomainResult[]> {
+  validateOptions(options);
+  const o: ClientOptions = options.onEvent ? { ...options, onEvent: guardedHook(options.onEvent) } : options;
   const resolver = observed(o.resolver ?? defaultResolver(o), o.onEvent);
   const results = await runAll(works, {
     resolver,

@@ -45,19 +45,31 @@ export class DaneDeliveryError extends DaneSmtpError {
   }
 }
 
-export interface DaneTransportOptions extends Omit<ClientOptions, 'signal'> {}
+export interface DaneTransportOptions extends ClientOptions {}
 
+/**
+ * `signal` (optional) stops every delivery of this transport when it aborts; so does
+ * `transporter.close()`. An interrupted delivery rejects with DaneDeliveryError listing
+ * the recipients deferred by the abort, so nothing is silently lost.
+ */
 export function daneTransport(options: DaneTransportOptions = {}) {
+  const closing = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, closing.signal]) : closing.signal;
   return {
     name: 'dane-smtp',
     version: '0.1.0',
+    /** nodemailer calls this from `transporter.close()`: aborts the deliveries in progress. */
+    close(): void {
+      closing.abort(new DaneSmtpError('ABORTED', 'transport closed'));
+    },
     send(mail: MailMessageLike, callback: (err: Error | null, info?: DaneSentMessageInfo) => void): void {
       const envelope = mail.message.getEnvelope();
       const from = envelope.from || '';
       const to = envelope.to;
       mail.message.build((err, raw) => {
         if (err) return callback(err);
-        deliver(raw, { ...options, from, to }).then(
+        if (signal.aborted) return callback(new DaneSmtpError('ABORTED', 'transport closed or aborted: nothing sent'));
+        deliver(raw, { ...options, signal, from, to }).then(
           (results) => {
             const all = results.flatMap((r) => r.recipients ?? []);
             const accepted = all.filter((r) => r.status === 'delivered').map((r) => r.address);
