@@ -12,6 +12,14 @@
  * - Lookups in flight are shared: the second caller waits for the first lookup. A caller
  *   that aborts stops waiting (DaneSmtpError ABORTED) without disturbing the others; the
  *   upstream lookup is aborted only when every caller waiting for it has aborted.
+ * - Nothing is kept past the earliest expiration of the RRSIGs behind an answer
+ *   (`signatureExpires`): a secure answer is no longer secure once they expire. The TTL of
+ *   a validated answer is already capped by the RRSIGs' original TTL and expiration
+ *   (ValidatingResolver, RFC 4035 §5.3.3); an AD-bit resolver does that itself.
+ * - No deadline of its own: a shared lookup is one lookup of the inner resolver, which
+ *   ends within its deadline (StubResolver, ValidatingResolver: `timeoutMs` per lookup);
+ *   a caller who joins it waits at most for what is left of it. A deadline failure is a
+ *   failed answer like any other: kept for `failureTtlSeconds` only.
  * - A cached answer is returned with its TTL counted down.
  */
 import { DaneSmtpError } from '../errors.js';

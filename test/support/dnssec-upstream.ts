@@ -44,6 +44,12 @@ export interface Faults {
   answerSigner?: (qname: string) => string | undefined;
   /** Truncate every UDP answer (TC=1), so that the client retries over TCP. */
   truncateUdp?: boolean;
+  /** Send every answer this many milliseconds late (a slow upstream). */
+  delayMs?: number;
+  /** Hold the answer to these questions until the returned promise settles. */
+  hold?: (qname: string, qtype: number) => Promise<void> | undefined;
+  /** Give every RR of the answer section this TTL (e.g. above the RRSIG's original TTL). */
+  answerTtl?: number;
 }
 
 export interface Reply {
@@ -241,12 +247,22 @@ export class DnssecUpstream {
     return { rcode: 2, answers: [], authorities: [] };
   }
 
-  private handle(q: dnsPacket.DecodedPacket, transport: 'udp' | 'tcp'): Buffer | null {
+  private handle(q: dnsPacket.DecodedPacket, transport: 'udp' | 'tcp'): Buffer | null | Promise<Buffer | null> {
     const question = q.questions?.[0];
     if (!question) return null;
     const qname = question.name.toLowerCase().replace(/\.$/, '');
     const qtype = typeNumber(question.type);
     this.log.push(`${qname}|${qtype}`);
+    const f = this.faults;
+    const msg = this.respond(q, question, qname, qtype, transport);
+    const waits: Promise<unknown>[] = [];
+    if (f.delayMs) waits.push(new Promise((r) => setTimeout(r, f.delayMs)));
+    const held = f.hold?.(qname, qtype);
+    if (held) waits.push(held);
+    return waits.length ? Promise.all(waits).then(() => msg) : msg;
+  }
+
+  private respond(q: dnsPacket.DecodedPacket, question: dnsPacket.Question, qname: string, qtype: number, transport: 'udp' | 'tcp'): Buffer {
     const f = this.faults;
     let reply: Reply = f.servfail ? { rcode: 2, answers: [], authorities: [] } : this.resolve(qname, qtype);
     const dedupe = (list: RawRecord[]) => {
@@ -264,6 +280,7 @@ export class DnssecUpstream {
         return { ...r, rdata: Buffer.concat([r.rdata.subarray(0, 18), nameWire(signer), s.signature]) };
       });
     }
+    if (f.answerTtl !== undefined) reply.answers = reply.answers.map((r) => ({ ...r, ttl: f.answerTtl! }));
     const forged = f.forgeA?.(qname);
     if (forged) {
       reply.answers = reply.answers.map((r) => (r.type === T.A ? { ...r, rdata: Buffer.from(forged.split('.').map(Number)) } : r));

@@ -1,6 +1,14 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runAll, type RunOptions } from '../../src/delivery/run.js';
+import { CachingResolver } from '../../src/dns/cache.js';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { STRIPPED, ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
+import { rrsigTime } from '../../src/dns/dnssec/verify.js';
+import { parseRrsig, T } from '../../src/dns/dnssec/wire-dnssec.js';
+import { StubResolver } from '../../src/dns/stub.js';
+import type { SmtpSessionResult } from '../../src/smtp/types.js';
 import { buildWorld, tlsaHex, type World } from '../support/dnssec-world.js';
 import { cleanupZones } from '../support/dnssec-zones.js';
 
@@ -306,5 +314,191 @@ describe('cache', () => {
     const c = new AbortController();
     c.abort();
     await expect(resolver().lookup('www.secure.test', 'A', { signal: c.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
+
+/** The earliest expiration of the RRSIGs over `owner`/`type` in the signed zone, as DnsAnswer.signatureExpires. */
+function sigExpiry(zone: string, owner: string, type: number): string {
+  const sigs = world.zones
+    .get(zone)!
+    .records.filter((r) => r.type === T.RRSIG && r.name === owner)
+    .map((r) => parseRrsig(r.rdata))
+    .filter((s) => s.typeCovered === type);
+  expect(sigs.length).toBeGreaterThan(0);
+  return new Date(Math.min(...sigs.map((s) => rrsigTime(s.expiration, world.now))) * 1000).toISOString();
+}
+
+describe('signatureExpires (the RRSIGs that validated the answer)', () => {
+  // soon.test is signed until world.now + 120 s, the other zones for 30 days.
+  const atWorldTime = () => resolver({ now: () => world.now * 1000 });
+  const soon = () => new Date((world.now + 120) * 1000).toISOString();
+
+  it('a secure positive answer: the RRSIG of its RRset', async () => {
+    const r = atWorldTime();
+    const a = await r.lookup('www.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure', signatureExpires: sigExpiry('secure.test', 'www.secure.test', T.A) });
+    expect((await r.lookup('www.soon.test', 'A')).signatureExpires).toBe(soon());
+    expect((await r.lookup('soon.test', 'MX')).signatureExpires).toBe(soon());
+    // A cached answer keeps it.
+    expect((await r.lookup('www.soon.test', 'A')).signatureExpires).toBe(soon());
+  });
+
+  it('a CNAME chain: the earliest over the CNAMEs and the final RRset', async () => {
+    const r = atWorldTime();
+    // secure.test (30 days) -> soon.test (120 s): the target's A RRSIG is the earliest.
+    const a = await r.lookup('tosoon.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure', cnameChain: ['tosoon.secure.test', 'www.soon.test'], signatureExpires: soon() });
+    // soon.test -> secure.test: the CNAME's RRSIG is the earliest.
+    const b = await r.lookup('alias.soon.test', 'A');
+    expect(b).toMatchObject({ status: 'data', proof: 'secure', records: ['192.0.2.10'], cnameChain: ['alias.soon.test', 'www.secure.test'], signatureExpires: soon() });
+    const c = await r.lookup('chain.secure.test', 'A');
+    const expected = [sigExpiry('secure.test', 'chain.secure.test', T.CNAME), sigExpiry('secure.test', 'alias.secure.test', T.CNAME), sigExpiry('nsec3.test', 'www.nsec3.test', T.A)].sort()[0];
+    expect(c).toMatchObject({ status: 'data', proof: 'secure', signatureExpires: expected });
+  });
+
+  it('the same value as the AD-bit stub reads from the same answer', async () => {
+    world.upstream.faults = { ad: true };
+    const stub = new StubResolver({ server: world.address.server, port: world.address.port, timeoutMs: 2000 });
+    for (const name of ['www.secure.test', 'tosoon.secure.test', 'alias.soon.test']) {
+      const fromStub = await stub.lookup(name, 'A');
+      const validated = await atWorldTime().lookup(name, 'A');
+      expect(validated.signatureExpires).toBeDefined();
+      expect(validated.signatureExpires).toBe(fromStub.signatureExpires);
+    }
+  });
+
+  it('secure denial of existence: the RRSIGs of the NSEC/NSEC3 records used', async () => {
+    const r = atWorldTime();
+    expect(await r.lookup('nothere.soon.test', 'A')).toMatchObject({ status: 'nxdomain', proof: 'secure', signatureExpires: soon() });
+    expect(await r.lookup('www.soon.test', 'AAAA')).toMatchObject({ status: 'nodata', proof: 'secure', signatureExpires: soon() });
+    expect(await r.lookup('tosoon.secure.test', 'AAAA')).toMatchObject({ status: 'nodata', proof: 'secure', signatureExpires: soon() });
+    const n3 = await r.lookup('a.b.nothere.nsec3.test', 'A');
+    expect(n3).toMatchObject({ status: 'nxdomain', proof: 'secure' });
+    expect(Date.parse(n3.signatureExpires!)).toBeGreaterThan((world.now + 29 * 86_400) * 1000);
+  });
+
+  it('absent without validated signatures (insecure zone) and on failures', async () => {
+    const r = atWorldTime();
+    expect('signatureExpires' in (await r.lookup('www.insecure.test', 'A'))).toBe(false);
+    expect('signatureExpires' in (await r.lookup('www.expired.test', 'A'))).toBe(false);
+  });
+
+  it('rrsig-expires-soon is raised from a validating-mode answer', async () => {
+    const validator = atWorldTime();
+    const session = async (): Promise<SmtpSessionResult> => ({ outcome: 'host-failed', tls: false, extensions: {}, error: { code: 'CONNECT', message: 'no SMTP in this test' } });
+    const options: RunOptions = {
+      resolver: validator,
+      selfValidating: true,
+      port: 25,
+      helo: 'client.test',
+      timeoutMs: 2000,
+      now: () => new Date(world.now * 1000),
+      session: session as unknown as RunOptions['session'],
+    };
+    const [r] = await runAll([{ domain: 'soon.test', job: { kind: 'probe' } }], options);
+    expect(r!.mx).toMatchObject({ type: 'MX', proof: 'secure', signatureExpires: soon() });
+    const soonFindings = (r!.findings ?? []).filter((f) => f.code === 'rrsig-expires-soon');
+    expect(soonFindings.map((f) => f.message).join('\n')).toMatch(/the RRSIG over the MX RRset of soon\.test expires/);
+    expect(soonFindings.map((f) => f.message).join('\n')).toMatch(/the RRSIG over the TLSA RRset of _25\._tcp\.mx\.soon\.test expires/);
+    // The same domain a month before: nothing to warn about.
+    const [later] = await runAll([{ domain: 'secure.test', job: { kind: 'probe' } }], options);
+    expect(later!.mx).toMatchObject({ proof: 'secure' });
+    expect(later!.findings?.some((f) => f.code === 'rrsig-expires-soon')).toBe(false);
+  });
+});
+
+describe('one deadline per lookup', () => {
+  it('a slow upstream: each query within the timeout, the whole walk not: failed within about the deadline', async () => {
+    // A cold cache needs six queries in turn (A, DNSKEY ., DS/DNSKEY test, DS/DNSKEY secure.test):
+    // 6 x 300 ms with a per-query deadline of 500 ms used to take 1.8 s and succeed.
+    world.upstream.faults = { delayMs: 300 };
+    const r = resolver({ timeoutMs: 500 });
+    const t0 = performance.now();
+    const a = await r.lookup('www.secure.test', 'A');
+    const took = performance.now() - t0;
+    expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate', records: [] });
+    expect(a.reason).toMatch(/^timeout after 0\.5s: the DNSSEC validation of A www\.secure\.test did not finish in time/);
+    expect(took).toBeLessThan(1500);
+    // Nothing of it was kept: with a fast upstream the same resolver validates.
+    world.upstream.faults = {};
+    expect(await r.lookup('www.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+    // With the keys cached, one slow query fits the deadline.
+    world.upstream.faults = { delayMs: 300 };
+    expect(await r.lookup('mx.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+  });
+
+  it('a caller who aborts does not stop a shared lookup', async () => {
+    const r = resolver();
+    const before = world.upstream.log.length;
+    const ac = new AbortController();
+    const a = r.lookup('www.secure.test', 'A', { signal: ac.signal });
+    const b = r.lookup('www.secure.test', 'A');
+    ac.abort();
+    await expect(a).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await b).toMatchObject({ status: 'data', proof: 'secure' });
+    expect(world.upstream.log.slice(before).filter((q) => q === 'www.secure.test|1')).toHaveLength(1);
+  });
+
+  it("one lookup's deadline does not fail another that shares its DS fetch", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    // The first lookup's own query is slow, so its DS query for secure.test starts ~800 ms in;
+    // that one is held until the first lookup has timed out.
+    world.upstream.faults = {
+      hold: (q, t) => (q === 'www.secure.test' && t === T.A ? sleep(800) : q === 'secure.test' && t === T.DS ? gate : undefined),
+    };
+    const r = resolver({ timeoutMs: 2000 });
+    const before = world.upstream.log.length;
+    const first = r.lookup('www.secure.test', 'A');
+    while (!world.upstream.log.slice(before).includes('secure.test|43')) await sleep(20);
+    const second = r.lookup('mx.secure.test', 'A');
+    const a = await first;
+    expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate' });
+    expect(a.reason).toMatch(/^timeout after 2s/);
+    release();
+    expect(await second).toMatchObject({ status: 'data', proof: 'secure', records: ['192.0.2.25'] });
+    expect(world.upstream.log.slice(before).filter((q) => q === 'secure.test|43')).toHaveLength(1);
+  });
+
+  it('through a CachingResolver: shared, within the deadline, the failure kept only briefly', async () => {
+    let clock = 1_000_000;
+    world.upstream.faults = { delayMs: 200 };
+    const c = new CachingResolver(resolver({ timeoutMs: 300 }), { now: () => clock, failureTtlSeconds: 5 });
+    const t0 = performance.now();
+    const [x, y] = await Promise.all([c.lookup('www.secure.test', 'A'), c.lookup('www.secure.test', 'A')]);
+    expect(performance.now() - t0).toBeLessThan(900);
+    for (const a of [x, y]) expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate', reason: expect.stringMatching(/^timeout/) });
+    expect(c.stats).toMatchObject({ misses: 1, joined: 1 });
+    world.upstream.faults = {};
+    clock += 4000;
+    expect((await c.lookup('www.secure.test', 'A')).status).toBe('failed');
+    clock += 2000;
+    expect(await c.lookup('www.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+    expect(c.stats.misses).toBe(2);
+  });
+});
+
+describe('cache lifetimes', () => {
+  it('the TTL is capped by the original TTL of the RRSIG (RFC 4035 §5.3.3)', async () => {
+    world.upstream.faults = { answerTtl: 86_400 };
+    const a = await resolver().lookup('www.secure.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure' });
+    expect(a.ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('a CachingResolver keeps a validated answer no longer than its signatures', async () => {
+    let clock = world.now * 1000;
+    const v = resolver({ now: () => clock });
+    const c = new CachingResolver(v, { now: () => clock, maxTtlSeconds: 3600 });
+    const a = await c.lookup('www.soon.test', 'A');
+    expect(a).toMatchObject({ status: 'data', proof: 'secure', signatureExpires: new Date((world.now + 120) * 1000).toISOString() });
+    expect(a.ttl).toBeLessThanOrEqual(120);
+    clock += 100_000;
+    expect((await c.lookup('www.soon.test', 'A')).status).toBe('data');
+    expect(c.stats.hits).toBe(1);
+    clock += 30_000;
+    const late = await c.lookup('www.soon.test', 'A');
+    expect(late).toMatchObject({ status: 'failed', proof: 'bogus' });
+    expect(c.stats.misses).toBe(2);
   });
 });

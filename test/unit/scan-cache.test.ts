@@ -143,6 +143,49 @@ describe('CachingResolver', () => {
     expect(inner.calls).toHaveLength(2);
   });
 
+  it('keeps an answer no longer than its signatures (signatureExpires), whatever its TTL', async () => {
+    let now = 1_000_000;
+    const expiresAt = (ms: number) => new Date(now + ms).toISOString();
+    const sigEnd = expiresAt(10_000);
+    const inner = instant((n) => ({ ...ans(n, n.startsWith('nx') ? 'nxdomain' : 'data', 300), signatureExpires: sigEnd }));
+    const c = new CachingResolver(inner, { now: () => now });
+    expect((await c.lookup('a.example', 'A')).signatureExpires).toBe(sigEnd);
+    await c.lookup('nx.example', 'A');
+    now += 9_000;
+    await c.lookup('a.example', 'A');
+    await c.lookup('nx.example', 'A');
+    expect(inner.count).toBe(2);
+    now += 2_000; // past the signatures, well within the TTL of 300 s and the negative TTL of 60 s
+    await c.lookup('a.example', 'A');
+    await c.lookup('nx.example', 'A');
+    expect(inner.count).toBe(4);
+    // Signatures already expired: not kept at all.
+    const stale = instant((n) => ({ ...ans(n, 'data', 300), signatureExpires: new Date(now - 1000).toISOString() }));
+    const c2 = new CachingResolver(stale, { now: () => now });
+    await c2.lookup('a.example', 'A');
+    await c2.lookup('a.example', 'A');
+    expect(stale.count).toBe(2);
+    expect(c2.stats.size).toBe(0);
+  });
+
+  it('a deadline failure of the inner lookup reaches every waiter and is kept only for failureTtlSeconds', async () => {
+    let now = 0;
+    const inner = new Manual();
+    const c = new CachingResolver(inner, { now: () => now, failureTtlSeconds: 5 });
+    const a = c.lookup('slow.example', 'A');
+    const b = c.lookup('slow.example', 'A', { signal: new AbortController().signal });
+    inner.answer(0, { ...ans('slow.example', 'failed'), reason: 'timeout after 2s: the DNSSEC validation of A slow.example did not finish in time' });
+    for (const r of await Promise.all([a, b])) expect(r).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^timeout/) });
+    now += 4_000;
+    expect((await c.lookup('slow.example', 'A')).status).toBe('failed');
+    expect(inner.calls).toHaveLength(1);
+    now += 1_500;
+    const again = c.lookup('slow.example', 'A');
+    expect(inner.calls).toHaveLength(2);
+    inner.answer(1, ans('slow.example', 'data'));
+    expect((await again).status).toBe('data');
+  });
+
   it('drops the oldest answers beyond maxEntries', async () => {
     const inner = instant((n) => ans(n, 'data'));
     const c = new CachingResolver(inner, { maxEntries: 2 });

@@ -2,6 +2,7 @@
  * One query to the upstream recursive resolver with DO and CD (RFC 4035 §3.2.2), over the
  * shared DNS transport (../transport.ts: UDP first, TCP when truncated, random ID and
  * source port). Returns the parsed raw message or why there is none; no validation here.
+ * `signal` stops it early (the result then says "timeout"; the caller knows better).
  */
 import { randomInt } from 'node:crypto';
 import { mismatch } from '../stub.js';
@@ -17,6 +18,7 @@ export async function exchange(
   q: { name: string; nameWire: Buffer; type: number },
   timeoutMs: number,
   maxUdpSize = 1232,
+  signal?: AbortSignal,
 ): Promise<ExchangeResult> {
   const id = randomInt(0, 65536);
   const query = encodeDnssecQuery({ id, nameWire: q.nameWire, type: q.type, udpPayloadSize: maxUdpSize });
@@ -31,6 +33,6 @@ export async function exchange(
     const why = mismatch(raw.msg, question);
     return why ? { why, malformed: false } : { value: raw, truncated: raw.msg.tc };
   };
-  const r = await dnsExchange(up, query, accept, timeoutMs);
+  const r = await dnsExchange(up, query, accept, timeoutMs, signal);
   return r.ok ? { ok: true, raw: r.value, tcp: r.tcp } : r;
 }

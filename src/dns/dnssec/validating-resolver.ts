@@ -7,6 +7,13 @@
  *
  * I/O and caching live here; the checks are pure functions of verify.ts, nsec.ts,
  * canonical.ts.
+ *
+ * One deadline (`timeoutMs`) per lookup, however many DS and DNSKEY queries its chain of
+ * trust needs; past it the answer is `failed`/`indeterminate` ("timeout after …"). Work is
+ * shared among concurrent lookups (the same question, the same zone cut) and stopped only
+ * when nobody waits for it any more; what it had not finished is never cached.
+ * `signatureExpires` is the earliest expiration of the RRSIGs that validated the answer:
+ * its RRset or the NSEC/NSEC3 records of its denial, and the CNAMEs (DNAMEs) of its chain.
  */
 import { isIP } from 'node:net';
 import { DaneSmtpError } from '../../errors.js';
@@ -39,8 +46,10 @@ export interface ValidatingResolverOptions {
   /** The recursive resolver asked (with DO and CD); its AD bit is ignored. */
   upstream: { server: string; port?: number; localAddress?: string };
   /**
-   * Deadline of each query to the upstream (UDP and the TCP retry). A lookup with a cold
-   * cache makes several queries in turn (DS and DNSKEY per zone cut), so it can take longer.
+   * Deadline of one lookup as a whole: every query it makes to the upstream (with a cold
+   * cache, DS and DNSKEY queries per zone cut, in turn) included. A lookup past it ends as
+   * `failed`/`indeterminate` with a reason starting with "timeout". Also the deadline of
+   * each query (UDP and the TCP retry).
    */
   timeoutMs: number;
   /** DS or DNSKEY records (parseTrustAnchors, IANA_ROOT_ANCHORS). */
@@ -69,9 +78,13 @@ export const STRIPPED = 'the resolver strips DNSSEC records';
 /** NSEC/NSEC3 RRsets of one response that are checked at most. */
 const MAX_DENIAL_RRSETS = 16;
 
+/**
+ * `expires`: Unix time of the earliest expiration of the RRSIGs that validated the RRsets
+ * behind the verdict (undefined when no signature was used).
+ */
 type Verdict =
-  | { state: 'secure'; ttl: number }
-  | { state: 'insecure'; ttl: number; reason: string }
+  | { state: 'secure'; ttl: number; expires?: number }
+  | { state: 'insecure'; ttl: number; reason: string; expires?: number }
   | { state: 'bogus'; reason: string }
   | { state: 'indeterminate'; reason: string };
 
@@ -97,6 +110,25 @@ interface RRset extends SignedRRset {
 }
 
 const show = (n: string) => n || '.';
+
+/** Shared work whose every waiter stopped waiting (a deadline or an abort): never an answer. */
+class Abandoned extends Error {
+  constructor() {
+    super('abandoned');
+  }
+}
+
+/** Work shared by concurrent callers: aborted (its signal) once nobody waits for it any more. */
+interface Shared {
+  promise: Promise<unknown>;
+  controller: AbortController;
+  waiters: number;
+}
+
+const minDefined = (...xs: (number | undefined)[]): number | undefined => {
+  const ds = xs.filter((x): x is number => x !== undefined);
+  return ds.length ? Math.min(...ds) : undefined;
+};
 const RANK: Record<Verdict['state'], number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
 
 /** The records of one response, grouped into RRsets with their RRSIGs. */
@@ -194,7 +226,7 @@ export class ValidatingResolver implements Resolver {
   private readonly bogusMs: number;
   private readonly answers: TtlCache<{ answer: DnsAnswer<unknown>; at: number }>;
   private readonly zones: TtlCache<CutState>;
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, Shared>();
 
   constructor(options: ValidatingResolverOptions) {
     const { upstream, timeoutMs, trustAnchors, nsec3IterationLimit = DEFAULT_NSEC3_ITERATION_LIMIT } = options;
@@ -229,13 +261,49 @@ export class ValidatingResolver implements Resolver {
     return Math.floor(this.now() / 1000);
   }
 
-  /** Runs `fn` once for concurrent callers with the same key. */
-  private once<V>(key: string, fn: () => Promise<V>): Promise<V> {
-    const running = this.inflight.get(key) as Promise<V> | undefined;
-    if (running) return running;
-    const p = fn().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
+  /**
+   * Runs `fn` once for concurrent callers with the same key. A caller whose `signal` aborts
+   * stops waiting (Abandoned) without disturbing the others; `fn`'s own signal aborts only
+   * when every caller has stopped waiting, and a later caller then starts afresh. So one
+   * lookup's deadline never fails another lookup that shares a DS or DNSKEY fetch with it.
+   */
+  private once<V>(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<V>): Promise<V> {
+    if (signal.aborted) return Promise.reject(new Abandoned());
+    let shared = this.inflight.get(key);
+    if (!shared) {
+      const controller = new AbortController();
+      const entry: Shared = { controller, waiters: 0, promise: Promise.resolve() };
+      entry.promise = fn(controller.signal).finally(() => {
+        if (this.inflight.get(key) === entry) this.inflight.delete(key);
+      });
+      // Nobody may be left to observe a rejection (every waiter gone).
+      entry.promise.catch(() => {});
+      this.inflight.set(key, entry);
+      shared = entry;
+    }
+    const entry = shared;
+    entry.waiters++;
+    return new Promise<V>((resolve, reject) => {
+      const onAbort = () => {
+        entry.waiters--;
+        if (entry.waiters === 0) {
+          if (this.inflight.get(key) === entry) this.inflight.delete(key);
+          entry.controller.abort();
+        }
+        reject(new Abandoned());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry.promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v as V);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
   }
 
   async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
@@ -257,44 +325,59 @@ export class ValidatingResolver implements Resolver {
       // The TTL counts down while cached (RFC 1035 §3.2.1).
       return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - Math.floor((this.now() - cached.at) / 1000)) } : a;
     }
-    // Shared work is not tied to one caller's signal; the caller only stops waiting.
-    const work = this.once(`answer|${key}`, () =>
-      this.resolve(parsed.name, type).catch((err: unknown) =>
-        // Never an exception for what the network sent (the Resolver contract); say what broke.
-        failed(parsed.name, type, 'indeterminate', `validator error: ${String((err as Error)?.message ?? err).slice(0, 160)}`),
-      ),
-    );
-    if (!signal) return work;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(aborted());
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        (a) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(a);
-        },
-        (e: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
+    // One deadline for the whole lookup, however many upstream queries the chain of trust
+    // needs. The work is shared with concurrent lookups of the same question: this caller's
+    // deadline or abort only stops its own wait (see once()).
+    const stop = new AbortController();
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      stop.abort();
+    }, this.timeoutMs);
+    const onCallerAbort = () => stop.abort();
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      return await this.once(`answer|${key}`, stop.signal, (s) =>
+        this.resolve(parsed.name, type, s).catch((err: unknown) => {
+          if (err instanceof Abandoned || s.aborted) throw err;
+          // Never an exception for what the network sent (the Resolver contract); say what broke.
+          return failed(parsed.name, type, 'indeterminate', `validator error: ${String((err as Error)?.message ?? err).slice(0, 160)}`);
+        }),
+      ) as DnsAnswer<RDataOf[K]>;
+    } catch (err) {
+      if (signal?.aborted) throw aborted();
+      if (err instanceof Abandoned && late) {
+        return failed(
+          parsed.name,
+          type,
+          'indeterminate',
+          `timeout after ${this.timeoutMs / 1000}s: the DNSSEC validation of ${type} ${show(parsed.name)} did not finish in time (its chain of trust needs DS and DNSKEY queries to the upstream resolver, which answers too slowly or not at all)`,
+        );
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCallerAbort);
+    }
   }
 
   // ---------------------------------------------------------------- upstream
 
-  private ask(name: string, type: number): Promise<ExchangeResult> {
-    return this.once(`q|${name}|${type}`, () => {
+  private ask(name: string, type: number, signal: AbortSignal): Promise<ExchangeResult> {
+    return this.once(`q|${name}|${type}`, signal, async (s) => {
       this.stats.queries++;
-      return exchange(this.upstream, { name, nameWire: nameWire(name), type }, this.timeoutMs, this.maxUdpSize);
+      const r = await exchange(this.upstream, { name, nameWire: nameWire(name), type }, this.timeoutMs, this.maxUdpSize, s);
+      // Stopped because nobody waits any more: no answer, not a timeout.
+      if (s.aborted) throw new Abandoned();
+      return r;
     });
   }
 
   // ---------------------------------------------------------------- answers
 
-  private async resolve<K extends RecordType>(qname: string, type: K): Promise<DnsAnswer<RDataOf[K]>> {
+  private async resolve<K extends RecordType>(qname: string, type: K, signal: AbortSignal): Promise<DnsAnswer<RDataOf[K]>> {
     const qtype = TYPE_CODES[type];
-    const r = await this.ask(qname, qtype);
+    const r = await this.ask(qname, qtype, signal);
     if (!r.ok) return failed(qname, type, 'indeterminate', r.reason);
     let view = new View(r.raw);
     const upstreamFailure = (v: View): string | undefined => {
@@ -320,7 +403,7 @@ export class ValidatingResolver implements Resolver {
           if (cname.decoded.length !== 1 || cname.rdatas.length !== 1) {
             return failed(qname, type, 'bogus', `several CNAME records at ${show(name)} (RFC 2181 §10.1)`);
           }
-          const v = await this.validateCname(view, cname);
+          const v = await this.validateCname(view, cname, signal);
           verdicts.push(v);
           if (v.state === 'bogus' || v.state === 'indeterminate') return this.finish(qname, type, chain, v);
           const target = cname.decoded[0] as string;
@@ -339,7 +422,7 @@ export class ValidatingResolver implements Resolver {
         view.raw.msg.rcode === RCODE.NOERROR &&
         !view.setsIn('au').some((x) => x.type === T.SOA || x.type === T.NSEC || x.type === T.NSEC3);
       if (!incomplete || restarts >= 3) break;
-      const next = await this.ask(name, qtype);
+      const next = await this.ask(name, qtype, signal);
       if (!next.ok) return this.finish(qname, type, chain, { state: 'indeterminate', reason: next.reason });
       view = new View(next.raw);
       const bad2 = upstreamFailure(view);
@@ -348,15 +431,18 @@ export class ValidatingResolver implements Resolver {
     let status: 'data' | 'nodata' | 'nxdomain';
     if (data) {
       status = 'data';
-      verdicts.push(await this.validateRRset(view, 'an', data));
+      verdicts.push(await this.validateRRset(view, 'an', data, signal));
     } else {
       status = view.raw.msg.rcode === RCODE.NXDOMAIN ? 'nxdomain' : 'nodata';
-      verdicts.push(await this.validateDenial(view, name, qtype, status === 'nxdomain'));
+      verdicts.push(await this.validateDenial(view, name, qtype, status === 'nxdomain', signal));
     }
     const worst = verdicts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
     if (worst.state === 'bogus' || worst.state === 'indeterminate') return this.finish(qname, type, chain, worst);
     const ttl = Math.min(...verdicts.map((v) => (v.state === 'secure' || v.state === 'insecure' ? v.ttl : 0)));
     const canonicalName = chain[chain.length - 1]!;
+    // The earliest expiration of the RRSIGs that validated the answer: its RRset (or the
+    // NSEC/NSEC3 proof of its absence) and the CNAMEs (DNAMEs) of the chain; as the stub reports it.
+    const expires = minDefined(...verdicts.map((v) => (v.state === 'secure' || v.state === 'insecure' ? v.expires : undefined)));
     const answer: DnsAnswer<RDataOf[K]> = {
       qname,
       qtype: type,
@@ -367,7 +453,10 @@ export class ValidatingResolver implements Resolver {
       cnameChain: chain,
       canonicalName,
       ...(worst.state === 'insecure' ? { reason: worst.reason } : {}),
+      ...(expires !== undefined ? { signatureExpires: new Date(expires * 1000).toISOString() } : {}),
     };
+    if (signal.aborted) throw new Abandoned();
+    // Kept within its TTL, which verifyRRset capped by the original TTL and the signature expirations.
     this.answers.set(`${qname}|${type}`, { answer, at: this.now() }, this.now() + ttl * 1000, this.now());
     return answer;
   }
@@ -384,12 +473,12 @@ export class ValidatingResolver implements Resolver {
    * A CNAME link: signed itself, or synthesized from a signed DNAME above it (RFC 6672 §5.3.3:
    * the synthesized CNAME is not signed; it must match the validated DNAME).
    */
-  private async validateCname(view: View, cname: RRset): Promise<Verdict> {
-    if (view.sigsOf('an', cname.owner, T.CNAME).length > 0) return this.validateRRset(view, 'an', cname);
+  private async validateCname(view: View, cname: RRset, signal: AbortSignal): Promise<Verdict> {
+    if (view.sigsOf('an', cname.owner, T.CNAME).length > 0) return this.validateRRset(view, 'an', cname, signal);
     const dname = view
       .setsIn('an')
       .find((s) => s.type === T.DNAME && s.owner !== cname.owner && isSubdomain(cname.owner, s.owner) && s.decoded.length === 1);
-    if (!dname) return this.validateRRset(view, 'an', cname);
+    if (!dname) return this.validateRRset(view, 'an', cname, signal);
     const owner = dname.owner;
     const prefix = owner === '' ? cname.owner : cname.owner.slice(0, cname.owner.length - owner.length - 1);
     const target = dname.decoded[0] as string;
@@ -397,17 +486,17 @@ export class ValidatingResolver implements Resolver {
     if (cname.decoded[0] !== expected) {
       return { state: 'bogus', reason: `CNAME ${show(cname.owner)} -> ${show(String(cname.decoded[0]))} does not match the DNAME ${show(owner)} -> ${show(target)}` };
     }
-    const v = await this.validateRRset(view, 'an', dname);
+    const v = await this.validateRRset(view, 'an', dname, signal);
     if (v.state === 'secure' || v.state === 'insecure') return { ...v, ttl: Math.min(v.ttl, cname.ttl) };
     return v;
   }
 
   /** Validates one RRset of a response (RFC 4035 §5.3), wildcard expansions included. */
-  private async validateRRset(view: View, section: 'an' | 'au', set: RRset): Promise<Verdict> {
+  private async validateRRset(view: View, section: 'an' | 'au', set: RRset, signal: AbortSignal): Promise<Verdict> {
     const what = `${typeName(set.type)} ${show(set.owner)}`;
     const sigs = view.sigsOf(section, set.owner, set.type);
     if (sigs.length === 0) {
-      const z = await this.chainTo(set.owner);
+      const z = await this.chainTo(set.owner, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
       if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
       return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
@@ -423,7 +512,7 @@ export class ValidatingResolver implements Resolver {
     }
     const reasons: string[] = [];
     for (const signer of signers.slice(0, 2)) {
-      const z = await this.zoneKeys(signer);
+      const z = await this.zoneKeys(signer, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
       if (z.state !== 'secure') {
         reasons.push(z.reason);
@@ -441,20 +530,24 @@ export class ValidatingResolver implements Resolver {
         const d = this.denial(view, signer, z.keys);
         const p = proveWildcardExpansion(set.owner, v.wildcardParent, d.input);
         if (p.status === 'bogus') return { state: 'bogus', reason: `${what} (wildcard expansion): ${p.reason}${d.notes}` };
-        if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason };
-        return { state: 'secure', ttl: Math.min(ttl, d.ttl) };
+        if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason, expires: v.expires };
+        return { state: 'secure', ttl: Math.min(ttl, d.ttl), expires: minDefined(v.expires, d.expires) };
       }
-      return { state: 'secure', ttl };
+      return { state: 'secure', ttl, expires: v.expires };
     }
     return { state: 'bogus', reason: `${what}: ${reasons.join('; ')}` };
   }
 
-  /** NSEC/NSEC3 RRs of the authority section signed by `zone` with valid signatures. */
-  private denial(view: View, zone: string, keys: ZoneKey[]): { input: DenialInput; ttl: number; notes: string } {
+  /**
+   * NSEC/NSEC3 RRs of the authority section signed by `zone` with valid signatures; `expires`:
+   * the earliest expiration of the RRSIGs that validated them.
+   */
+  private denial(view: View, zone: string, keys: ZoneKey[]): { input: DenialInput; ttl: number; expires: number | undefined; notes: string } {
     const nsec: NsecRR[] = [];
     const nsec3: Nsec3RR[] = [];
     const notes: string[] = [];
     let ttl = 0x7fffffff;
+    let expires: number | undefined;
     let checked = 0;
     for (const set of view.setsIn('au')) {
       if (set.type !== T.NSEC && set.type !== T.NSEC3) continue;
@@ -475,6 +568,7 @@ export class ValidatingResolver implements Resolver {
         continue;
       }
       ttl = Math.min(ttl, v.ttl);
+      expires = minDefined(expires, v.expires);
       for (const rd of set.rdatas) {
         try {
           if (set.type === T.NSEC) nsec.push({ owner: set.owner, data: parseNsec(rd) });
@@ -487,12 +581,13 @@ export class ValidatingResolver implements Resolver {
     return {
       input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit },
       ttl,
+      expires,
       notes: notes.length ? ` [ignored: ${notes.slice(0, 2).join('; ')}]` : '',
     };
   }
 
   /** NXDOMAIN or NODATA for `name` (RFC 4035 §5.4, RFC 5155 §8). */
-  private async validateDenial(view: View, name: string, qtype: number, nx: boolean): Promise<Verdict> {
+  private async validateDenial(view: View, name: string, qtype: number, nx: boolean, signal: AbortSignal): Promise<Verdict> {
     const what = nx ? `NXDOMAIN for ${show(name)}` : `NODATA for ${typeName(qtype)} ${show(name)}`;
     const soa = view.setsIn('au').find((s) => s.type === T.SOA);
     const negTtl = soa ? Math.min(soa.ttl, soa.rdatas[0]!.length >= 20 ? soa.rdatas[0]!.readUInt32BE(soa.rdatas[0]!.length - 4) : 0) : 0;
@@ -503,28 +598,28 @@ export class ValidatingResolver implements Resolver {
       .filter((s) => isSubdomain(name, s) && isSubdomain(s, anchor))
       .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
     if (signers.length === 0) {
-      const z = await this.chainTo(name);
+      const z = await this.chainTo(name, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
       if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
       return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
     }
     const zone = signers[0]!;
-    const z = await this.zoneKeys(zone);
+    const z = await this.zoneKeys(zone, signal);
     if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
     if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
     const d = this.denial(view, zone, z.keys);
     const p = nx ? proveNxdomain(name, d.input) : proveNodata(name, qtype, d.input);
     if (p.status === 'bogus') return { state: 'bogus', reason: `${what}: ${p.reason}${d.notes}` };
     const ttl = Math.max(0, Math.min(negTtl, d.ttl, Math.floor((z.expires - this.now()) / 1000)));
-    if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason };
-    return { state: 'secure', ttl };
+    if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason, expires: d.expires };
+    return { state: 'secure', ttl, expires: d.expires };
   }
 
   // ---------------------------------------------------------------- chain of trust
 
   /** The authenticated DNSKEYs of zone `zone` (a signer name): its chain must end at `zone`. */
-  private async zoneKeys(zone: string): Promise<ZoneState> {
-    const z = await this.chainTo(zone);
+  private async zoneKeys(zone: string, signal: AbortSignal): Promise<ZoneState> {
+    const z = await this.chainTo(zone, signal);
     if (z.state === 'secure' && z.zone !== zone) {
       return { state: 'bogus', reason: `${show(zone)} signs records but is not a zone apex (its zone is ${show(z.zone)})`, expires: z.expires };
     }
@@ -543,17 +638,17 @@ export class ValidatingResolver implements Resolver {
     return best;
   }
 
-  private async chainTo(name: string): Promise<ZoneState> {
+  private async chainTo(name: string, signal: AbortSignal): Promise<ZoneState> {
     const top = this.deepestAnchor(name);
     if (top === undefined) return { state: 'insecure', reason: `no trust anchor above ${show(name)}`, expires: Infinity };
-    const anchor: ZoneState = await this.cached(`anchor|${top}`, () => this.anchorKeys(top));
+    const anchor: ZoneState = await this.cached(`anchor|${top}`, signal, (s) => this.anchorKeys(top, s));
     if (anchor.state !== 'secure') return anchor;
     let cur: SecureZone = anchor;
     const total = nameLabelCount(name);
     for (let n = nameLabelCount(top) + 1; n <= total; n++) {
       const c = lastLabels(name, n);
       const parent: SecureZone = cur;
-      const step: CutState = await this.cached<CutState>(`cut|${c}`, () => this.cutAt(c, parent));
+      const step: CutState = await this.cached<CutState>(`cut|${c}`, signal, (s) => this.cutAt(c, parent, s));
       if (step.state === 'no-cut') continue;
       if (step.state === 'nxdomain') break;
       if (step.state !== 'secure') return step;
@@ -562,11 +657,13 @@ export class ValidatingResolver implements Resolver {
     return cur;
   }
 
-  private async cached<V extends CutState>(key: string, fn: () => Promise<V>): Promise<V> {
+  private async cached<V extends CutState>(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<V>): Promise<V> {
     const hit = this.zones.get(key, this.now());
     if (hit) return hit as V;
-    return this.once(key, async () => {
-      const v = await fn();
+    return this.once(key, signal, async (s) => {
+      const v = await fn(s);
+      // Work nobody waits for any more is never kept (its queries were cut short).
+      if (s.aborted) throw new Abandoned();
       const expires = v.state === 'bogus' ? Math.min(v.expires, this.now() + this.bogusMs) : v.state === 'indeterminate' ? 0 : v.expires;
       this.zones.set(key, v, expires, this.now());
       return v;
@@ -578,7 +675,7 @@ export class ValidatingResolver implements Resolver {
   }
 
   /** DNSKEY RRset of a trust anchor's zone, authenticated by the anchor (RFC 4035 §5). */
-  private async anchorKeys(zone: string): Promise<ZoneState> {
+  private async anchorKeys(zone: string, signal: AbortSignal): Promise<ZoneState> {
     const anchors = this.trustAnchors.filter((a) => a.owner === zone);
     const ds: DsData[] = [];
     const anchorKeys: ZoneKey[] = [];
@@ -590,7 +687,7 @@ export class ValidatingResolver implements Resolver {
     if (usableDs.length === 0 && anchorKeys.length === 0) {
       return { state: 'insecure', reason: `the trust anchors of ${show(zone)} use no supported algorithm or digest type`, expires: Infinity };
     }
-    const k = await this.fetchDnskeys(zone);
+    const k = await this.fetchDnskeys(zone, signal);
     if ('state' in k) return k;
     const trusted = [...anchorKeys];
     if (usableDs.length) {
@@ -603,8 +700,8 @@ export class ValidatingResolver implements Resolver {
     return { state: 'secure', zone, keys: zoneKeysOf(zone, k.keys), expires: this.expiresIn(v.ttl) };
   }
 
-  private async fetchDnskeys(zone: string): Promise<{ set: RRset; sigs: RrsigData[]; keys: DnskeyData[] } | ZoneState> {
-    const r = await this.ask(zone, T.DNSKEY);
+  private async fetchDnskeys(zone: string, signal: AbortSignal): Promise<{ set: RRset; sigs: RrsigData[]; keys: DnskeyData[] } | ZoneState> {
+    const r = await this.ask(zone, T.DNSKEY, signal);
     if (!r.ok) return { state: 'indeterminate', reason: `DNSKEY ${show(zone)}: ${r.reason}`, expires: 0 };
     const view = new View(r.raw);
     const rcode = r.raw.msg.rcode;
@@ -633,8 +730,8 @@ export class ValidatingResolver implements Resolver {
   }
 
   /** What the DS RRset (or its proven absence) at `name`, signed by `parent`, says. */
-  private async cutAt(name: string, parent: SecureZone): Promise<CutState> {
-    const r = await this.ask(name, T.DS);
+  private async cutAt(name: string, parent: SecureZone, signal: AbortSignal): Promise<CutState> {
+    const r = await this.ask(name, T.DS, signal);
     if (!r.ok) return { state: 'indeterminate', reason: `DS ${show(name)}: ${r.reason}`, expires: 0 };
     const view = new View(r.raw);
     const rcode = r.raw.msg.rcode;
@@ -671,7 +768,7 @@ export class ValidatingResolver implements Resolver {
           expires: cap(v.ttl),
         };
       }
-      const k = await this.fetchDnskeys(name);
+      const k = await this.fetchDnskeys(name, signal);
       if ('state' in k) return { ...k, expires: Math.min(k.expires, cap(5)) };
       const m = matchDs(name, usable, k.keys);
       if (m.kind !== 'match') return { state: 'bogus', reason: `${m.reason}: wrong DS digest or missing key`, expires: cap(5) };
