@@ -60,7 +60,9 @@ export interface DnsAnswer<T> {
   reason?: string;
   /**
    * ISO time of the earliest RRSIG expiration covering the answer records (the RRsets of
-   * `qtype` and the CNAMEs of the chain), when the answer section carried RRSIGs.
+   * `qtype` and the CNAMEs of the chain), when the answer section carried RRSIGs. The
+   * built-in validator sets it from the RRSIGs that validated the answer, and for a
+   * secure NXDOMAIN/NODATA from those over the NSEC/NSEC3 records of the proof.
    */
   signatureExpires?: string;
 }
