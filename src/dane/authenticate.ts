@@ -5,6 +5,9 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
+import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../x509/path.js';
+
+export { certIssuedBy } from '../x509/path.js';
 
 export interface CertInfo {
   depth: number;
@@ -34,7 +37,9 @@ export type RecordFailureCode =
   | 'ta-not-served' // DANE-TA: no served certificate matches
   | 'ta-off-path' // DANE-TA: a served certificate matches, but it did not issue the leaf
   | 'ta-date' // DANE-TA: a certificate of the path is expired or not yet valid
-  | 'ta-not-ca' // DANE-TA: an issuer on the path is not a CA
+  | 'ta-not-ca' // DANE-TA: an issuer on the path is not a CA (basicConstraints), or its keyUsage lacks keyCertSign
+  | 'ta-path-length' // DANE-TA: a CA's pathLenConstraint is exceeded (RFC 5280 §4.2.1.9)
+  | 'ta-bad-extension' // DANE-TA: a certificate of the path has unparsable extensions, or OpenSSL refuses a link
   | 'ta-eku' // DANE-TA: the leaf is not for TLS server authentication
   | 'ta-name-mismatch' // DANE-TA: the leaf names none of the reference identifiers
   | 'unusable';
@@ -126,27 +131,12 @@ function dateProblem(c: ParsedCert, now: Date): string | undefined {
   return undefined;
 }
 
-/** `parent` issued `child`: names match and the signature verifies with the parent's key. */
-export function certIssuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-function issuedBy(child: ParsedCert, parent: ParsedCert): boolean {
-  try {
-    return certIssuedBy(child.x509, parent.x509);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The issuer path from the leaf through the served certificates only (RFC 7672 §3.1.2:
  * the trust anchor must be in the chain the server sent). Order of the served list does
- * not matter; a certificate is used at most once.
+ * not matter; a certificate is used at most once. A parent that only signed its child
+ * (OpenSSL would refuse it: no keyCertSign, a malformed extension) still extends the path,
+ * so that checkTaPath can say what is wrong with it instead of "not on the issuer path".
  */
 function issuerPath(certs: ParsedCert[]): ParsedCert[] {
   const leaf = certs[0];
@@ -155,8 +145,8 @@ function issuerPath(certs: ParsedCert[]): ParsedCert[] {
   const used = new Set<ParsedCert>([leaf]);
   while (path.length < MAX_DEPTH) {
     const child = path[path.length - 1]!;
-    if (child.x509.checkIssued(child.x509)) break; // self-issued: top reached
-    const parent = certs.find((c) => !used.has(c) && issuedBy(child, c));
+    if (selfSigned(child.x509)) break; // top reached
+    const parent = findIssuer(child, certs.filter((c) => !used.has(c)));
     if (!parent) break;
     path.push(parent);
     used.add(parent);
@@ -192,16 +182,26 @@ export function serverAuthAllowed(leaf: X509Certificate): boolean {
   return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
 }
 
-/** DANE-TA(2): anchor at `anchorDepth` of `path`; validate leaf..anchor (RFC 7671 §5.2). */
+const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
+  malformed: 'ta-bad-extension',
+  'not-ca': 'ta-not-ca',
+  'path-length': 'ta-path-length',
+  'not-issuer': 'ta-bad-extension',
+};
+
+/**
+ * DANE-TA(2): anchor at `anchorDepth` of `path`; validate leaf..anchor (RFC 7671 §5.2.2:
+ * "the usual checks"). The anchor is the top: certificates above it do not count, its own
+ * basicConstraints and keyUsage bind the certificates below it (RFC 5280 §6.1.4 (k)–(n)).
+ */
 function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string } {
   for (let d = 0; d <= anchorDepth; d++) {
     const c = path[d]!;
     const problem = dateProblem(c, now);
     if (problem) return { ok: false, code: 'ta-date', why: `certificate at depth ${d} (${certInfo(c, d).subject}) ${problem}` };
-    if (d > 0 && c.x509.ca !== true) {
-      return { ok: false, code: 'ta-not-ca', why: `certificate at depth ${d} (${certInfo(c, d).subject}) is not a CA but issues depth ${d - 1}` };
-    }
   }
+  const structural = checkPath(path.slice(0, anchorDepth + 1));
+  if (structural) return { ok: false, code: PATH_PROBLEM_CODE[structural.kind], why: structural.why };
   const leaf = path[0]!.x509;
   if (!serverAuthAllowed(leaf)) return { ok: false, code: 'ta-eku', why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
   const name = referenceNames.find((n) => leafMatchesName(leaf, n));

@@ -34,7 +34,7 @@ export const FINDING_CODES = {
   'ta-not-served': { severity: 'error', meaning: 'the DANE-TA trust anchor is not in the chain the server sends' },
   'ta-name-mismatch': { severity: 'error', meaning: 'under DANE-TA, the leaf certificate names neither the MX host nor the domain' },
   'cert-expired': { severity: 'error', meaning: 'under DANE-TA, a certificate of the chain is expired or not yet valid' },
-  'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage)' },
+  'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage, path length, malformed extension)' },
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
   'no-rollover-slack': { severity: 'advice', meaning: 'one DANE-EE record matching the current key and nothing else: no room for a key rollover' },
@@ -193,6 +193,8 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
           c.add('cert-expired', `under DANE-TA (${rec}), ${r.why.replace(/^trust anchor at depth \d+, but /, '')}: renew the certificate`, h.name);
           break;
         case 'ta-not-ca':
+        case 'ta-path-length':
+        case 'ta-bad-extension':
         case 'ta-eku':
           c.add('ta-chain-invalid', `under DANE-TA (${rec}): ${r.why}`, h.name);
           break;

@@ -3,7 +3,8 @@
  * (Postfix semantics). Pure: served chain, anchors, names and time in; result out.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { certIssuedBy, leafMatchesName, serverAuthAllowed } from '../dane/authenticate.js';
+import { leafMatchesName, serverAuthAllowed } from '../dane/authenticate.js';
+import { certIssuedBy, certSignedBy, checkPath, type PathCert } from '../x509/path.js';
 import type { Fingerprint } from './table.js';
 
 export type PolicyAuth = { ok: true; detail: string } | { ok: false; reason: string };
@@ -61,37 +62,56 @@ export function nameMatches(leaf: X509Certificate, patterns: string[], ctx: { ho
   return undefined;
 }
 
-/** verify/secure: a path from the leaf through served certificates to a trusted root, dated, names matched. */
+/**
+ * verify/secure: a path from the leaf through served certificates to a trusted root, dated,
+ * RFC 5280 §6.1.4 constraints (CA, keyUsage keyCertSign, pathLenConstraint, the root's
+ * included, as OpenSSL does), names matched.
+ */
 export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patterns: string[], ctx: { host: string; nexthop: string; now: Date }): PolicyAuth {
-  const certs = served.map(parse).filter((c): c is X509Certificate => c !== undefined);
+  const certs = served.flatMap((der): PathCert[] => {
+    const x509 = parse(der);
+    return x509 ? [{ der, x509 }] : [];
+  });
   const leaf = certs[0];
   if (!leaf) return { ok: false, reason: 'the server sent no parsable certificate' };
-  const anchors = anchorsPem.map((p) => {
+  const anchors = anchorsPem.flatMap((p): PathCert[] => {
     try {
-      return new X509Certificate(p);
+      const x509 = new X509Certificate(p);
+      return [{ der: x509.raw, x509 }];
     } catch {
-      return undefined;
+      return [];
     }
-  }).filter((c): c is X509Certificate => c !== undefined);
+  });
   const path = [leaf];
   const used = new Set([leaf]);
-  let anchored: X509Certificate | undefined;
+  let anchored: PathCert | undefined;
   for (let depth = 0; depth < 10 && !anchored; depth++) {
     const top = path[path.length - 1]!;
-    anchored = anchors.find((a) => a.fingerprint256 === top.fingerprint256 || certIssuedBy(top, a));
-    if (anchored) break;
-    const next = certs.find((c) => !used.has(c) && certIssuedBy(top, c));
+    // Links as OpenSSL makes them first; then a parent that only signed its child, so that
+    // checkPath says what is wrong with it (no keyCertSign, a malformed extension).
+    let next: PathCert | undefined;
+    for (const link of [certIssuedBy, certSignedBy]) {
+      anchored = anchors.find((a) => a.x509.fingerprint256 === top.x509.fingerprint256 || link(top.x509, a.x509));
+      next = anchored ? undefined : certs.find((c) => !used.has(c) && link(top.x509, c.x509));
+      if (anchored || next) break;
+    }
     if (!next) break;
     path.push(next);
     used.add(next);
   }
   if (!anchored) return { ok: false, reason: 'the served chain does not lead to a trusted CA' };
-  for (const [i, c] of [...path, anchored].entries()) {
+  // The CA-file certificate is the top; when the server sent it too, it counts once.
+  const full = path[path.length - 1]!.x509.fingerprint256 === anchored.x509.fingerprint256 ? path : [...path, anchored];
+  for (const { x509: c } of full) {
     if (!dateOk(c, ctx.now)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is outside its validity period` };
-    if (i > 0 && c.ca !== true) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not a CA` };
   }
-  if (!serverAuthAllowed(leaf)) return { ok: false, reason: 'the certificate is not for TLS server authentication (extended key usage)' };
-  const name = nameMatches(leaf, patterns, ctx);
+  const structural = checkPath(full);
+  if (structural) return { ok: false, reason: structural.why };
+  // A served certificate that is itself in the CA file still has to be a CA (as before).
+  if (full.length === 1 && leaf.x509.ca !== true) return { ok: false, reason: `certificate ${leaf.x509.subject.replace(/\n/g, ', ')} is not a CA` };
+  const leafCert = leaf.x509;
+  if (!serverAuthAllowed(leafCert)) return { ok: false, reason: 'the certificate is not for TLS server authentication (extended key usage)' };
+  const name = nameMatches(leafCert, patterns, ctx);
   if (!name) return { ok: false, reason: `the certificate names none of ${patterns.join(', ')} (host ${ctx.host}, next hop ${ctx.nexthop})` };
-  return { ok: true, detail: `PKIX chain to ${anchored.subject.replace(/\n/g, ', ')}, name ${name}` };
+  return { ok: true, detail: `PKIX chain to ${anchored.x509.subject.replace(/\n/g, ', ')}, name ${name}` };
 }

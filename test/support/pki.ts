@@ -39,6 +39,15 @@ export interface CertSpec {
   issuer?: Issued;
   /** Reuse an existing private key (PEM, PKCS#8) instead of generating one. */
   keyPem?: string;
+  /** CA cert only: basicConstraints pathLenConstraint (RFC 5280 §4.2.1.9). Default: none. */
+  pathLen?: number;
+  /**
+   * Replace the keyUsage extension: an OpenSSL config value such as
+   * 'critical,digitalSignature' (or 'DER:03:02:05:a0' for raw bytes); null omits it.
+   */
+  keyUsage?: string | null;
+  /** Replace the basicConstraints extension: an OpenSSL config value, e.g. 'critical,DER:30:03:01:01'. */
+  basicConstraints?: string;
 }
 
 export interface Issued {
@@ -122,16 +131,19 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: boolean): string {
   const ext: string[] = [];
+  if (spec.pathLen !== undefined && (!spec.ca || !Number.isInteger(spec.pathLen) || spec.pathLen < 0)) {
+    throw new Error('pathLen needs ca: true and an integer >= 0');
+  }
+  const ku = (v: string) => `keyUsage = ${spec.keyUsage === undefined ? v : spec.keyUsage}`;
+  const bc = (v: string) => `basicConstraints = ${spec.basicConstraints ?? v}`;
   if (spec.ca) {
-    ext.push('basicConstraints = critical,CA:TRUE');
-    ext.push('keyUsage = critical,keyCertSign,cRLSign');
+    ext.push(bc(`critical,CA:TRUE${spec.pathLen !== undefined ? `,pathlen:${spec.pathLen}` : ''}`));
+    if (spec.keyUsage !== null) ext.push(ku('critical,keyCertSign,cRLSign'));
   } else {
-    ext.push('basicConstraints = critical,CA:FALSE');
-    ext.push(
-      keyType === 'rsa'
-        ? 'keyUsage = critical,digitalSignature,keyEncipherment'
-        : 'keyUsage = critical,digitalSignature',
-    );
+    ext.push(bc('critical,CA:FALSE'));
+    if (spec.keyUsage !== null) {
+      ext.push(ku(keyType === 'rsa' ? 'critical,digitalSignature,keyEncipherment' : 'critical,digitalSignature'));
+    }
     ext.push('extendedKeyUsage = serverAuth');
   }
   ext.push('subjectKeyIdentifier = hash');
