@@ -566,7 +566,7 @@ export function fuzz(target: EngineTarget, options: FuzzOptions): FuzzStats {
     // One watchdog (a vm timeout: V8 TerminateExecution, which no try/catch stops) per chunk
     // of batches, not per input (starting one costs ~0.3 ms). A chunk ends by itself `hangMs`
     // before its timeout, so when the watchdog fires, the input running has run >= hangMs.
-    const chunkMs = Math.max(10_000, 4 * hangMs);
+    const chunkMs = Math.max(1000, 4 * hangMs);
     const g = globalThis as { __daneSmtpFuzzStep?: () => void };
     while (!done()) {
       const chunkStart = performance.now();

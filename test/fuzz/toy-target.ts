@@ -14,3 +14,8 @@ export function magicBytes(b: Buffer): void {
     }
   }
 }
+
+/** The watchdog's self-test target: never returns when the input starts with "HANG". */
+export function hangsOnHang(b: Buffer): void {
+  if (b.subarray(0, 4).toString('latin1') === 'HANG') for (;;);
+}

@@ -64,6 +64,15 @@ describe('coverage-guided engine self-test', () => {
     expect(guided.newCoverageInputs).toBeGreaterThanOrEqual(3); // one per byte learnt
     expect(random.crashes).toEqual([]);
   });
+
+  it('reports an input that never returns as a hang (the watchdog interrupts it)', () => {
+    const stats = fuzz(
+      { name: 'hang', run: (b) => toy.hangsOnHang(b), seeds: [Buffer.from('HANX'), Buffer.from('HANG')], maxLen: 16 },
+      { runs: 100, seed: SEED, coverage, filter: (url: string) => url === TOY, hangMs: 100 },
+    );
+    expect(stats.crashes.map((c) => [c.kind, c.input.toString('latin1')])).toEqual([['hang', 'HANG']]);
+    expect(stats.runs).toBe(100); // and fuzzing went on
+  });
 });
 
 describe(`coverage-guided fuzzing of the parsers (${RUNS} runs per target, seed ${SEED.toString(16)})`, () => {
