@@ -23,18 +23,42 @@ function proofColor(p: string, st: Style): string {
   return p === 'secure' ? st.green(p) : p === 'insecure' ? st.yellow(p) : st.red(p);
 }
 
-function hostLines(h: HostReport, st: Style): string[] {
+/** A fixed next hop (`[host]:port`): there was no MX lookup; the result carries a stand-in MX answer. */
+export function nextHopOf(r: DomainResult): string | undefined {
+  const m = r.mx && r.mx.records.length === 0 && r.mx.status === 'nodata' ? /^next hop (\[[^\]]+\]:\d+)/.exec(r.mx.reason ?? '') : null;
+  return m?.[1];
+}
+
+/** Levels of the policy table that replace the DANE rules (the host's `level` is then only what the rules would have said). */
+const POLICY_LEVELS = new Set(['none', 'may', 'encrypt', 'fingerprint', 'verify', 'secure']);
+
+function policyText(r: DomainResult): string {
+  return r.policySource === 'default' ? 'default level' : r.policySource;
+}
+
+function hostLines(h: HostReport, r: DomainResult, st: Style, nextHop: string | undefined): string[] {
   const out: string[] = [];
-  out.push(`  ${st.bold(`MX ${h.preference} ${h.name}`)}${h.implicit ? ' (implicit MX)' : ''} — ${h.status}`);
+  const title = nextHop ? `next hop ${h.name}` : `MX ${h.preference} ${h.name}${h.implicit ? ' (implicit MX)' : ''}`;
+  out.push(`  ${st.bold(title)} — ${h.status}`);
   for (const d of h.dns) {
-    const recs = d.records.length ? d.records.join(', ') : d.status;
+    // TLSA records are listed one per line below, each with its usability.
+    const recs = d.type === 'TLSA' && d.records.length && h.tlsa?.length ? `${d.records.length} record${d.records.length === 1 ? '' : 's'}:` : d.records.length ? d.records.join(', ') : d.status;
     const chain = d.cnameChain ? ` via ${d.cnameChain.join(' → ')}` : '';
     out.push(`    ${d.type.padEnd(5)} ${d.name}: ${proofColor(d.proof, st)} ${st.dim(truncate(recs, 100))}${chain}${d.reason ? ` (${d.reason})` : ''}`);
   }
   for (const t of h.tlsa ?? []) {
-    out.push(`    TLSA  ${truncate(t.record, 60)}  ${t.usable ? st.green('usable') : st.yellow(`unusable: ${t.detail ?? t.reason}`)}`);
+    out.push(`      ${truncate(t.record, 60)}  ${t.usable ? st.green('usable') : st.yellow(`unusable: ${t.detail ?? t.reason}`)}`);
   }
-  out.push(`    level: ${h.level ?? 'none'} — ${h.levelReason}`);
+  if (h.level === null) {
+    // No TLS level: the host was skipped before any connection (DNS failure, no address).
+    // (Printing 'none' here would read as the plaintext policy level.)
+    out.push(`    ${st.red('skipped')}: ${h.failure ?? h.levelReason}`);
+  } else if (POLICY_LEVELS.has(r.level)) {
+    // The table's level replaces the DANE rules: their 'opportunistic' would contradict it.
+    out.push(`    level: ${r.level} (${policyText(r)}) — ${h.levelReason.replace(/^opportunistic: /, '')}`);
+  } else {
+    out.push(`    level: ${h.level} — ${h.levelReason}`);
+  }
   for (const a of h.attempts) {
     const tls = a.tls
       ? `${a.tlsVersion ?? 'TLS'} ${a.cipher ?? ''}`.trim()
@@ -56,7 +80,7 @@ function hostLines(h: HostReport, st: Style): string[] {
       for (const r of a.authentication.records) out.push(`      ${st.red('no match')} ${truncate(r.record, 40)}: ${r.why}`);
     }
   }
-  if (h.failure && h.attempts.length === 0) out.push(`    ${st.red('failed')}: ${h.failure}`);
+  if (h.failure && h.attempts.length === 0 && h.level !== null) out.push(`    ${st.red('failed')}: ${h.failure}`);
   return out;
 }
 
@@ -68,13 +92,31 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   const lines: string[] = [];
   const color = verdictColor(r.verdict, st);
   lines.push(`${st.bold(r.domain)}: ${color(st.bold(r.verdict))}${r.host ? ` via ${r.host} [${r.address}]` : ''}`);
-  lines.push(`  policy: ${r.level} (${r.policySource === 'default' ? 'default level' : r.policySource})${r.resolverValidates ? '' : r.deferredEarly === 'resolver' ? st.red(' — no usable answer from the resolver') : st.red(' — resolver does not validate: DANE off')}`);
-  if (r.mx) {
+  const early =
+    r.deferredEarly === 'aborted'
+      ? st.red(' — interrupted before this destination was checked')
+      : r.deferredEarly === 'internal-error'
+        ? st.red(' — dane-smtp failed on this destination')
+        : r.deferredEarly === 'resolver'
+          ? st.red(' — no usable answer from the resolver')
+          : r.resolverValidates
+            ? ''
+            : st.red(' — resolver does not validate: DANE off');
+  lines.push(`  policy: ${r.level} (${policyText(r)})${early}`);
+  const nextHop = nextHopOf(r);
+  if (nextHop) {
+    lines.push(`  next hop ${nextHop}: no MX lookup`);
+  } else if (r.mx) {
     const recs = r.mx.records.length ? r.mx.records.join(', ') : r.mx.status;
-    lines.push(`  MX    ${proofColor(r.mx.proof, st)} ${recs}${r.mx.reason ? ` (${r.mx.reason})` : ''}`);
+    const chain = r.mx.cnameChain && r.mx.cnameChain.length > 1 ? ` via ${r.mx.cnameChain.join(' → ')}` : '';
+    lines.push(`  MX    ${r.mx.name}: ${proofColor(r.mx.proof, st)} ${recs}${chain}${r.mx.reason ? ` (${r.mx.reason})` : ''}`);
   }
-  for (const h of r.hosts) lines.push(...hostLines(h, st));
-  for (const rc of r.recipients ?? []) lines.push(`  rcpt ${rc.address}: ${rc.status} — ${rc.reply}`);
+  for (const h of r.hosts) lines.push(...hostLines(h, r, st, nextHop));
+  for (const rc of r.recipients ?? []) {
+    // The local reason already starts with the status ('bounced: …'): say it once.
+    const reply = rc.reply.startsWith(`${rc.status}: `) ? rc.reply.slice(rc.status.length + 2) : rc.reply;
+    lines.push(`  rcpt ${rc.address}: ${rc.status} — ${reply}`);
+  }
   lines.push(`  ${color('verdict')}: ${r.verdict} — ${r.reason}`);
   for (const f of r.findings ?? []) {
     const sev = f.severity === 'error' ? st.red(f.severity) : f.severity === 'warning' ? st.yellow(f.severity) : st.dim(f.severity);

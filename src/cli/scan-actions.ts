@@ -91,11 +91,10 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
 
   const input = await readInput(file);
   const list = parseDomainList(input.text);
-  for (const m of list.malformed.slice(0, MAX_MALFORMED_SHOWN)) process.stderr.write(`dane-smtp: ${input.name}:${m.line}: ${m.reason}: '${m.text}'\n`);
-  if (list.malformed.length > MAX_MALFORMED_SHOWN) process.stderr.write(`dane-smtp: … ${list.malformed.length - MAX_MALFORMED_SHOWN} more malformed lines\n`);
-  if (list.malformed.length) process.stderr.write(`dane-smtp: ${list.malformed.length} malformed line(s) in ${input.name} skipped\n`);
   const share = list.domains.filter((d) => inShard(d, shard));
 
+  // The --out file is checked before the malformed lines are reported: a usage error
+  // stays one line on stderr.
   let store: ScanStore;
   try {
     store = ScanStore.open(o.out);
@@ -103,6 +102,9 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
     if (e instanceof StoreError) throw new UsageError(e.message);
     throw e;
   }
+  for (const m of list.malformed.slice(0, MAX_MALFORMED_SHOWN)) process.stderr.write(`dane-smtp: ${input.name}:${m.line}: ${m.reason}: '${m.text}'\n`);
+  if (list.malformed.length > MAX_MALFORMED_SHOWN) process.stderr.write(`dane-smtp: … ${list.malformed.length - MAX_MALFORMED_SHOWN} more malformed lines\n`);
+  if (list.malformed.length) process.stderr.write(`dane-smtp: ${list.malformed.length} malformed line(s) in ${input.name} skipped\n`);
   try {
     const settings = {
       resolver: `${s.spec.address}:${s.spec.port}`,

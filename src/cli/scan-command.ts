@@ -29,7 +29,7 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
     .description('check many domains (one per line from FILE or standard input) as check does; results go to SQLite as they arrive; rerun to resume')
     .argument('[file]', 'domains, one per line (# comments); - or nothing: standard input');
   for (const [flags, description, defaultValue] of COMMON_OPTIONS) {
-    if (flags.startsWith('--concurrency')) cmd.option('--concurrency <n>', `domains checked at once (default: 4 per CPU, at most 64: ${defaultScanConcurrency()} here)`);
+    if (flags.startsWith('--concurrency')) cmd.option('--concurrency <n>', `domains checked at once (default: 16 per CPU, at most 128: ${defaultScanConcurrency()} here)`);
     else if (flags.startsWith('--json')) cmd.option('--json', 'also print each result as one JSON line on stdout (the fields of check --json); the summary goes to stderr');
     else if (defaultValue === undefined) cmd.option(flags, description);
     else cmd.option(flags, description, defaultValue);

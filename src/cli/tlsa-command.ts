@@ -285,9 +285,10 @@ function rolloverJson(owner: string, r: RolloverReport) {
 export async function runTlsa(positional: string | undefined, o: TlsaOptions, io: TlsaIo): Promise<number> {
   // ---- options
   const { params, file } = recordParams(o, positional);
-  const timeoutSeconds = Number(o.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) {
-    throw usage(`--timeout must be a number of seconds above 0, not '${o.timeout}'`);
+  // The same rule and message as check, send and scan (options.ts).
+  const timeoutSeconds = /^\d{1,4}(\.\d{1,3})?$/.test(o.timeout) ? Number(o.timeout) : NaN;
+  if (!(timeoutSeconds >= 0.001 && timeoutSeconds <= 3600)) {
+    throw usage(`--timeout must be a number of seconds from 0.001 to 3600, not '${o.timeout}'`);
   }
   const timeoutMs = Math.round(timeoutSeconds * 1000);
   const connect = o.connect !== undefined ? parseConnectSpec(o.connect) : undefined;

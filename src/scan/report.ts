@@ -65,14 +65,22 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/**
+ * One finding as a sentence of a notice: with a full stop, also after a closing
+ * parenthesis, so that several findings do not run together ("… (RFC 7672 §2.2). TLSA 0 0 1 …").
+ */
+export function sentence(message: string): string {
+  const s = message.trim();
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
+
 function noticeOf(domain: string, verdict: string, reason: string, findings: Finding[]): Notice | undefined {
   if (findings.length > 0) {
     const sorted = [...findings].sort((a, b) => (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3));
     const seen = new Set<string>();
     const parts: string[] = [];
     for (const f of sorted) {
-      const message = /[.!?)]$/.test(f.message.trim()) ? f.message.trim() : `${f.message.trim()}.`;
-      const text = f.host && !message.includes(f.host) ? `${f.host}: ${message}` : message;
+      const text = sentence(f.host && !f.message.includes(f.host) ? `${f.host}: ${f.message}` : f.message);
       if (!seen.has(text)) parts.push(text);
       seen.add(text);
     }
@@ -159,7 +167,7 @@ export function renderRun(r: RunSummary): string {
         (r.cpuMs !== null ? `, CPU ${(r.cpuMs / 1000).toFixed(1)} s` : '') +
         (r.maxRssKb !== null ? `, peak RSS ${Math.round(r.maxRssKb / 1024)} MB` : '')
       : '';
-  const extra = [r.skipped ? `${r.skipped} already done` : '', r.malformed ? `${r.malformed} malformed lines` : '', r.duplicates ? `${r.duplicates} duplicates` : '']
+  const extra = [r.skipped ? `${r.skipped} already done` : '', r.malformed ? plural(r.malformed, 'malformed line') : '', r.duplicates ? plural(r.duplicates, 'duplicate') : '']
     .filter(Boolean)
     .join(', ');
   const status = r.status === 'running' && r.finishedAt === null ? 'running (or killed)' : r.status;

@@ -1,0 +1,220 @@
+/**
+ * The `dane-smtp` command line: check, send, tlsa, scan and report (shared options in
+ * options.ts; main.ts is the executable). Usage errors exit 64 with one line, never a
+ * stack trace.
+ */
+import { setMaxListeners } from 'node:events';
+import { readSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { Command, CommanderError, Option } from 'commander';
+import { DaneSmtpError } from '../errors.js';
+import { isLoopback } from '../dns/resolv-conf.js';
+import { parseMailDomain } from '../dns/names.js';
+import { lookupPolicy, parseDestination } from '../policy/table.js';
+import { StubResolver } from '../dns/stub.js';
+import { ValidatingResolver } from '../dns/dnssec/index.js';
+import type { Resolver } from '../dns/types.js';
+import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
+import type { DomainResult } from '../delivery/result.js';
+import { isValidMailbox } from '../smtp/message.js';
+import { ansi, plain, renderDomain } from './human.js';
+import { registerTlsaCommand } from './tlsa-command.js';
+import { registerReportCommand, registerScanCommand } from './scan-command.js';
+import { UsageError, commonSettings, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
+import { groupRecipients } from '../delivery/recipients.js';
+
+export const EX_OK = 0;
+export const EX_USAGE = 64;
+export const EX_UNAVAILABLE = 69;
+export const EX_TEMPFAIL = 75;
+const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
+
+/** A destination argument: a mail domain, or a fixed next hop `[host]` / `[host]:port`. */
+function destinationWork(arg: string, p: PolicySettings, job: Work['job']): Work {
+  if (arg.startsWith('[')) {
+    const d = parseDestination(arg);
+    const inner = /^\[([^\]]*)\]/.exec(arg)?.[1] ?? '';
+    if ((!d || d.kind !== 'nexthop') && isIP(inner) !== 0) {
+      throw new UsageError(`not a next hop: '${arg}': give the host name, not an IP address ([host] or [host]:port; its TLSA records are looked up under that name)`);
+    }
+    if (!d || d.kind !== 'nexthop') throw new UsageError(`not a next hop: '${arg}' (use [host] or [host]:port)`);
+    const nexthop = d.port ? { host: d.host, port: d.port } : { host: d.host };
+    return { domain: d.host, job, nexthop, policy: lookupPolicy(p.table, d, p.level) };
+  }
+  const domain = parseMailDomain(arg);
+  if (!domain) throw new UsageError(`not a mail domain: '${arg}'`);
+  return { domain, job, policy: lookupPolicy(p.table, { kind: 'domain', domain }, p.level) };
+}
+
+/** Colours only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function useColor(json: boolean, env: NodeJS.ProcessEnv = process.env, isTTY: boolean | undefined = process.stdout.isTTY): boolean {
+  return !json && Boolean(isTTY) && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
+}
+
+/** The stderr lines for a probe that found the resolver unusable (everything is deferred). */
+export function probeFailureLines(reason: string, o: { validating: boolean; interrupted?: string }): string[] {
+  if (o.interrupted) return [`dane-smtp: ${o.interrupted}: stopped before any destination was checked; everything is deferred`];
+  const lines = [`dane-smtp: ${reason}: every destination is deferred`];
+  if (o.validating && !/^resolver unreachable/.test(reason)) {
+    lines.push(
+      'dane-smtp: with --validate or --trust-anchor the root zone must validate from the given anchors: check the anchor file (it must match the DNS the resolver serves) and that the resolver passes DNSSEC records through',
+    );
+  }
+  return lines;
+}
+
+async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }): Promise<number> {
+  const s = commonSettings(o);
+  const json = Boolean(o.json);
+  const style = useColor(json) ? ansi : plain;
+  if (!isLoopback(s.spec.address) && !o.trustAnchor && !o.validate) {
+    process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
+  }
+  const anchors = trustAnchors(o);
+  const resolver: Resolver = anchors
+    ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
+    : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per concurrent lookup or session
+  let interrupted: string | undefined;
+  let interruptionSaid = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted ??= `interrupted (${sig})`;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results: DomainResult[] = await runAll(works, {
+    resolver,
+    port: s.port,
+    helo: s.helo,
+    timeoutMs: s.timeoutMs,
+    concurrency: s.concurrency,
+    signal: controller.signal,
+    ...(extra.all ? { all: true } : {}),
+    ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
+    ...(extra.caCertificates ? { caCertificates: extra.caCertificates } : {}),
+    ...(anchors ? { selfValidating: true } : {}),
+    onProbe: (p) => {
+      if (!p.reachable) {
+        process.stderr.write(probeFailureLines(p.reason, { validating: Boolean(anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
+        if (interrupted) interruptionSaid = true;
+      } else if (!p.validates && anchors) {
+        process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${p.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
+      } else if (!p.validates) {
+        process.stderr.write(`dane-smtp: WARNING: ${p.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
+      }
+    },
+    onResult: (r) => {
+      process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${renderDomain(r, style)}\n\n`);
+    },
+  });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (interrupted && !interruptionSaid) process.stderr.write(`dane-smtp: ${interrupted}: what was not finished is deferred\n`);
+  return exitCodeOf(results, mode);
+}
+
+function readMessage(): Buffer {
+  if (process.stdin.isTTY) throw new UsageError('send reads the message from standard input: dane-smtp send --from A --to B < message.eml');
+  // Read in chunks and stop past the limit: a huge input must not exhaust memory first.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(1 << 20);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(0, chunk, 0, chunk.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue; // non-blocking stdin: retry
+        if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+        throw e;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_MESSAGE_BYTES) throw new UsageError(`the message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read the message from standard input: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (total === 0) throw new UsageError('the message on standard input is empty');
+  return Buffer.concat(chunks, total);
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('dane-smtp')
+    .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showSuggestionAfterError(false);
+
+  withCommon(
+    program
+      .command('check')
+      .description('check each domain as delivery would (MX, TLSA, STARTTLS, authentication), then QUIT without sending')
+      .argument('<destination...>', 'mail domains, or fixed next hops [host] / [host]:port')
+      .option('--all', 'probe every MX host and address (diagnosis)'),
+  ).action(async (domains: string[], o: CommonOptions & { all?: boolean }) => {
+    const p = policySettings(o);
+    const works: Work[] = [];
+    for (const arg of domains) {
+      const w = destinationWork(arg, p, { kind: 'probe' });
+      if (!works.some((x) => x.domain === w.domain && x.nexthop?.port === w.nexthop?.port && !x.nexthop === !w.nexthop)) works.push(w);
+    }
+    setExit(await execute('check', works, o, { all: Boolean(o.all), ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}) }));
+  });
+
+  withCommon(
+    program
+      .command('send')
+      .description('deliver an RFC 5322 message from standard input to the recipients\' domains')
+      .addOption(new Option('--from <address>', 'envelope sender (use "" for the null sender)').makeOptionMandatory())
+      .addOption(new Option('--to <address>', 'envelope recipient (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).makeOptionMandatory())
+      .option('--nexthop <[host]:port>', 'send every recipient to this fixed next hop instead of MX hosts'),
+  ).action(async (o: CommonOptions & { from: string; to: string[]; nexthop?: string }) => {
+    if (o.from !== '' && !isValidMailbox(o.from)) throw new UsageError(`not a valid sender address: '${o.from}'`);
+    const byDomain = groupRecipients(o.to, (to) => {
+      throw new UsageError(`not a valid recipient address: '${to}'`);
+    });
+    commonSettings(o); // every option is checked before the message is read or anything is sent
+    const p = policySettings(o);
+    trustAnchors(o);
+    if (o.nexthop !== undefined && !o.nexthop.startsWith('[')) throw new UsageError(`--nexthop must be [host] or [host]:port, not '${o.nexthop}'`);
+    if (o.nexthop !== undefined) destinationWork(o.nexthop, p, { kind: 'probe' });
+    const message = readMessage();
+    const works: Work[] = o.nexthop !== undefined
+      ? [destinationWork(o.nexthop, p, { kind: 'send', envelope: { from: o.from, to: [...byDomain.values()].flat(), message } })]
+      : [...byDomain].map(([domain, to]) => destinationWork(domain, p, { kind: 'send', envelope: { from: o.from, to, message } }));
+    setExit(await execute('send', works, o, p.caCertificates ? { caCertificates: p.caCertificates } : {}));
+  });
+  registerTlsaCommand(program, setExit);
+  registerScanCommand(program, setExit);
+  registerReportCommand(program, setExit);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = EX_OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EX_OK;
+      // Help shown because no command was given is a usage error; `dane-smtp help` is not.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? EX_OK : EX_USAGE;
+      return EX_USAGE; // commander already printed its one line
+    }
+    if (e instanceof UsageError || (e instanceof DaneSmtpError && e.code === 'USAGE')) {
+      process.stderr.write(`dane-smtp: ${e.message}\n`);
+      return EX_USAGE;
+    }
+    process.stderr.write(`dane-smtp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EX_TEMPFAIL;
+  }
+}

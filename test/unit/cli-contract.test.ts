@@ -1,0 +1,246 @@
+/**
+ * The CLI contract as an operator reads it (README "Human output", "Exit status", the scan
+ * and report sections): the human report, exit codes of the program, one-line usage errors.
+ * Everything here runs in process, without a network.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { DomainResult, HostReport } from '../../src/delivery/result.js';
+import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
+import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
+import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
+import { runTlsa } from '../../src/cli/tlsa-command.js';
+import { renderRun, sentence, type RunSummary } from '../../src/scan/report.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cli-contract-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function domainResult(over: Partial<DomainResult> = {}): DomainResult {
+  return {
+    domain: 'example.test',
+    verdict: 'tempfail',
+    host: null,
+    address: null,
+    tls: false,
+    reason: 'no usable MX host',
+    mx: { name: 'example.test', type: 'MX', status: 'data', proof: 'secure', records: ['10 mx.example.test'] },
+    hosts: [],
+    resolverValidates: true,
+    level: 'dane',
+    policySource: 'default',
+    ...over,
+  };
+}
+
+function host(over: Partial<HostReport> = {}): HostReport {
+  return {
+    name: 'mx.example.test',
+    preference: 10,
+    implicit: false,
+    dns: [{ name: 'mx.example.test', type: 'A', status: 'data', proof: 'secure', records: ['192.0.2.1'] }],
+    addresses: ['192.0.2.1'],
+    level: 'dane',
+    levelReason: 'DANE: 1 usable TLSA record(s) at mx.example.test',
+    attempts: [],
+    status: 'failed',
+    ...over,
+  };
+}
+
+/** Captures what main() writes on stderr. */
+function captureStderr(): { text: () => string } {
+  let err = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  return { text: () => err };
+}
+
+describe('human output', () => {
+  it('a host skipped before any connection has no TLS level: never "level: none" (the plaintext level), and its reason once', () => {
+    const why = 'TLSA lookup _25._tcp.mx.example.test failed (bogus: SERVFAIL): host skipped (RFC 7672 §2.2.3)';
+    const out = renderDomain(domainResult({ hosts: [host({ level: null, levelReason: why, failure: why })] }), plain);
+    expect(out).not.toMatch(/level: none/);
+    expect(out).toContain(`skipped: ${why}`);
+    expect(out.split(why).length - 1, 'the reason is printed once for the host (and once in the verdict line at most)').toBeLessThanOrEqual(1);
+  });
+
+  it('a policy-table level is shown as the level that applied, not the "may" the DANE rules would have given', () => {
+    const r = domainResult({
+      verdict: 'encrypt-unauthenticated',
+      level: 'encrypt',
+      policySource: '/etc/dane/policy:3',
+      hosts: [host({ level: 'may', levelReason: 'opportunistic: DANE is off by local policy', status: 'used' })],
+    });
+    const out = renderDomain(r, plain);
+    expect(out).toContain('level: encrypt (/etc/dane/policy:3) — DANE is off by local policy');
+    expect(out).not.toMatch(/level: may/);
+    expect(out).not.toMatch(/encrypt.*opportunistic/);
+  });
+
+  it('the DANE rules level is shown under the default policy', () => {
+    const out = renderDomain(domainResult({ hosts: [host()] }), plain);
+    expect(out).toContain('level: dane — DANE: 1 usable TLSA record(s) at mx.example.test');
+  });
+
+  it('a fixed next hop is not shown as an MX answer or an implicit MX', () => {
+    const r = domainResult({
+      domain: 'relay.example.test',
+      mx: { name: 'relay.example.test', type: 'MX', status: 'nodata', proof: 'secure', records: [], reason: 'next hop [relay.example.test]:587 from local policy' },
+      hosts: [host({ name: 'relay.example.test', preference: 0, implicit: true, status: 'used' })],
+    });
+    expect(nextHopOf(r)).toBe('[relay.example.test]:587');
+    const out = renderDomain(r, plain);
+    expect(out).toContain('next hop [relay.example.test]:587: no MX lookup');
+    expect(out).toContain('next hop relay.example.test — used');
+    expect(out).not.toMatch(/MX +secure nodata|implicit MX/);
+  });
+
+  it('an implicit MX (MX NODATA) is still shown as such', () => {
+    const r = domainResult({
+      mx: { name: 'example.test', type: 'MX', status: 'nodata', proof: 'secure', records: [] },
+      hosts: [host({ name: 'example.test', preference: 0, implicit: true })],
+    });
+    expect(nextHopOf(r)).toBeUndefined();
+    const out = renderDomain(r, plain);
+    expect(out).toContain('MX    example.test: secure nodata');
+    expect(out).toContain('MX 0 example.test (implicit MX)');
+  });
+
+  it('TLSA records are listed once, each with usable or why not', () => {
+    const records = ['3 1 1 ' + 'ab'.repeat(32), '1 1 1 ' + 'cd'.repeat(32)];
+    const h = host({
+      dns: [{ name: '_25._tcp.mx.example.test', type: 'TLSA', status: 'data', proof: 'secure', records }],
+      tlsa: [
+        { record: records[0]!, usable: true },
+        { record: records[1]!, usable: false, reason: 'pkix-usage', detail: 'usage 1 (PKIX-EE) is not used by SMTP (RFC 7672 §3.1.3)' },
+      ],
+    });
+    const out = renderDomain(domainResult({ hosts: [h] }), plain);
+    expect(out).toContain('TLSA  _25._tcp.mx.example.test: secure 2 records:');
+    expect(out).toMatch(/3 1 1 abab\S*  usable/);
+    expect(out).toMatch(/1 1 1 cdcd\S*  unusable: usage 1 \(PKIX-EE\)/);
+    expect(out.split('3 1 1 abab').length - 1).toBe(1);
+  });
+
+  it('a recipient line says its status once', () => {
+    const r = domainResult({
+      verdict: 'undeliverable',
+      recipients: [
+        { address: 'a@example.test', status: 'bounced', reply: 'bounced: example.test publishes a null MX (RFC 7505): it accepts no mail' },
+        { address: 'b@example.test', status: 'deferred', reply: '451 4.3.0 try later' },
+      ],
+    });
+    const out = renderDomain(r, plain);
+    expect(out).toContain('rcpt a@example.test: bounced — example.test publishes a null MX');
+    expect(out).toContain('rcpt b@example.test: deferred — 451 4.3.0 try later');
+  });
+
+  it('an interrupted destination says so, not that the resolver failed', () => {
+    const out = renderDomain(domainResult({ deferredEarly: 'aborted', mx: null, resolverValidates: false, reason: 'aborted by the caller' }), plain);
+    expect(out).toMatch(/interrupted/);
+    expect(out).not.toMatch(/resolver/);
+  });
+
+  it('colours only on a terminal and never with NO_COLOR', () => {
+    expect(useColor(false, {}, true)).toBe(true);
+    expect(useColor(false, { NO_COLOR: '1' }, true)).toBe(false);
+    expect(useColor(false, {}, false)).toBe(false);
+    expect(useColor(true, {}, true)).toBe(false);
+  });
+});
+
+describe('exit codes and usage errors of the program', () => {
+  it('no command at all is a usage error (64); --help, --version and `help` are not', async () => {
+    const err = captureStderr();
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    expect(await main(['node', 'dane-smtp'])).toBe(EX_USAGE);
+    expect(err.text()).toMatch(/Usage: dane-smtp/);
+    expect(await main(['node', 'dane-smtp', '--help'])).toBe(EX_OK);
+    expect(await main(['node', 'dane-smtp', '--version'])).toBe(EX_OK);
+    expect(await main(['node', 'dane-smtp', 'help'])).toBe(EX_OK);
+  });
+
+  it('an IP address as a next hop is refused with a line that says why', async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '[192.0.2.1]:25'])).toBe(EX_USAGE);
+    expect(err.text().trim().split('\n')).toHaveLength(1);
+    expect(err.text()).toMatch(/give the host name, not an IP address/);
+  });
+
+  it('the scan help gives the real default concurrency (16 per CPU, at most 128)', () => {
+    const program = buildProgram(() => {});
+    const scan = program.commands.find((c) => c.name() === 'scan')!;
+    const help = scan.helpInformation().replace(/\s+/g, ' ');
+    expect(help).toContain('16 per CPU, at most 128');
+  });
+
+  it('a failed probe with --validate/--trust-anchor points at the anchors; an interrupted one says interrupted', () => {
+    const reason = 'the resolver failed the DNSSEC probe (root SOA: SOA .: trust anchor: no DNSKEY of . matches its DS (20326/RSASHA256/digest 2))';
+    const lines = probeFailureLines(reason, { validating: true });
+    expect(lines[0]).toBe(`dane-smtp: ${reason}: every destination is deferred`);
+    expect(lines[1]).toMatch(/anchor file/);
+    expect(probeFailureLines('resolver unreachable: network error: ECONNREFUSED', { validating: true })).toHaveLength(1);
+    expect(probeFailureLines(reason, { validating: false })).toHaveLength(1);
+    expect(probeFailureLines('aborted by the caller', { validating: false, interrupted: 'interrupted (SIGINT)' })[0]).toMatch(/^dane-smtp: interrupted \(SIGINT\)/);
+  });
+});
+
+describe('scan and report', () => {
+  it('an --out file that is not a scan file is one line on stderr, even with malformed input lines', async () => {
+    const list = join(dir, 'list.txt');
+    writeFileSync(list, 'good.example\nnot a domain\nuser@example.test\n');
+    const notDb = join(dir, 'not-a-db.txt');
+    writeFileSync(notDb, 'this is not SQLite\n'.repeat(200));
+    const err = captureStderr();
+    const o: ScanCliOptions = { out: notDb, domainBudget: '120', progress: false, level: 'dane', port: '25', timeout: '5', resolver: '127.0.0.1', helo: 'client.test' };
+    await expect(runScan(list, o)).rejects.toMatchObject({ code: 'USAGE' });
+    expect(err.text(), 'nothing on stderr before the usage line, which main() prints').toBe('');
+  });
+
+  it('notice sentences are separate sentences, even when a finding ends with a parenthesis', () => {
+    expect(sentence('no usable TLSA record is left (RFC 7672 §2.2)')).toBe('no usable TLSA record is left (RFC 7672 §2.2).');
+    expect(sentence('TLSA 0 0 1 0fd3… at mx.example.test: usage 0')).toBe('TLSA 0 0 1 0fd3… at mx.example.test: usage 0.');
+    expect(sentence('mx.example.test: the key changed.')).toBe('mx.example.test: the key changed.');
+  });
+
+  it('a run line counts in the singular and plural', () => {
+    const run: RunSummary = {
+      id: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.000Z',
+      status: 'complete',
+      input: 'list.txt',
+      shard: '1/1',
+      total: 9,
+      skipped: 0,
+      checked: 9,
+      malformed: 1,
+      duplicates: 1,
+      wallMs: 1000,
+      cpuMs: 100,
+      maxRssKb: 60_000,
+      domainsPerSecond: 9,
+    };
+    expect(renderRun(run)).toContain('(1 malformed line, 1 duplicate)');
+    expect(renderRun({ ...run, malformed: 2, duplicates: 3 })).toContain('(2 malformed lines, 3 duplicates)');
+  });
+});
+
+describe('tlsa', () => {
+  it('--timeout has the same range and message as check', async () => {
+    const io = { stdout: () => {}, stderr: () => {}, now: () => new Date(), resolvConf: () => '', resolveHost: async () => [] };
+    for (const bad of ['0', 'abc', '5000', '-1']) {
+      await expect(runTlsa('/nonexistent', { timeout: bad }, io)).rejects.toThrow(`--timeout must be a number of seconds from 0.001 to 3600, not '${bad}'`);
+    }
+  });
+});
