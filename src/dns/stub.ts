@@ -97,6 +97,16 @@ export function earliestSignatureExpiration(answers: WireRecord[], covered: { na
   return earliest === undefined ? undefined : new Date(earliest * 1000).toISOString();
 }
 
+/** No answer records, NS records and no SOA in the authority section (RFC 4592 §2.1.2 terms: a referral, not NODATA). */
+function isReferral(msg: WireMessage): boolean {
+  const authority = msg.authorities.filter((r) => r.class === CLASS_IN);
+  return (
+    msg.answers.length === 0 &&
+    authority.some((r) => r.type === TYPE_CODES.NS) &&
+    !authority.some((r) => r.type === TYPE_CODES.SOA)
+  );
+}
+
 /** Turns a matching response into a DnsAnswer (RFC 7672 §2.1 four states, AD-bit model). */
 export function answerFromMessage<K extends RecordType>(
   msg: WireMessage,
@@ -116,6 +126,16 @@ export function answerFromMessage<K extends RecordType>(
   }
   if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
     return failed('indeterminate', `${rcodeName(msg.rcode)}${edeText}`);
+  }
+
+  // Only a recursive resolver's answer means anything here. An authoritative-only server
+  // (RA=0) answers other zones with a referral — NOERROR, no answer — which must never be
+  // read as NODATA: that would make an implicit MX, or "no address", and bounce the mail.
+  if (!msg.ra) {
+    return failed('indeterminate', 'the resolver does not offer recursion (RA=0): use a recursive, validating resolver');
+  }
+  if (msg.rcode === RCODE.NOERROR && isReferral(msg)) {
+    return failed('indeterminate', 'the resolver answered with a referral instead of an answer: it does not recurse');
   }
 
   // AD=1 from the validating resolver: secure; else insecure (RFC 4035 §3.2.3, RFC 6840 §5.8).

@@ -377,7 +377,7 @@ const rrsig = (name: string, typeCovered: string, expiration: number): dnsPacket
 });
 
 function wire(answers: dnsPacket.Answer[], qname: string, qtype: dnsPacket.RecordType) {
-  const buf = dnsPacket.encode({ type: 'response', id: 1, flags: dnsPacket.AUTHENTIC_DATA, questions: [{ type: qtype, name: qname }], answers });
+  const buf = dnsPacket.encode({ type: 'response', id: 1, flags: dnsPacket.AUTHENTIC_DATA | dnsPacket.RECURSION_AVAILABLE, questions: [{ type: qtype, name: qname }], answers });
   return parseMessage(Buffer.from(buf));
 }
 
