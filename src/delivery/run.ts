@@ -58,10 +58,12 @@ function deferredResult(work: Work, cause: NonNullable<DomainResult['deferredEar
 /** Expected outcomes are results; this never rejects for DNS or SMTP trouble. */
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
   let probe: ValidationProbe;
+  let abortedInProbe = false;
   try {
     probe = options.probe ?? (await probeValidation(options.resolver, options.signal));
   } catch (e) {
-    // Only an abort throws here.
+    // Only an abort throws here: every destination is deferred as aborted, not blamed on the resolver.
+    abortedInProbe = true;
     probe = { validates: false, reachable: false, reason: e instanceof Error ? e.message : String(e) };
   }
   options.onProbe?.(probe);
@@ -69,7 +71,9 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
   const results: DomainResult[] = [];
   await pool(works, options.concurrency ?? 8, async (work) => {
     let result: DomainResult;
-    if (!probe.reachable) {
+    if (abortedInProbe) {
+      result = deferredResult(work, 'aborted', 'aborted', false);
+    } else if (!probe.reachable) {
       // An unreachable resolver is temporary: defer, connect nowhere.
       result = deferredResult(work, 'resolver', probe.reason, false);
     } else {

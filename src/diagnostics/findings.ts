@@ -32,11 +32,12 @@ export const FINDING_CODES = {
   'starttls-missing': { severity: 'error', meaning: 'a host with TLSA records does not offer STARTTLS' },
   'tlsa-no-match': { severity: 'error', meaning: 'the served certificate matches no DANE-EE record (e.g. a new key after a renewal)' },
   'ta-not-served': { severity: 'error', meaning: 'the DANE-TA trust anchor is not in the chain the server sends' },
-  'ta-name-mismatch': { severity: 'error', meaning: 'under DANE-TA, the leaf certificate names neither the MX host nor the domain' },
+  'ta-name-mismatch': { severity: 'error', meaning: 'under DANE-TA, the leaf certificate names neither the TLSA base domain, the MX host nor the domain' },
   'cert-expired': { severity: 'error', meaning: 'under DANE-TA, a certificate of the chain is expired or not yet valid' },
   'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage, path length, malformed extension)' },
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
+  'policy-not-met': { severity: 'error', meaning: 'the destination does not meet the local policy level (e.g. dane-only without usable TLSA): mail is deferred' },
   'no-rollover-slack': { severity: 'advice', meaning: 'one DANE-EE record matching the current key and nothing else: no room for a key rollover' },
 } as const satisfies Record<string, { severity: FindingSeverity; meaning: string }>;
 
@@ -240,7 +241,7 @@ export function diagnose(result: DomainResult, now: Date): Finding[] {
   const c = new Collector();
   // Deferred before any DNS answer (runAll): unreachable resolver, abort, internal error.
   if (result.deferredEarly === 'resolver') {
-    c.add('resolver-unreachable', `the DNS resolver gave no usable answer (${result.reason}): mail is deferred; check --resolver and that the resolver runs`);
+    c.add('resolver-unreachable', `the DNS resolver gave no usable answer (${result.reason}): mail is deferred; check --resolver (a running, recursive resolver) and, with --trust-anchor or --validate, the trust anchors`);
   } else if (!result.resolverValidates) {
     c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
   }
@@ -265,6 +266,11 @@ export function diagnose(result: DomainResult, now: Date): Finding[] {
         c.add('host-failed', `${h.name} [${a.address}] could not be used: ${a.error ?? 'failed'}`, h.name);
       }
     }
+  }
+  // A deferral that nothing above explains is the local policy's doing (e.g. dane-only for
+  // an insecure MX, encrypt for a host without STARTTLS that only the policy requires).
+  if (result.verdict === 'tempfail' && !result.deferredEarly && !c.list.some((f) => f.severity === 'error')) {
+    c.add('policy-not-met', `${result.domain} does not meet the local policy level ${result.level} (${result.policySource}): ${result.reason}; mail is deferred — ${result.level === 'dane-only' ? 'the receiving domain needs a DNSSEC-signed MX RRset and usable TLSA records for its MX hosts (RFC 7672 §2.2), or ' : ''}change the local policy for this destination if it is wrong`);
   }
   return c.list.map((f, i) => ({ f, i })).sort((x, y) => SEVERITY_ORDER[x.f.severity] - SEVERITY_ORDER[y.f.severity] || x.i - y.i).map((x) => x.f);
 }

@@ -93,6 +93,25 @@ const failedAuth = (records: RecordFailure[]): Partial<AttemptReport> => ({
 
 // ------------------------------------------------------------------ per code
 
+describe('diagnose: policy-not-met', () => {
+  it('dane-only and an insecure MX: the deferral is explained, with what the receiver would need', () => {
+    const r = result({
+      verdict: 'tempfail', host: null, address: null, tls: false, level: 'dane-only', policySource: 'policy.cf:3',
+      reason: 'the dane-only policy requires DANE, and the MX RRset of example.test is insecure',
+      mx: dns('MX', 'example.test', { proof: 'insecure', records: ['10 mx.example.test'] }),
+      hosts: [host({ level: 'may', tlsa: [], attempts: [], status: 'not-tried', dns: [dns('A', 'mx.example.test', { proof: 'insecure', records: ['192.0.2.1'] })] })],
+    });
+    const f = only(r, 'policy-not-met');
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/dane-only \(policy\.cf:3\).*DNSSEC-signed MX/);
+  });
+  it('not added when another error already explains the deferral, nor for a delivered verdict', () => {
+    const failedHost = host({ status: 'failed', attempts: [attempt({ result: 'failed', tls: false, error: 'connection refused', errorCode: 'CONNECT' })] });
+    expect(codes(result({ verdict: 'tempfail', hosts: [failedHost] }))).not.toContain('policy-not-met');
+    expect(codes(result())).not.toContain('policy-not-met');
+  });
+});
+
 describe('diagnose: a healthy destination', () => {
   it('has no findings when two usable records back the key and nothing expires soon', () => {
     expect(diagnose(result(), NOW)).toEqual([]);

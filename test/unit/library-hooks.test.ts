@@ -98,3 +98,20 @@ describe('nodemailer transport', () => {
     expect((err as DaneDeliveryError).info.results[0]).toMatchObject({ verdict: 'tempfail' });
   });
 });
+
+describe('an abort during the resolver probe', () => {
+  it('defers every destination as aborted, without blaming the resolver', async () => {
+    const { check } = await import('../../src/api.js');
+    const { DaneSmtpError } = await import('../../src/errors.js');
+    const controller = new AbortController();
+    // A resolver that answers nothing until the caller gives up.
+    const stuck = {
+      lookup: (_name: string, _type: string, o?: { signal?: AbortSignal }) =>
+        new Promise<never>((_resolve, reject) => o?.signal?.addEventListener('abort', () => reject(new DaneSmtpError('ABORTED')))),
+    };
+    setTimeout(() => controller.abort(), 50);
+    const result = await check('example.test', { resolver: stuck as never, helo: 'client.test', signal: controller.signal });
+    expect(result).toMatchObject({ verdict: 'tempfail', deferredEarly: 'aborted' });
+    expect(result.findings?.map((f) => f.code)).not.toContain('resolver-unreachable');
+  });
+});
