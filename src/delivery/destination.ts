@@ -224,7 +224,7 @@ function sessionReason(sec: HostSecurity, plan: Extract<HostPlan, { kind: 'usabl
     case 'pkix-authenticated':
       return `${host} authenticated: ${a.policyCheck?.ok ? a.policyCheck.detail : policy.level}`;
     default:
-      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; ${policy.level === 'none' || policy.level === 'may' ? `${policy.level} policy (${policy.source})` : `DANE does not apply: ${plan.level.kind === 'may' ? plan.level.why : ''}`}`;
+      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; ${policy.level === 'none' || policy.level === 'may' ? `${policy.level} policy (${policy.source})` : daneDoesNotApply(plan.level.kind === 'may' ? plan.level.why : '')}`;
   }
 }
 
@@ -300,4 +300,9 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
     ? `no MX host of ${domain} has an address record`
     : `no usable MX host for ${domain}: ${hosts.map((h) => `${h.name}: ${h.failure ?? h.status}`).join('; ')}`;
   return { ...base, verdict: allNoAddress ? 'undeliverable' : 'tempfail', host: null, address: null, tls: false, reason, mx: decision.mx, hosts };
+}
+
+/** "DANE does not apply: <why>", without saying it twice when <why> already does. */
+function daneDoesNotApply(why: string): string {
+  return /DANE does not apply/.test(why) ? why : `DANE does not apply${why ? `: ${why}` : ''}`;
 }

@@ -41,8 +41,15 @@ export function formatProgress(p: ProgressState, width = 100): string {
     .sort(([a], [b]) => (order.indexOf(a) >>> 0) - (order.indexOf(b) >>> 0))
     .map(([v, n]) => `${VERDICT_ABBREVIATIONS[v as Verdict] ?? v} ${n}`)
     .join(' ');
-  const head = `${p.done}/${p.total} ${(fraction * 100).toFixed(1)}% ${rate.toFixed(rate < 10 ? 1 : 0)}/s ETA ${eta}`;
   const tail = counts ? ` | ${counts}` : '';
+  // On a narrow terminal the verdict counts matter more than the rate and the time left:
+  // shorten the head first (then the bar goes, below), cut only as a last resort.
+  const heads = [
+    `${p.done}/${p.total} ${(fraction * 100).toFixed(1)}% ${rate.toFixed(rate < 10 ? 1 : 0)}/s ETA ${eta}`,
+    `${p.done}/${p.total} ${(fraction * 100).toFixed(0)}% ETA ${eta}`,
+    `${p.done}/${p.total}`,
+  ];
+  const head = heads.find((h) => h.length + tail.length <= width) ?? heads[heads.length - 1]!;
   let barWidth = Math.min(30, width - head.length - tail.length - 3);
   if (barWidth < 5) barWidth = 0; // a narrow terminal: the numbers matter more than the bar
   const filled = Math.round(fraction * barWidth);

@@ -72,6 +72,12 @@ describe('progress line', () => {
     const state = { done: 56, total: 56, elapsedMs: 3300, verdicts: { tempfail: 16, 'dane-authenticated': 26, opportunistic: 6, 'encrypt-unauthenticated': 5, undeliverable: 3 } };
     expect(formatProgress(state, 79)).toBe('[##############] 56/56 100.0% 17/s ETA 0s | dane 26 enc 5 opp 6 temp 16 undel 3');
     expect(formatProgress(state, 64)).toBe('56/56 100.0% 17/s ETA 0s | dane 26 enc 5 opp 6 temp 16 undel 3');
+    // A narrow terminal and big numbers: the head shrinks so that every verdict count stays visible.
+    const big = { done: 123_456, total: 1_000_000, elapsedMs: 3_600_000, verdicts: { 'dane-authenticated': 98_765, 'encrypt-unauthenticated': 1234, opportunistic: 20_000, tempfail: 3000, undeliverable: 457 } };
+    const narrow = formatProgress(big, 79);
+    expect(narrow.length).toBeLessThanOrEqual(79);
+    expect(narrow).toContain('| dane 98765 enc 1234 opp 20000 temp 3000 undel 457');
+    expect(narrow).toMatch(/123456\/1000000 \| dane/);
   });
 
   it('formats durations', () => {

@@ -319,7 +319,7 @@ describe('dane-smtp tlsa --verify', () => {
     const notReady = await verify([rec(3, 1, 1, leafSpki())], ['--next', nextFile]);
     expect(notReady.code).toBe(1);
     expect(notReady.out).toMatch(/result: AUTHENTICATED/);
-    expect(notReady.out).toMatch(/status: CURRENT-ONLY: not ready/);
+    expect(notReady.out).toMatch(/status: current-only — not ready: /);
     expect(notReady.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}`);
     expect(notReady.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${spkiSha256(next.spkiDer)}`);
 
@@ -368,7 +368,7 @@ describe('dane-smtp tlsa --next --rrset', () => {
     const nextKey = file('next.key', next.keyPem);
     const wrong = await run([current, '--next', nextKey, '--rrset', file('wrong.zone', `_25._tcp.mx.example.test. IN TLSA 3 1 1 ${'aa'.repeat(32)}\n`)]);
     expect(wrong.code).toBe(1);
-    expect(wrong.out).toMatch(/status: NEITHER: WRONG/);
+    expect(wrong.out).toMatch(/status: neither — WRONG/);
     const zone = `$ORIGIN example.test.\n_25._tcp.mx 300 IN TLSA 3 1 1 ${leafSpki()}\n_25._tcp.mx 300 IN TLSA 3 1 1 ( ${spkiSha256(next.spkiDer)} )\n`;
     const ok = await run([current, '--next', nextKey, '--rrset', file('ok.zone', zone), '--json']);
     expect(ok.code).toBe(0);

@@ -46,7 +46,7 @@ export function renderRollover(owner: string, publishedFrom: string, r: Rollover
   out.push(`           ${r.next.covered ? 'covered' : 'NOT covered'}: ${r.next.detail}`);
   out.push(`published RRset (${publishedFrom}):`);
   out.push(...recordTable(r.published));
-  out.push(`status: ${r.status.toUpperCase()}: ${r.advice}`);
+  out.push(`status: ${r.status} — ${r.advice}`);
   out.push('');
   out.push(`; RRset to publish before the switch ("current + next"${r.added.length ? `, added: ${r.added.length}` : ', nothing to add'})`);
   for (const p of r.publish) {
