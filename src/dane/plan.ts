@@ -46,7 +46,17 @@ export interface MxHost {
 }
 
 export type MxDecision =
-  | { kind: 'hosts'; hosts: MxHost[]; mxProof: Proof; mx: DnsReport }
+  | {
+      kind: 'hosts';
+      hosts: MxHost[];
+      mxProof: Proof;
+      mx: DnsReport;
+      /**
+       * RFC 7672 §3.2.2: the next-hop domain as a reference identifier: the domain, and
+       * its CNAME-expanded name when the MX lookup followed a CNAME (RFC 5321 §5.1).
+       */
+      nextHopNames: string[];
+    }
   | { kind: 'tempfail'; reason: string; mx: DnsReport }
   | { kind: 'undeliverable'; reason: string; mx: DnsReport };
 
@@ -63,6 +73,13 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 /** Decide what the MX answer means for the destination. Pure. */
 export function decideMx(domain: string, answer: DnsAnswer<MxData>, random: () => number = Math.random): MxDecision {
   const mx = reportAnswer(answer);
+  if (answerFailed(answer)) {
+    // RFC 7672 §2.2.1: a bogus or indeterminate MX RRset defers the mail.
+    return { kind: 'tempfail', reason: `MX lookup for ${domain} failed (${answer.proof}${answer.reason ? `: ${answer.reason}` : ''}); mail is deferred (RFC 7672 §2.2.1)`, mx };
+  }
+  // RFC 5321 §5.1: a CNAME found for the domain is processed as if it were the initial name.
+  const expanded = normalizeName(answer.canonicalName || domain);
+  const nextHopNames = [...new Set([domain, expanded])];
   switch (answer.status) {
     case 'failed':
       // RFC 7672 §2.2.1: a bogus or indeterminate MX RRset defers the mail.
@@ -71,7 +88,7 @@ export function decideMx(domain: string, answer: DnsAnswer<MxData>, random: () =
       return { kind: 'undeliverable', reason: `${domain} does not exist (NXDOMAIN)`, mx };
     case 'nodata':
       // RFC 5321 §5.1: no MX records, the domain is its own implicit MX.
-      return { kind: 'hosts', hosts: [{ name: domain, preference: 0, implicit: true }], mxProof: answer.proof, mx };
+      return { kind: 'hosts', hosts: [{ name: expanded, preference: 0, implicit: true }], mxProof: answer.proof, mx, nextHopNames };
     case 'data': {
       // RFC 7505 §3: a null MX ("0 .") says the domain accepts no mail; never fall back to its A record.
       if (answer.records.some((r) => r.exchange === '')) {
@@ -94,7 +111,7 @@ export function decideMx(domain: string, answer: DnsAnswer<MxData>, random: () =
           hosts.push({ name, preference: pref, implicit: false });
         }
       }
-      return { kind: 'hosts', hosts, mxProof: answer.proof, mx };
+      return { kind: 'hosts', hosts, mxProof: answer.proof, mx, nextHopNames };
     }
   }
 }
@@ -131,6 +148,18 @@ export interface PlanOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * RFC 7672 §2.1.1: a bogus or indeterminate answer is a failed lookup, whatever else it
+ * says. The built-in resolvers never pair them with data, but a Resolver is pluggable.
+ */
+export function answerFailed(answer: DnsAnswer<unknown>): boolean {
+  return answer.status === 'failed' || answer.proof === 'bogus' || answer.proof === 'indeterminate';
+}
+
+function failedWhy(answer: DnsAnswer<unknown>): string {
+  return `${answer.proof}${answer.reason ? `: ${answer.reason}` : ''}`;
+}
+
 function weakest(proofs: Proof[]): Proof {
   for (const p of ['bogus', 'indeterminate', 'insecure'] as const) if (proofs.includes(p)) return p;
   return 'secure';
@@ -148,18 +177,21 @@ export function levelFromTlsa(tlsaBase: string, records: TlsaData[], referenceNa
 
 /**
  * Resolve one MX host: its addresses, then TLSA only where the rules make it due.
- * `mxSecure`: the MX RRset (or the implicit-MX NODATA answer) was secure.
+ * `nextHop`: the next-hop domain (or its names: MxDecision.nextHopNames), `mxProof`: the
+ * security of the MX RRset (or of the implicit-MX NODATA answer).
  */
-export async function planHost(resolver: Resolver, host: MxHost, domain: string, mxProof: Proof, options: PlanOptions): Promise<HostPlan> {
+export async function planHost(resolver: Resolver, host: MxHost, nextHop: string | readonly string[], mxProof: Proof, options: PlanOptions): Promise<HostPlan> {
+  const nextHopNames = typeof nextHop === 'string' ? [nextHop] : [...nextHop];
+  const domain = nextHopNames[0] ?? host.name;
   const dns: DnsReport[] = [];
   const opts = { signal: options.signal };
   const [a, aaaa] = await Promise.all([resolver.lookup(host.name, 'A', opts), resolver.lookup(host.name, 'AAAA', opts)]);
   dns.push(reportAnswer(a), reportAnswer(aaaa));
 
-  const failedAddr = [a, aaaa].find((x) => x.status === 'failed');
+  const failedAddr = [a, aaaa].find(answerFailed);
   if (failedAddr) {
     // A bogus or failed address lookup: this host cannot be used; the next one is tried.
-    return { kind: 'failed', host, dns, reason: `address lookup ${failedAddr.qname} ${failedAddr.qtype} failed (${failedAddr.proof}${failedAddr.reason ? `: ${failedAddr.reason}` : ''})` };
+    return { kind: 'failed', host, dns, reason: `address lookup ${failedAddr.qname} ${failedAddr.qtype} failed (${failedWhy(failedAddr)})` };
   }
   const addresses = [...a.records, ...aaaa.records];
   if (addresses.length === 0) {
@@ -176,7 +208,7 @@ export async function planHost(resolver: Resolver, host: MxHost, domain: string,
   }
   // RFC 7672 §3.2.2: reference identifiers. The MX host and the next-hop domain come from
   // the MX RRset, so they count only when it is secure.
-  const mxNames = mxSecure ? [host.name, domain] : [];
+  const mxNames = mxSecure ? [host.name, ...nextHopNames] : [];
   const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
   const cnamed = expanded !== host.name;
 
@@ -190,6 +222,10 @@ export async function planHost(resolver: Resolver, host: MxHost, domain: string,
     // the original name.
     const first = await resolver.lookup(host.name, 'CNAME', opts);
     dns.push(reportAnswer(first));
+    if (answerFailed(first)) {
+      // RFC 7672 §2.1.1: a failed lookup is never "insecure": it must not switch DANE off.
+      return { kind: 'failed', host, dns, reason: `CNAME lookup ${first.qname} failed (${failedWhy(first)}): cannot tell whether TLSA is due at ${host.name}; host skipped (RFC 7672 §2.2.2)` };
+    }
     if (first.status === 'data' && first.proof === 'secure') bases.push(host.name);
   }
   if (bases.length === 0) {
@@ -199,9 +235,9 @@ export async function planHost(resolver: Resolver, host: MxHost, domain: string,
   for (const base of bases) {
     const t = await resolver.lookup(tlsaOwner(base, options.port), 'TLSA', opts);
     dns.push(reportAnswer(t));
-    if (t.status === 'failed') {
+    if (answerFailed(t)) {
       // RFC 7672 §2.2.3: a failed or bogus TLSA lookup makes the host unusable.
-      return { kind: 'failed', host, dns, reason: `TLSA lookup ${t.qname} failed (${t.proof}${t.reason ? `: ${t.reason}` : ''}): host skipped (RFC 7672 §2.2.3)` };
+      return { kind: 'failed', host, dns, reason: `TLSA lookup ${t.qname} failed (${failedWhy(t)}): host skipped (RFC 7672 §2.2.3)` };
     }
     if (t.status === 'data' && t.proof === 'secure') {
       const refs = [...new Set([base, ...mxNames])];

@@ -292,3 +292,48 @@ describe('RFC 7671 §5.2.3: DANE-TA(2) SPKI(1) Full(0) — a bare trust-anchor k
     if (!r.ok) expect(r.records).toEqual([expect.objectContaining({ code: 'ta-not-served' })]);
   });
 });
+
+describe('deviations found in the review, fixed (RFC 7672 §2.1.1, §2.2.1, §3.2.2)', () => {
+  it('X1 §2.1.1: a failed CNAME lookup (needed to decide on TLSA at the original name) fails the host instead of downgrading', async () => {
+    const chain = ['mx.example.test', 'mail.unsigned.test'];
+    const r = new FixtureResolver({
+      'mx.example.test A': { proof: 'insecure', records: ['192.0.2.1'], cnameChain: chain },
+      'mx.example.test AAAA': nodata('insecure', chain),
+      'mx.example.test CNAME': { proof: 'indeterminate', status: 'failed', reason: 'timeout' },
+      '_25._tcp.mx.example.test TLSA': secure([tlsa(3, 1, 1, D32)]),
+    });
+    expect(await planHost(r, host('mx.example.test'), 'example.test', 'secure', opts)).toMatchObject({ kind: 'failed' });
+  });
+  it('X2 RFC 5321 §5.1 / RFC 7672 §2.2.1: implicit MX after an MX CNAME is the CNAME target', async () => {
+    const r = new FixtureResolver({ 'example.test MX': { proof: 'secure', status: 'nodata', cnameChain: ['example.test', 'example.net'] } });
+    expect(decideMx('example.test', await r.lookup('example.test', 'MX'))).toMatchObject({ kind: 'hosts', hosts: [{ name: 'example.net', implicit: true }] });
+  });
+  it('X3 §3.2.2: MX RRset reached through a secure CNAME: the CNAME-expanded next-hop domain is a reference identifier', async () => {
+    const c = await makeChain({ leafCn: 'example.net' });
+    const { result } = await deliverTo({
+      'example.test MX': { proof: 'secure', records: [mx(10, 'mx.example.net')], cnameChain: ['example.test', 'example.net'] },
+      'mx.example.net A': secure(['192.0.2.1']), 'mx.example.net AAAA': nodata(),
+      '_25._tcp.mx.example.net TLSA': secure([taRecord(c)]),
+    }, { '192.0.2.1': { kind: 'tls', chain: [c.leaf.der, c.intermediate.der] } });
+    expect(result).toMatchObject({ verdict: 'dane-authenticated' });
+  });
+  it('X4 §3.2.2: a fixed next hop: the reported destination name is not a reference identifier', async () => {
+    const c = await makeChain({ leafCn: 'example.test' });
+    const { result } = await deliverTo({
+      'relay.example.net A': secure(['192.0.2.1']), 'relay.example.net AAAA': nodata(),
+      '_25._tcp.relay.example.net TLSA': secure([taRecord(c)]),
+    }, { '192.0.2.1': { kind: 'tls', chain: [c.leaf.der, c.intermediate.der] } }, { nexthop: { host: 'relay.example.net' } });
+    expect(result.verdict).toBe('tempfail');
+  });
+  it('X5 §2.1.1: an MX answer with data but a bogus proof (a custom Resolver) defers', async () => {
+    const r = new FixtureResolver({ 'example.test MX': { proof: 'bogus', records: [mx(10, 'mx.example.test')] } });
+    expect(decideMx('example.test', await r.lookup('example.test', 'MX'))).toMatchObject({ kind: 'tempfail' });
+  });
+  it('X6 §2.1.1: a TLSA answer with data but an indeterminate proof (a custom Resolver) fails the host', async () => {
+    const r = new FixtureResolver({
+      'mx.example.test A': secure(['192.0.2.1']), 'mx.example.test AAAA': nodata(),
+      '_25._tcp.mx.example.test TLSA': { proof: 'indeterminate', records: [tlsa(3, 1, 1, D32)] },
+    });
+    expect(await planHost(r, host('mx.example.test'), 'example.test', 'secure', opts)).toMatchObject({ kind: 'failed' });
+  });
+});
