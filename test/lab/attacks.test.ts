@@ -199,3 +199,18 @@ describe('data injected before the TLS handshake (RFC 3207 §5, CVE-2011-0411) i
     expect(m.connections[0]!.clientPlainLines.filter((l) => TRANSACTION.test(l))).toEqual([]);
   });
 });
+
+describe('a resolver that does not recurse (an authoritative server given as --resolver)', () => {
+  it('its referrals are failed lookups, never "no such record": deferred (75), nothing sent — not bounced (69)', async () => {
+    // The lab's root nsd answers every question about ee-311.test with a referral (RA=0).
+    const token = randomBytes(8).toString('hex');
+    const run = await runCli(
+      ['send', '--resolver', world.nameservers.root, '--timeout', '5', '--from', 'sender@client.test', '--to', `user@${EE}`, '--json', '--helo', 'client.test'],
+      { input: labMessage(EE, token) },
+    );
+    expect(run.code, run.stderr).toBe(EXIT.TEMPFAIL);
+    expect(run.json[0]).toMatchObject({ verdict: 'tempfail', recipients: [expect.objectContaining({ status: 'deferred' })] });
+    expect(JSON.stringify(run.json[0])).toMatch(/RA=0|referral/);
+    expect(world.receivers.messages).toEqual([]);
+  });
+});
