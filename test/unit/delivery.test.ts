@@ -2,38 +2,12 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
 import { exitCodeOf, runAll } from '../../src/delivery/run.js';
-import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 import { makeChain, type Chain } from '../support/pki.js';
 
-/** What each scripted address does: serve a chain over TLS, offer no STARTTLS, fail TLS, or be down. */
-type Behaviour = { kind: 'tls'; chain: Buffer[] } | { kind: 'no-starttls' } | { kind: 'tls-fails' } | { kind: 'down' };
 
-interface Call { address: string; tls: SmtpSessionOptions['tls']; servername?: string; job: string }
 
-function scriptedSession(world: Record<string, Behaviour>, calls: Call[]) {
-  return async (o: SmtpSessionOptions, job: { kind: 'probe' } | { kind: 'send'; envelope: { to: string[] } }): Promise<SmtpSessionResult> => {
-    const call: Call = { address: o.address, tls: o.tls, job: job.kind };
-    if (o.servername !== undefined) call.servername = o.servername;
-    calls.push(call);
-    const b = world[o.address] ?? { kind: 'down' };
-    const failed = (code: 'CONNECT' | 'NO_STARTTLS' | 'TLS_HANDSHAKE' | 'AUTHENTICATION', message: string): SmtpSessionResult => ({ outcome: 'host-failed', tls: false, extensions: {}, error: { code, message } });
-    const done = (tls: boolean, served?: SmtpSessionResult['served']): SmtpSessionResult => {
-      const r: SmtpSessionResult = { outcome: 'ok', tls, extensions: {} };
-      if (served) r.served = served;
-      if (job.kind === 'send') r.recipients = job.envelope.to.map((address) => ({ address, status: 'delivered', reply: '250 ok' }));
-      return r;
-    };
-    if (b.kind === 'down') return failed('CONNECT', 'connection refused');
-    if (o.tls === 'none') return done(false);
-    if (b.kind === 'no-starttls') return o.tls === 'required' ? failed('NO_STARTTLS', 'STARTTLS not offered') : done(false);
-    if (b.kind === 'tls-fails') return failed('TLS_HANDSHAKE', 'handshake failed');
-    const served = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: b.chain };
-    const check = o.checkTls ? o.checkTls(served) : { ok: true as const };
-    if (!check.ok) return failed('AUTHENTICATION', check.reason);
-    return done(true, served);
-  };
-}
 
 let good: Chain;
 let other: Chain;
@@ -53,7 +27,7 @@ async function run(resolver: FixtureResolver, behaviours: Record<string, Behavio
   const calls: Call[] = [];
   const result = await processDestination('example.test', job, {
     resolver, resolverValidates: true, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
-    session: scriptedSession(behaviours, calls) as DestinationOptions['session'], ...extra,
+    session: scriptedSession(behaviours, calls), ...extra,
   });
   return { result, calls };
 }
@@ -144,7 +118,7 @@ describe('the resolver probe (RFC 7672 §2.1)', () => {
     const resolver = world({ ...dane, '_25._tcp.mx1.example.test TLSA': secure([spki311(good)]), ' SOA': probe });
     const [result] = await runAll([{ domain: 'example.test', job: { kind: 'probe' } }], {
       resolver, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
-      session: scriptedSession({ '192.0.2.1': { kind: 'no-starttls' }, '192.0.2.2': { kind: 'no-starttls' } }, calls) as DestinationOptions['session'],
+      session: scriptedSession({ '192.0.2.1': { kind: 'no-starttls' }, '192.0.2.2': { kind: 'no-starttls' } }, calls),
     });
     return { result: result!, calls };
   }

@@ -11,8 +11,8 @@ import { decideMx, planHost, type MxHost } from '../../src/dane/plan.js';
 import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
 import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
 import type { PolicyEntry } from '../../src/policy/table.js';
-import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 import { makeCert, makeChain, type Chain } from '../support/pki.js';
 
 const host = (name: string): MxHost => ({ name, preference: 10, implicit: false });
@@ -20,40 +20,14 @@ const secure = (records: unknown[], cnameChain?: string[]): FixtureAnswer => (cn
 const nodata = (proof: 'secure' | 'insecure' = 'secure', cnameChain?: string[]): FixtureAnswer => (cnameChain ? { proof, status: 'nodata', cnameChain } : { proof, status: 'nodata' });
 const opts = { port: 25 };
 
-/** Scripted SMTP sessions per address (the delivery.test.ts model). */
-type Behaviour = { kind: 'tls'; chain: Buffer[] } | { kind: 'no-starttls' } | { kind: 'tls-fails' };
-interface Call { address: string; tls: SmtpSessionOptions['tls']; servername?: string }
 
-function scriptedSession(world: Record<string, Behaviour>, calls: Call[]) {
-  return async (o: SmtpSessionOptions, job: { kind: 'probe' } | { kind: 'send'; envelope: { to: string[] } }): Promise<SmtpSessionResult> => {
-    const call: Call = { address: o.address, tls: o.tls };
-    if (o.servername !== undefined) call.servername = o.servername;
-    calls.push(call);
-    const b = world[o.address];
-    const failed = (code: 'CONNECT' | 'NO_STARTTLS' | 'TLS_HANDSHAKE' | 'AUTHENTICATION', message: string): SmtpSessionResult => ({ outcome: 'host-failed', tls: false, extensions: {}, error: { code, message } });
-    const done = (tls: boolean, served?: SmtpSessionResult['served']): SmtpSessionResult => {
-      const r: SmtpSessionResult = { outcome: 'ok', tls, extensions: {} };
-      if (served) r.served = served;
-      if (job.kind === 'send') r.recipients = job.envelope.to.map((address) => ({ address, status: 'delivered', reply: '250 ok' }));
-      return r;
-    };
-    if (!b) return failed('CONNECT', 'connection refused');
-    if (o.tls === 'none') return done(false);
-    if (b.kind === 'no-starttls') return o.tls === 'required' ? failed('NO_STARTTLS', 'STARTTLS not offered') : done(false);
-    if (b.kind === 'tls-fails') return failed('TLS_HANDSHAKE', 'handshake failed');
-    const served = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: b.chain };
-    const check = o.checkTls ? o.checkTls(served) : { ok: true as const };
-    if (!check.ok) return failed('AUTHENTICATION', check.reason);
-    return done(true, served);
-  };
-}
 
 async function deliverTo(table: Record<string, FixtureAnswer>, behaviours: Record<string, Behaviour>, extra: Partial<DestinationOptions> = {}, job: Job = { kind: 'probe' }) {
   const calls: Call[] = [];
   const resolver = new FixtureResolver(table);
   const result = await processDestination('example.test', job, {
     resolver, resolverValidates: true, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
-    session: scriptedSession(behaviours, calls) as DestinationOptions['session'], ...extra,
+    session: scriptedSession(behaviours, calls), ...extra,
   });
   return { result, calls, asked: resolver.asked };
 }
@@ -119,7 +93,7 @@ describe('RFC 7672 §2.2.3: TLSA lookup, CNAMEs at the TLSA owner and the end of
     }, { '192.0.2.1': { kind: 'no-starttls' } });
     expect(result).toMatchObject({ verdict: 'opportunistic', host: 'mx.example.test', tls: false });
     expect(asked.some((q) => q.endsWith('TLSA'))).toBe(false);
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'may', servername: 'mx.example.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'may', servername: 'mx.example.test', job: 'probe' }]);
   });
 });
 
@@ -136,12 +110,12 @@ describe('RFC 7672 §8.1 / RFC 7671 §10: SNI is the TLSA base domain', () => {
   it('TLSA at the expanded name: SNI is the expanded name', async () => {
     const { result, calls } = await deliverTo({ ...base, '_25._tcp.mail.hoster.test TLSA': secure([eeRecord(expanded)]) }, { '192.0.2.1': { kind: 'tls', chain: [expanded.leaf.der] } });
     expect(result).toMatchObject({ verdict: 'dane-authenticated' });
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test', job: 'probe' }]);
   });
   it('TLSA at the original name (none at the expanded one): SNI is the original name', async () => {
     const { result, calls } = await deliverTo({ ...base, '_25._tcp.mx.example.test TLSA': secure([eeRecord(expanded)]) }, { '192.0.2.1': { kind: 'tls', chain: [expanded.leaf.der] } });
     expect(result).toMatchObject({ verdict: 'dane-authenticated' });
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test', job: 'probe' }]);
   });
   it('TLSA owner that is a CNAME: SNI is the candidate base, not the CNAME target of the TLSA lookup', async () => {
     const { result, calls } = await deliverTo({
@@ -161,7 +135,7 @@ describe('RFC 7672 §8.1 / RFC 7671 §10: SNI is the TLSA base domain', () => {
       '_25._tcp.mx.example.test TLSA': secure([eeRecord(expanded)]),
     }, { '192.0.2.1': { kind: 'tls', chain: [expanded.leaf.der] } });
     expect(result).toMatchObject({ verdict: 'dane-authenticated' });
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test', job: 'probe' }]);
   });
 });
 
@@ -204,7 +178,7 @@ describe('RFC 7672 §2.2 / §9: mandatory TLS never falls back to plaintext', ()
   it('encrypt (secure TLSA RRset, no usable record): a failed handshake is not retried in plaintext', async () => {
     const { result, calls } = await deliverTo(dns, { '192.0.2.1': { kind: 'tls-fails' } });
     expect(result).toMatchObject({ verdict: 'tempfail', tls: false });
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx.example.test', job: 'probe' }]);
     expect(result.hosts[0]!.attempts[0]!.plaintextRetry).toBeUndefined();
   });
   it('encrypt: a server without STARTTLS fails the host, no plaintext', async () => {

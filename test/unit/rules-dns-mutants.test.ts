@@ -11,32 +11,11 @@ import { processDestination, type DestinationOptions, type Job } from '../../src
 import { exitCodeOf, runAll } from '../../src/delivery/run.js';
 import { lookupPolicy, parsePolicyTable, type PolicyEntry } from '../../src/policy/table.js';
 import { probeValidation } from '../../src/dns/probe.js';
-import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 import { makeChain, type Chain } from '../support/pki.js';
 
-type Behaviour = { kind: 'tls'; chain: Buffer[] } | { kind: 'no-starttls' } | { kind: 'down' };
-interface Call { address: string; tls: SmtpSessionOptions['tls']; servername: string | undefined }
 
-/** A scripted SMTP session: records every connection, runs the caller's TLS check on the served chain. */
-function scriptedSession(world: Record<string, Behaviour>, calls: Call[]) {
-  return async (o: SmtpSessionOptions, job: Job): Promise<SmtpSessionResult> => {
-    calls.push({ address: o.address, tls: o.tls, servername: o.servername });
-    const b = world[o.address] ?? { kind: 'down' };
-    const failed = (code: 'CONNECT' | 'NO_STARTTLS' | 'AUTHENTICATION', message: string): SmtpSessionResult => ({ outcome: 'host-failed', tls: false, extensions: {}, error: { code, message } });
-    const done = (tls: boolean): SmtpSessionResult => {
-      const r: SmtpSessionResult = { outcome: 'ok', tls, extensions: {} };
-      if (job.kind === 'send') r.recipients = job.envelope.to.map((address) => ({ address, status: 'delivered', reply: '250 ok' }));
-      return r;
-    };
-    if (b.kind === 'down') return failed('CONNECT', 'connection refused');
-    if (o.tls === 'none') return done(false);
-    if (b.kind === 'no-starttls') return o.tls === 'required' ? failed('NO_STARTTLS', 'STARTTLS not offered') : done(false);
-    const check = o.checkTls ? o.checkTls({ version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: b.chain }) : { ok: true as const };
-    if (!check.ok) return failed('AUTHENTICATION', check.reason);
-    return done(true);
-  };
-}
 
 let good: Chain;
 const spki311 = (c: Chain) => ({ usage: 3, selector: 1, matchingType: 1, data: createHash('sha256').update(c.leaf.spkiDer).digest() });
@@ -56,7 +35,7 @@ async function run(table: Record<string, FixtureAnswer>, behaviours: Record<stri
   const calls: Call[] = [];
   const result = await processDestination('example.test', job, {
     resolver, resolverValidates: true, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
-    session: scriptedSession(behaviours, calls) as DestinationOptions['session'], ...extra,
+    session: scriptedSession(behaviours, calls), ...extra,
   });
   return { result, calls, asked: resolver.asked };
 }
@@ -90,7 +69,7 @@ describe('MX RRset security (RFC 7672 §2.2.1)', () => {
     expect(off.result).toMatchObject({ verdict: 'opportunistic', host: 'mx1.example.test' });
     const on = await run(table, { '192.0.2.1': { kind: 'tls', chain: [good.leaf.der] } }, { daneWithInsecureMx: true });
     expect(on.result).toMatchObject({ verdict: 'dane-authenticated', host: 'mx1.example.test' });
-    expect(on.calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx1.example.test' }]);
+    expect(on.calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mx1.example.test', job: 'probe' }]);
   });
 
   // RFC 7672 §2.2.1 (and §2.1: an insecure answer is not a failure, a failure is never
@@ -101,7 +80,7 @@ describe('MX RRset security (RFC 7672 §2.2.1)', () => {
     const resolver = new FixtureResolver({ ' SOA': { proof: 'insecure', records: [{}] }, 'example.test MX': servfail, 'example.test A': { proof: 'insecure', records: ['192.0.2.7'] }, 'example.test AAAA': nodata('insecure') });
     const [result] = await runAll([{ domain: 'example.test', job: { kind: 'probe' } }], {
       resolver, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
-      session: scriptedSession({ '192.0.2.7': { kind: 'no-starttls' } }, calls) as DestinationOptions['session'],
+      session: scriptedSession({ '192.0.2.7': { kind: 'no-starttls' } }, calls),
     });
     expect(result).toMatchObject({ resolverValidates: false, verdict: 'tempfail' });
     expect(calls).toHaveLength(0);
@@ -191,14 +170,14 @@ describe('the TLSA base domain is the SNI (RFC 7672 §2.2.2, §8.1)', () => {
     const { result, calls } = await run({ ...cnamed, '_25._tcp.mail.hoster.test TLSA': secure([spki311(good)]) }, { '192.0.2.1': { kind: 'tls', chain: [good.leaf.der] } });
     expect(result).toMatchObject({ verdict: 'dane-authenticated', host: 'mx1.example.test' });
     expect(result.hosts[0]!.tlsaBase).toBe('mail.hoster.test');
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test', job: 'probe' }]);
   });
   // RFC 7672 §2.2 with §8.1: a secure TLSA RRset of only unusable records still names the
   // TLSA base domain; TLS is mandatory (unauthenticated) and SNI is that base domain.
   it('only unusable TLSA at the expanded name → TLS required, SNI is the expanded name', async () => {
     const { result, calls } = await run({ ...cnamed, '_25._tcp.mail.hoster.test TLSA': secure([tlsa(1, 1, 1, D32)]) }, { '192.0.2.1': { kind: 'tls', chain: [good.leaf.der] } });
     expect(result).toMatchObject({ verdict: 'encrypt-unauthenticated' });
-    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test' }]);
+    expect(calls).toEqual([{ address: '192.0.2.1', tls: 'required', servername: 'mail.hoster.test', job: 'probe' }]);
   });
 });
 
