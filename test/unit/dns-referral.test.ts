@@ -8,6 +8,9 @@ import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { answerFromMessage } from '../../src/dns/stub.js';
 import { parseMessage } from '../../src/dns/wire.js';
+import { ValidatingResolver } from '../../src/dns/dnssec/validating-resolver.js';
+import { IANA_ROOT_ANCHORS } from '../../src/dns/dnssec/trust-anchors.js';
+import { ScriptedDnsServer } from '../support/dns-server.js';
 
 const NS = (name: string, host: string): dnsPacket.Answer => ({ type: 'NS', name, ttl: 300, data: host });
 const SOA: dnsPacket.Answer = {
@@ -39,5 +42,31 @@ describe('answers from a server that does not recurse', () => {
     expect(response(flags, [], [SOA])).toMatchObject({ status: 'nodata', proof: 'secure' });
     expect(response(flags, [], [SOA, NS('example.test', 'ns.example.test')])).toMatchObject({ status: 'nodata' });
     expect(response(flags, [MX])).toMatchObject({ status: 'data', proof: 'secure' });
+  });
+});
+
+describe('the built-in validator over an upstream that does not recurse', () => {
+  async function askThrough(flags: number, authorities: dnsPacket.Answer[]) {
+    const server = await ScriptedDnsServer.start((q) => ({
+      type: 'response', id: q.id, flags, questions: q.questions, answers: [], authorities,
+    }));
+    try {
+      const v = new ValidatingResolver({ upstream: { server: server.address, port: server.port }, timeoutMs: 2000, trustAnchors: IANA_ROOT_ANCHORS });
+      return await v.lookup('example.test', 'MX');
+    } finally {
+      await server.close();
+    }
+  }
+
+  it('RA=0: failed, not a (bogus or insecure) NODATA', async () => {
+    const a = await askThrough(dnsPacket.RECURSION_DESIRED | dnsPacket.CHECKING_DISABLED, [NS('test', 'ns.test')]);
+    expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate' });
+    expect(a.reason).toMatch(/RA=0/);
+  });
+
+  it('a referral with RA=1: failed, with the reason', async () => {
+    const a = await askThrough(dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | dnsPacket.CHECKING_DISABLED, [NS('test', 'ns.test')]);
+    expect(a).toMatchObject({ status: 'failed', proof: 'indeterminate' });
+    expect(a.reason).toMatch(/referral/);
   });
 });

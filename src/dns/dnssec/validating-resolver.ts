@@ -384,6 +384,12 @@ export class ValidatingResolver implements Resolver {
       const rcode = v.raw.msg.rcode;
       if (rcode === RCODE.SERVFAIL) return `SERVFAIL from the upstream resolver${v.edeText()}`;
       if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return `${rcodeName(rcode)} from the upstream resolver${v.edeText()}`;
+      // An authoritative-only upstream answers with referrals; never read them as NODATA.
+      if (!v.raw.msg.ra) return 'the upstream resolver does not offer recursion (RA=0): use a recursive resolver';
+      const au = v.setsIn('au');
+      if (rcode === RCODE.NOERROR && v.raw.msg.answers.length === 0 && au.some((x) => x.type === T.NS) && !au.some((x) => x.type === T.SOA)) {
+        return 'the upstream resolver answered with a referral instead of an answer: it does not recurse';
+      }
       return undefined;
     };
     const bad = upstreamFailure(view);
