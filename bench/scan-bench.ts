@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startBigLab, type BigLab } from '../test/lab/big-lab.js';
 import { CLI_PATH, repoRoot } from '../test/lab/cli.js';
-import { findBinary } from '../test/lab/install.js';
+import { BENCH_BINARIES, ensureLabPackages, findBinary } from '../test/lab/install.js';
 import { startWorld, type World } from '../test/lab/world.js';
 
 const execFileAsync = promisify(execFile);
@@ -181,6 +181,8 @@ const median = (xs: number[]): number => {
 
 async function main(): Promise<void> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} missing: npm run build`);
+  // The lab packages and postfix (for posttls-finger; its service is not started: policy-rc.d).
+  await ensureLabPackages({ binaries: BENCH_BINARIES, log });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`;
   const scan = await scanBench();
   console.log(`\n## dane-smtp scan over the big lab (${N} domains) — ${machine}\n`);

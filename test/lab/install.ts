@@ -37,10 +37,13 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
+/** The benchmark also runs Postfix's posttls-finger. */
+export const BENCH_BINARIES: Record<string, string> = { ...LAB_BINARIES, 'posttls-finger': 'postfix' };
+
 /** Packages whose binaries are missing on this machine. */
-export function missingPackages(): string[] {
+export function missingPackages(binaries: Record<string, string> = LAB_BINARIES): string[] {
   const missing = new Set<string>();
-  for (const [bin, pkg] of Object.entries(LAB_BINARIES)) {
+  for (const [bin, pkg] of Object.entries(binaries)) {
     if (!findBinary(bin)) missing.add(pkg);
   }
   return [...missing];
@@ -71,6 +74,8 @@ function run(cmd: string, args: string[], log: (line: string) => void): Promise<
 export interface InstallOptions {
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Binaries needed, with their packages (default LAB_BINARIES). */
+  binaries?: Record<string, string>;
 }
 
 /**
@@ -79,12 +84,13 @@ export interface InstallOptions {
  */
 export async function ensureLabPackages(options: InstallOptions = {}): Promise<string[]> {
   const log = options.log ?? ((): void => {});
-  const missing = missingPackages();
+  const binaries = options.binaries ?? LAB_BINARIES;
+  const missing = missingPackages(binaries);
   if (missing.length === 0) return [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(
       `lab packages missing (${missing.join(', ')}) and not running as root: ` +
-        `run 'apt-get install -y ${LAB_PACKAGES.join(' ')}' first`,
+        `run 'apt-get install -y ${[...new Set(Object.values(binaries))].join(' ')}' first`,
     );
   }
   if (!findBinary('apt-get')) throw new Error(`lab packages missing (${missing.join(', ')}) and no apt-get`);
@@ -111,7 +117,7 @@ export async function ensureLabPackages(options: InstallOptions = {}): Promise<s
       }
     }
   }
-  const still = missingPackages();
+  const still = missingPackages(binaries);
   if (still.length > 0) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
   return missing;
 }
