@@ -178,8 +178,10 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
   let plaintextRetry = false;
   try {
     session = await run(sec.tls);
-    // Postfix 'may': a failed STARTTLS on an opportunistic host is retried in plaintext.
-    if (sec.tls === 'may' && session.outcome === 'host-failed' && (session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED')) {
+    // Postfix 'may': a failed STARTTLS on an opportunistic host (refused, or a handshake that
+    // fails or times out) is retried in plaintext. Never where TLS is required.
+    const tlsFailed = session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED' || (session.error?.code === 'TIMEOUT' && session.inHandshake === true);
+    if (sec.tls === 'may' && session.outcome === 'host-failed' && tlsFailed) {
       session = await run('none');
       plaintextRetry = true;
     }

@@ -259,6 +259,7 @@ class Session {
     const outcome = err.code === 'ABORTED' || !recipients ? 'host-failed' : 'rejected';
     const r = this.result(outcome);
     r.error = err.reply ? { code: err.code, message: err.message, reply: err.reply } : { code: err.code, message: err.message };
+    if (this.phase === 'handshake') r.inHandshake = true;
     if (recipients) r.recipients = recipients;
     return r;
   }

@@ -92,6 +92,8 @@ export interface SmtpSessionResult {
   extensions: Record<string, string>;
   /** Set for host-failed / rejected. */
   error?: { code: ErrorCode | 'SMTP_4XX' | 'SMTP_5XX'; message: string; reply?: SmtpReply };
+  /** The failure happened in the TLS handshake (after the 220 to STARTTLS), a timeout included. */
+  inHandshake?: boolean;
   /** For a message transaction: one per envelope recipient, in order. */
   recipients?: RecipientResult[];
 }

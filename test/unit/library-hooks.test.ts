@@ -115,3 +115,23 @@ describe('an abort during the resolver probe', () => {
     expect(result.findings?.map((f) => f.code)).not.toContain('resolver-unreachable');
   });
 });
+
+describe('opportunistic TLS (Postfix "may") after a handshake that never completes', () => {
+  it('is retried in plaintext once the handshake deadline passes, and the message is delivered', async () => {
+    let n = 0;
+    server = await startRawServer(async (conn) => {
+      if (n++ === 0) {
+        // 220 to STARTTLS, then silence: no ServerHello ever comes.
+        await script(['220 mx.example.test ESMTP', [/^EHLO /, '250-mx.example.test\r\n250 STARTTLS'], [/^STARTTLS/, '220 go ahead']])(conn);
+        await new Promise((r) => setTimeout(r, 3000));
+        conn.destroy();
+        return;
+      }
+      await acceptAll(conn);
+    });
+    const [result] = await deliver(MESSAGE, { from: 'a@client.test', to: ['b@example.test'], resolver: insecureWorld(), port: server.port, helo: 'client.test', timeoutMs: 500 });
+    expect(result).toMatchObject({ verdict: 'opportunistic', tls: false, recipients: [{ status: 'delivered' }] });
+    expect(result!.hosts[0]!.attempts[0]).toMatchObject({ plaintextRetry: true, tls: false });
+    expect(server.connections).toHaveLength(2);
+  });
+});
