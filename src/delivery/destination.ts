@@ -233,8 +233,8 @@ function sessionReason(sec: HostSecurity, plan: Extract<HostPlan, { kind: 'usabl
 
 export async function processDestination(domain: string, job: Job, o: DestinationOptions): Promise<DomainResult> {
   const policy = o.policy ?? DEFAULT_POLICY;
-  const base = { domain, resolverValidates: o.resolverValidates, level: policy.level, policySource: policy.source };
   const port = o.nexthop?.port ?? o.port;
+  const base = { domain, resolverValidates: o.resolverValidates, level: policy.level, policySource: policy.source, ...(o.nexthop ? { nextHop: `[${o.nexthop.host}]:${port}` } : {}) };
   let decision: MxDecision;
   if (o.nexthop) {
     // A fixed next hop from the policy table: no MX lookup; it is local configuration,

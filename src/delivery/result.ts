@@ -66,6 +66,8 @@ export interface DomainResult {
   /** The TLS policy level that applied (Postfix names) and where it came from: "FILE:LINE" or "default". */
   level: string;
   policySource: string;
+  /** Set when a fixed next hop replaced the MX lookup (policy table or --nexthop): "[host]:port". */
+  nextHop?: string;
   /**
    * Set when the destination was deferred before any DNS answer about it: the resolver
    * was unreachable or failed the DNSSEC probe, the run was aborted, or dane-smtp failed.

@@ -298,6 +298,7 @@ describe('deviations found in the review, fixed (RFC 7672 §2.1.1, §2.2.1, §3.
       '_25._tcp.relay.example.net TLSA': secure([taRecord(c)]),
     }, { '192.0.2.1': { kind: 'tls', chain: [c.leaf.der, c.intermediate.der] } }, { nexthop: { host: 'relay.example.net' } });
     expect(result.verdict).toBe('tempfail');
+    expect(result.nextHop).toBe('[relay.example.net]:25');
   });
   it('X5 §2.1.1: an MX answer with data but a bogus proof (a custom Resolver) defers', async () => {
     const r = new FixtureResolver({ 'example.test MX': { proof: 'bogus', records: [mx(10, 'mx.example.test')] } });
