@@ -318,7 +318,11 @@ class Session {
     return this.wait(`connecting to ${this.target()}`, () => (this.connected ? true : undefined));
   }
 
-  /** EHLO, or HELO when EHLO gets a 5xx (RFC 5321 §3.2, §4.1.4). */
+  /**
+   * EHLO, or HELO when EHLO gets a 5xx (RFC 5321 §3.2, §4.1.4: 500/501/502/504/550 for an EHLO the
+   * server does not accept). Not on a 4xx (421: the channel is closing) nor on 554, which refuses
+   * the session itself ("no SMTP service here", §3.1, §4.3.2): HELO would fare no better.
+   */
   private async hello(): Promise<void> {
     this.extensions = {};
     this.send([`EHLO ${this.o.helo}`]);
@@ -328,7 +332,7 @@ class Session {
       this.extensions = parseEhloExtensions(ehlo);
       return;
     }
-    if (replyClass(ehlo) !== 5) throw replyError('EHLO', ehlo);
+    if (replyClass(ehlo) !== 5 || ehlo.code === 554) throw replyError('EHLO', ehlo);
     this.send([`HELO ${this.o.helo}`]);
     const helo = await this.readReply('HELO');
     if (replyClass(helo) !== 2) throw replyError('HELO', helo);
@@ -416,6 +420,21 @@ class Session {
     }
   }
 
+  /**
+   * A reply inside the transaction. RFC 5321 §3.8, §4.2.2: 421 means "closing transmission
+   * channel", whatever command it answers: the session is over, nothing more is sent (not even
+   * QUIT) and every recipient not yet decided is deferred with that reply.
+   */
+  private async txReply(step: string, ms = this.o.timeoutMs): Promise<SmtpReply> {
+    const reply = await this.readReply(step, undefined, ms);
+    if (reply.code === 421) {
+      const err = replyError(step, reply);
+      this.fail(err);
+      throw err;
+    }
+    return reply;
+  }
+
   private async transaction(env: SmtpEnvelope): Promise<SmtpSessionResult> {
     const recipients: { address: string; status?: RecipientStatus; reply: string }[] = env.to.map((address) => ({
       address,
@@ -474,28 +493,28 @@ class Session {
       if (pipelining) {
         // RFC 2920 §3.1: MAIL, all RCPTs and DATA in one group, replies read in order.
         this.send([mail, ...rcpts, 'DATA']);
-        mailReply = await this.readReply('MAIL FROM');
+        mailReply = await this.txReply('MAIL FROM');
         mailAccepted = replyClass(mailReply) === 2;
         for (const r of recipients) {
-          const reply = await this.readReply('RCPT TO');
+          const reply = await this.txReply('RCPT TO');
           if (mailAccepted) this.rcptStatus(r, reply, accepted);
           if (replyClass(reply) !== 2) lastRefusal = reply;
         }
-        dataReply = await this.readReply('DATA');
+        dataReply = await this.txReply('DATA');
       } else {
         this.send([mail]);
-        mailReply = await this.readReply('MAIL FROM');
+        mailReply = await this.txReply('MAIL FROM');
         mailAccepted = replyClass(mailReply) === 2;
         if (mailAccepted) {
           for (let i = 0; i < recipients.length; i++) {
             this.send([rcpts[i]!]);
-            const reply = await this.readReply('RCPT TO');
+            const reply = await this.txReply('RCPT TO');
             this.rcptStatus(recipients[i]!, reply, accepted);
             if (replyClass(reply) !== 2) lastRefusal = reply;
           }
           if (accepted.length > 0) {
             this.send(['DATA']);
-            dataReply = await this.readReply('DATA');
+            dataReply = await this.txReply('DATA');
           }
         }
       }
@@ -541,7 +560,7 @@ class Session {
       }
       // RFC 5321 §4.5.3.2.6: the server may take its time after the final dot (content
       // filters); giving up early would defer a message it may have accepted: duplicates.
-      const done = await this.readReply('the end of data', undefined, this.o.finalReplyTimeoutMs ?? Math.max(this.o.timeoutMs, FINAL_REPLY_TIMEOUT_MS));
+      const done = await this.txReply('the end of data', this.o.finalReplyTimeoutMs ?? Math.max(this.o.timeoutMs, FINAL_REPLY_TIMEOUT_MS));
       const cls = replyClass(done);
       // Delivered only with a 2xx after the dot.
       settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(done), accepted);
@@ -554,6 +573,11 @@ class Session {
         settle(replyClass(mailReply) === 5 ? 'bounced' : 'deferred', formatReply(mailReply));
         return this.failed(e.code === 'ABORTED' ? e : replyError('MAIL FROM', mailReply), final());
       }
+      if (e.reply?.code === 421) {
+        // RFC 5321 §3.8: the server is closing the channel; recipients it already refused keep their status
+        settle('deferred', formatReply(e.reply));
+        return this.failed(e, final());
+      }
       // Before MAIL was accepted nothing is decided: this host failed (the caller tries the next).
       if (!mailAccepted && e.code !== 'ABORTED') return this.failed(e);
       settle('deferred', e.message);
@@ -561,7 +585,11 @@ class Session {
     }
   }
 
-  /** RCPT 2xx → accepted, 4xx → deferred, 5xx → bounced (RFC 5321 §4.2.5); anything else → deferred. */
+  /**
+   * RCPT 2xx → accepted, 4xx → deferred, 5xx → bounced (RFC 5321 §4.2.5); anything else → deferred.
+   * 552 is deferred: RFC 5321 §4.5.3.1.10, RFC 821 servers say 552 for "too many recipients" (452
+   * today) and "Clients SHOULD treat a 552 code in this case as a temporary ... failure" (Postfix too).
+   */
   private rcptStatus(
     r: { address: string; status?: RecipientStatus; reply: string },
     reply: SmtpReply,
@@ -572,7 +600,7 @@ class Session {
       accepted.push(r);
       return;
     }
-    r.status = cls === 5 ? 'bounced' : 'deferred';
+    r.status = cls === 5 && reply.code !== 552 ? 'bounced' : 'deferred';
     r.reply = formatReply(reply);
   }
 }
