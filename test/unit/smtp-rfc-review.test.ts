@@ -9,29 +9,18 @@
  * Behaviours already pinned in smtp-session.test.ts / hostile-smtp.test.ts are not repeated here.
  */
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalMessage, dataPayload } from '../../src/smtp/message.js';
 import { runSmtpSession } from '../../src/smtp/session.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
-import { type Handler, type RawConn, type RawServer, type ServerTlsOptions, script, sleep, startRawServer } from '../support/raw-smtp-server.js';
+import { type RawConn, type RawServer, type ServerTlsOptions, script, sleep } from '../support/raw-smtp-server.js';
+import { sessionOptions, useRawServers } from '../support/session-harness.js';
 import { testPki } from '../support/test-certs.js';
 
 beforeAll(() => void testPki());
 
-const servers: RawServer[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function serve(handler: Handler): Promise<RawServer> {
-  const s = await startRawServer(handler);
-  servers.push(s);
-  return s;
-}
-
-function opts(server: RawServer, extra: Partial<SmtpSessionOptions> = {}): SmtpSessionOptions {
-  return { address: '127.0.0.1', port: server.port, helo: 'client.example.test', timeoutMs: 2000, tls: 'none', ...extra };
-}
+const serve = useRawServers();
+const opts = sessionOptions;
 
 async function run(server: RawServer, extra: Partial<SmtpSessionOptions>, job: Parameters<typeof runSmtpSession>[1]): Promise<SmtpSessionResult> {
   const result = await runSmtpSession(opts(server, extra), job);
@@ -514,7 +503,7 @@ describe('RFC 5321 §4.5.2, §2.3.8, §4.5.3.1.6: message data on the wire', () 
         const data = await wireData(msg);
         expect(data.equals(dataPayload(msg))).toBe(true);
         expect(endsOfData(data, true)).toEqual([data.length]);
-        for (const s of servers.splice(0)) await s.close();
+        await serve.closeAll();
       }),
       { numRuns: 40 },
     );

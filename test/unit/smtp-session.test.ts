@@ -1,28 +1,17 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import { runSmtpSession } from '../../src/smtp/session.js';
 import type { ServedTls, SmtpEvent, SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
-import { type Handler, type RawConn, type RawServer, type ServerTlsOptions, script, sleep, startRawServer } from '../support/raw-smtp-server.js';
+import { type Handler, type RawConn, type RawServer, type ServerTlsOptions, script, sleep } from '../support/raw-smtp-server.js';
+import { sessionOptions, useRawServers } from '../support/session-harness.js';
 import { testPki } from '../support/test-certs.js';
 
 // openssl runs synchronously: never while a session is running in this process (it would
 // freeze the event loop and fire the session's deadlines).
 beforeAll(() => void testPki());
 
-const servers: RawServer[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function serve(handler: Handler): Promise<RawServer> {
-  const s = await startRawServer(handler);
-  servers.push(s);
-  return s;
-}
-
-function opts(server: RawServer, extra: Partial<SmtpSessionOptions> = {}): SmtpSessionOptions {
-  return { address: '127.0.0.1', port: server.port, helo: 'client.example.test', timeoutMs: 2000, tls: 'none', ...extra };
-}
+const serve = useRawServers();
+const opts = sessionOptions;
 
 /** Run a session and check the server sees the client's socket closed (no leaked sockets). */
 async function run(
