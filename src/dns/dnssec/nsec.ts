@@ -333,6 +333,9 @@ export function proveWildcardExpansion(qname: string, wildcardParent: string, in
     const nc = lastLabels(qname, nameLabelCount(wildcardParent) + 1);
     const cover = p.set.cover(nc);
     if (!cover) return { status: 'bogus', reason: `wildcard expansion for ${show(qname)} without an NSEC3 covering the next closer name ${show(nc)}` };
+    // RFC 5155 §9.2: an opt-out span does not prove that no (unsigned) delegation exists at
+    // the next closer name, whose answer would then come from that child zone.
+    if (optOut(cover)) return { status: 'insecure', reason: `wildcard expansion for ${show(qname)} proved with an opt-out NSEC3 (${n3d(cover)}) covering ${show(nc)} (RFC 5155 §9.2)` };
     return { status: 'secure', via: `${n3d(cover)} covers ${show(nc)}` };
   }
   return { status: 'bogus', reason: `wildcard expansion of *.${show(wildcardParent)} for ${show(qname)} without NSEC or NSEC3 proof that ${show(qname)} does not exist` };

@@ -486,6 +486,12 @@ export class ValidatingResolver implements Resolver {
       .find((s) => s.type === T.DNAME && s.owner !== cname.owner && isSubdomain(cname.owner, s.owner) && s.decoded.length === 1);
     if (!dname) return this.validateRRset(view, 'an', cname, signal);
     const owner = dname.owner;
+    // RFC 4035 §5: a name under a trust anchor is validated from that anchor. A DNAME above it
+    // cannot be, and would otherwise make the name insecure (a downgrade): bogus.
+    const anchor = this.deepestAnchor(cname.owner);
+    if (anchor !== undefined && !isSubdomain(owner, anchor)) {
+      return { state: 'bogus', reason: `DNAME ${show(owner)} is above the trust anchor ${show(anchor)} of ${show(cname.owner)}: it cannot be validated` };
+    }
     const prefix = owner === '' ? cname.owner : cname.owner.slice(0, cname.owner.length - owner.length - 1);
     const target = dname.decoded[0] as string;
     const expected = target === '' ? prefix : `${prefix}.${target}`;
