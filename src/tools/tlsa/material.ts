@@ -101,6 +101,12 @@ export function splitDer(buf: Buffer, what: string): Buffer[] {
   const out: Buffer[] = [];
   let off = 0;
   while (off < buf.length) {
+    if (out.length > 0 && buf[off] !== 0x30) {
+      // `openssl x509 -outform DER` and editors may leave a newline (or NULs) after the DER.
+      const rest = buf.subarray(off);
+      if (/^[\s\0]*$/.test(rest.toString('latin1'))) break;
+      throw usage(`${what}: ${rest.length} byte(s) of trailing data after the DER object(s), at byte ${off}`);
+    }
     if (out.length >= MAX_CERTS) throw usage(`${what}: more than ${MAX_CERTS} DER objects`);
     if (buf[off] !== 0x30) throw usage(`${what}: neither PEM nor DER (no ASN.1 SEQUENCE at byte ${off})`);
     const first = buf[off + 1];
@@ -243,6 +249,23 @@ export function parseMaterial(input: Buffer, what = 'input'): Material {
   const keys = parsed.flatMap((p) => ('key' in p ? [p] : []));
   if (certs.length > MAX_CERTS) throw usage(`${what}: more than ${MAX_CERTS} certificates`);
   const warnings: string[] = [];
+  // The leaf is the first certificate, unless the file says otherwise: the certificate of
+  // the private or public key in the file, or, in a file that starts with a CA (a bundle
+  // in reverse order), the one certificate that issued none of the others.
+  if (certs.length > 1) {
+    const keySpkis = keys.map((k) => spkiOf(k.key));
+    let leafAt = certs.findIndex((c) => keySpkis.some((s) => s.equals(c.spki)));
+    const issuesAnother = (c: CertEntry) => certs.some((o) => o !== c && issuedBy(o, c));
+    if (leafAt < 0 && issuesAnother(certs[0]!)) {
+      const bottoms = certs.flatMap((c, i) => (issuesAnother(c) ? [] : [i]));
+      if (bottoms.length === 1) leafAt = bottoms[0]!;
+    }
+    if (leafAt > 0) {
+      const [leaf] = certs.splice(leafAt, 1);
+      certs.unshift(leaf!);
+      warnings.push(`${what}: the leaf ${leaf!.subject} is not the first certificate of the file (certificate ${leafAt + 1}); it is taken as the leaf`);
+    }
+  }
   if (certs.length > 0) {
     const leafSpki = certs[0]!.spki;
     for (const k of keys) {

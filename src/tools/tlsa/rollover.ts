@@ -170,7 +170,9 @@ export function analyzeRollover(input: RolloverInput): RolloverReport {
   const params = { usage: Usage.DANE_EE, selector: Selector.SPKI, matchingType: mtype };
   const added: string[] = [];
   const proposed: TlsaData[] = [...keep];
-  for (const spki of sameKey ? [cur.side.spki] : [cur.side.spki, nxt.side.spki]) {
+  // Only for a side that the published records do not cover already (a DANE-TA record may).
+  const needed = sameKey ? (c.covered && n.covered ? [] : [cur.side.spki]) : [...(c.covered ? [] : [cur.side.spki]), ...(n.covered ? [] : [nxt.side.spki])];
+  for (const spki of needed) {
     const rec: TlsaData = { ...params, data: associationData(params, { spki }) };
     const t = tlsaToText(rec);
     if (seen.has(t)) continue;

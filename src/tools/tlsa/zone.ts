@@ -142,6 +142,16 @@ export function parseZoneTlsa(text: string, what = 'RRset'): ZoneParse {
       }
       continue;
     }
+    // `dig +short +dnssec`: "TLSA 13 5 300 20300101000000 20200101000000 …" is an RRSIG;
+    // `dig +short` through a CNAME: the target name alone on a line.
+    if (!l.indented && OTHER_TYPE_RE.test(first) && t.length >= 8 && /^\d{14}$/.test(t[4]!) && /^\d{14}$/.test(t[5]!)) {
+      ignored++;
+      continue;
+    }
+    if (!l.indented && t.length === 1 && first.endsWith('.') && first.length > 1) {
+      ignored++;
+      continue;
+    }
     const typeAt = t.findIndex((x) => TYPE_RE.test(x));
     // Bare form: "3 1 1 hex" (dig +short).
     if (typeAt < 0 && !l.indented && /^\d+$/.test(first) && t.length >= 4 && /^\d+$/.test(t[1]!) && /^\d+$/.test(t[2]!)) {
