@@ -39,7 +39,14 @@ export function parseDomainList(text: string): DomainList {
     }
     const domain = parseMailDomain(content);
     if (!domain) {
-      malformed.push({ line, text: shown, reason: content.includes('@') ? 'an address, not a domain' : 'not a mail domain' });
+      const reason = /^[a-z][a-z0-9+.-]*:\/\//i.test(content) || /^[^/]+\.[^/]+\//.test(content)
+        ? 'a URL, not a domain'
+        : content.includes('@')
+          ? 'an address, not a domain'
+          : content.includes(',') || content.includes(';')
+            ? 'not a mail domain (a CSV line? one domain per line)'
+            : 'not a mail domain';
+      malformed.push({ line, text: shown, reason });
       return;
     }
     if (seen.has(domain)) {

@@ -9,7 +9,7 @@
  * input, shard, counts, status, CPU and memory), `results` (the domains).
  */
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import type { DomainResult } from '../delivery/result.js';
 
 export const STORE_FORMAT = 'dane-smtp-scan';
@@ -104,15 +104,49 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_verdict ON results(verdict);
 `;
 
+/**
+ * One writer per scan file: two scans writing one file would check the same domains twice
+ * (two connections to one MX address at a time). The writer holds an exclusive SQLite lock
+ * on FILE-lock for as long as it runs; the OS releases it when the process ends, even by
+ * kill -9, so a lock is never stale. Readers (report) do not take it.
+ */
+function takeWriterLock(path: string): Database.Database {
+  const lockPath = `${path}-lock`;
+  let lock: Database.Database | undefined;
+  try {
+    lock = new Database(lockPath);
+    lock.pragma('busy_timeout = 0');
+    lock.exec('BEGIN EXCLUSIVE');
+    return lock;
+  } catch (e) {
+    lock?.close();
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new StoreError(`${path} is being written by another scan (it holds ${lockPath}); let it finish or stop it, or give another --out`);
+    }
+    throw new StoreError(`cannot lock ${path} (${lockPath}): ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function releaseWriterLock(path: string, lock: Database.Database): void {
+  try {
+    unlinkSync(`${path}-lock`); // before the lock is released: no one can take a lock on a file that is gone
+  } catch {
+    /* already gone */
+  }
+  lock.close();
+}
+
 export class ScanStore {
   readonly path: string;
   readonly #db: Database.Database;
+  readonly #lock: Database.Database | undefined;
   readonly #put: Database.Statement;
   readonly #checked: Database.Statement;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, lock?: Database.Database) {
     this.path = path;
     this.#db = db;
+    this.#lock = lock;
     this.#put = db.prepare(
       `INSERT INTO results (domain, verdict, host, address, tls, reason, json, started_at, finished_at, duration_ms, run_id)
        VALUES (@domain, @verdict, @host, @address, @tls, @reason, @json, @started_at, @finished_at, @duration_ms, @run_id)
@@ -135,6 +169,7 @@ export class ScanStore {
     } catch (e) {
       throw new StoreError(`cannot open ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    let lock: Database.Database | undefined;
     try {
       db.pragma('busy_timeout = 10000');
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table'").pluck().all() as string[];
@@ -145,6 +180,7 @@ export class ScanStore {
         if (version !== STORE_VERSION) throw new StoreError(`${path} is a scan file of format ${version ?? '?'}; this dane-smtp reads format ${STORE_VERSION}`);
       }
       if (!options.readonly) {
+        lock = takeWriterLock(path);
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.exec(SCHEMA);
@@ -155,10 +191,11 @@ export class ScanStore {
       }
     } catch (e) {
       db.close();
+      if (lock) releaseWriterLock(path, lock);
       if (e instanceof StoreError) throw e;
       throw new StoreError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return new ScanStore(path, db);
+    return new ScanStore(path, db, lock);
   }
 
   /** Domains with a result (tempfail results left out with `retryTempfail`). */
@@ -255,5 +292,6 @@ export class ScanStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    if (this.#lock?.open) releaseWriterLock(this.path, this.#lock);
   }
 }

@@ -1,0 +1,254 @@
+/**
+ * `dane-smtp scan` / `report` reviewed as an operator runs a survey: pasted input, shards,
+ * two scans on one file, files that are not scan files, an --out that cannot be written,
+ * --json lines against check --json, no progress line off a terminal.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import dnsPacket from 'dns-packet';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import type { DomainResult } from '../../src/delivery/result.js';
+import { main } from '../../src/cli/program.js';
+import { runReport } from '../../src/cli/scan-actions.js';
+import { parseDomainList } from '../../src/scan/input.js';
+import { inShard, parseShard, shardOf } from '../../src/scan/shard.js';
+import { ScanStore, StoreError } from '../../src/scan/store.js';
+import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'scan-review-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+let n = 0;
+const file = () => join(dir, `r${++n}.sqlite`);
+
+function result(domain: string): DomainResult {
+  return { domain, verdict: 'opportunistic', host: `mx.${domain}`, address: null, tls: true, reason: 'r', mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' };
+}
+const times = { startedAt: new Date(), finishedAt: new Date() };
+
+function storeError(f: () => unknown, re: RegExp): void {
+  let err: unknown;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(StoreError);
+  expect((err as Error).message).toMatch(re);
+  expect((err as Error).message).not.toMatch(/\n/);
+}
+
+describe('input as pasted by an operator', () => {
+  it('case, trailing dots, a BOM, CRLF, IDN U-labels (any case) → one lower-case A-label each; duplicates counted', () => {
+    const list = parseDomainList(['\uFEFFExample.COM.', 'example.com', 'BÜCHER.example', 'bücher.example', 'xn--bcher-kva.example', 'münchen.de\t# comment', '例え.テスト', '', '# only a comment', '  Example.Com  '].join('\r\n'));
+    expect(list.domains).toEqual(['example.com', 'xn--bcher-kva.example', 'xn--mnchen-3ya.de', 'xn--r8jz45g.xn--zckzah']);
+    expect(list.duplicates).toBe(4);
+    expect(list.malformed).toEqual([]);
+  });
+
+  it('addresses, URLs, CSV lines, IP addresses are malformed, with their line numbers and a reason that says what they are', () => {
+    const text = ['ok.example', 'user@example.org', 'mailto:user@example.org', 'https://www.example.net/path', 'www.example.net/', '1,example.com', 'example.com..', '192.0.2.1', '[192.0.2.1]', 'localhost', 'MX example.com', 'example.com:25'].join('\n');
+    const list = parseDomainList(text);
+    expect(list.domains).toEqual(['ok.example']);
+    expect(list.malformed.map((m) => [m.line, m.reason])).toEqual([
+      [2, 'an address, not a domain'],
+      [3, 'an address, not a domain'],
+      [4, 'a URL, not a domain'],
+      [5, 'a URL, not a domain'],
+      [6, 'not a mail domain (a CSV line? one domain per line)'],
+      [7, 'not a mail domain'],
+      [8, 'not a mail domain'],
+      [9, 'not a mail domain'],
+      [10, 'not a mail domain'],
+      [11, 'more than one word on the line (one domain per line)'],
+      [12, 'not a mail domain'],
+    ]);
+    expect(list.malformed[2]!.text).toBe('https://www.example.net/path');
+  });
+});
+
+describe('--shard I/N', () => {
+  const domains = Array.from({ length: 2000 }, (_, i) => `d${i}.example`);
+
+  it('for every N, the union of the N shards is the input and no domain is in two shards', () => {
+    for (const count of [1, 2, 3, 7, 16]) {
+      const seen = new Map<string, number>();
+      for (let index = 1; index <= count; index++) {
+        for (const d of domains.filter((x) => inShard(x, parseShard(`${index}/${count}`)))) seen.set(d, (seen.get(d) ?? 0) + 1);
+      }
+      expect(seen.size, `N=${count}`).toBe(domains.length);
+      expect([...seen.values()].every((v) => v === 1), `N=${count}`).toBe(true);
+    }
+  });
+
+  it('is the same for the same domain however it is written in the input (case, trailing dot, U-label)', () => {
+    const a = parseDomainList('BÜCHER.example.\n').domains[0]!;
+    const b = parseDomainList('xn--bcher-kva.example\n').domains[0]!;
+    expect(shardOf(a, 5)).toBe(shardOf(b, 5));
+    expect(parseShard(' 2/8 ')).toEqual({ index: 2, count: 8 });
+  });
+});
+
+describe('one writer per scan file', () => {
+  it('a second scan on the same file is refused with one clear line; a reader (report) is not', () => {
+    const f = file();
+    const first = ScanStore.open(f);
+    first.put(result('a.example'), times);
+    storeError(() => ScanStore.open(f), /is being written by another scan .*-lock.*another --out/);
+    const reader = ScanStore.open(f, { readonly: true });
+    expect(reader.count()).toBe(1);
+    reader.close();
+    first.close();
+    expect(existsSync(`${f}-lock`)).toBe(false);
+    const again = ScanStore.open(f); // free again after close
+    expect(again.count()).toBe(1);
+    again.close();
+  });
+
+  it('the lock of a scan killed with kill -9 is not stale', async () => {
+    const f = file();
+    ScanStore.open(f).close();
+    const storeJs = resolve('dist/src/scan/store.js');
+    const script = `const { ScanStore } = await import(${JSON.stringify(storeJs)}); ScanStore.open(${JSON.stringify(f)}); console.log('locked'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
+    });
+    storeError(() => ScanStore.open(f), /being written by another scan/);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const s = ScanStore.open(f);
+    s.close();
+  });
+
+  it('scan --out on a file being written: exit 64, nothing checked', async () => {
+    const f = file();
+    const holder = ScanStore.open(f);
+    const list = join(dir, 'list.txt');
+    writeFileSync(list, 'a.example\n');
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'scan', list, '--resolver', '127.0.0.1:9', '--out', f, '--no-progress'])).toBe(64);
+    expect(err.text()).toMatch(/^dane-smtp: .*is being written by another scan/);
+    expect(err.text().trim().split('\n')).toHaveLength(1);
+    holder.close();
+  });
+});
+
+describe('files that are not scan files, an --out that cannot be written', () => {
+  it('report on an SQLite file of something else, a text file, a missing file: exit 64, one line', async () => {
+    const other = file();
+    const db = new Database(other);
+    db.exec('CREATE TABLE t (x)');
+    db.close();
+    const text = join(dir, 'domains.txt');
+    writeFileSync(text, 'example.com\n');
+    for (const [f, re] of [
+      [other, /is not a dane-smtp scan file/],
+      [text, /file is not a database/],
+      [join(dir, 'missing.sqlite'), /no such file/],
+    ] as const) {
+      expect(() => runReport(f, { maxNotices: '0', notices: true })).toThrow(re);
+      const err = captureStderr();
+      expect(await main(['node', 'dane-smtp', 'report', f])).toBe(64);
+      expect(err.text().trim().split('\n')).toHaveLength(1);
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('scan --out naming the input list (a text file) is refused and the list is left as it was', async () => {
+    const list = join(dir, 'list2.txt');
+    writeFileSync(list, 'a.example\nb.example\n');
+    captureStderr();
+    expect(await main(['node', 'dane-smtp', 'scan', list, '--resolver', '127.0.0.1:9', '--out', list, '--no-progress'])).toBe(64);
+    vi.restoreAllMocks();
+    expect(parseDomainList(readFileSync(list, 'utf8')).domains).toEqual(['a.example', 'b.example']);
+    expect(existsSync(`${list}-lock`)).toBe(false);
+  });
+
+  it('an --out in a directory that cannot be written, or a directory: one line naming the file', () => {
+    storeError(() => ScanStore.open('/proc/dane-smtp-review.sqlite'), /dane-smtp-review\.sqlite/);
+    const d = join(dir, 'a-directory');
+    mkdirSync(d);
+    storeError(() => ScanStore.open(d), /a-directory/);
+    storeError(() => ScanStore.open(join(dir, 'no', 'such', 'dir', 'x.sqlite')), /x\.sqlite/);
+  });
+});
+
+function captureStderr(): { text: () => string } {
+  let err = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  return { text: () => err };
+}
+
+function captureStdout(): { text: () => string } {
+  let out = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  return { text: () => out };
+}
+
+describe('scan --json against check --json', () => {
+  it('the same object per domain; no progress line when stderr is not a terminal; a rerun checks nothing', async () => {
+    // A validating resolver: no such domain, a null MX, an MX host without an address.
+    const dns = await ScriptedDnsServer.start((q) => {
+      const question = q.questions?.[0];
+      if (!question) return null;
+      const name = question.name.toLowerCase();
+      if (question.type === 'SOA' && name === '') {
+        return reply(q, { ad: true, answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'x.example', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1 } }] });
+      }
+      if (name === 'null.example' && question.type === 'MX') return reply(q, { ad: true, answers: [{ type: 'MX', name, ttl: 60, data: { preference: 0, exchange: '.' } } as dnsPacket.Answer] });
+      if (name === 'noaddr.example' && question.type === 'MX') return reply(q, { ad: true, answers: [{ type: 'MX', name, ttl: 60, data: { preference: 10, exchange: 'mx.noaddr.example' } } as dnsPacket.Answer] });
+      return reply(q, { ad: true, rcode: 'NXDOMAIN' });
+    });
+    try {
+      const domains = ['nxdomain.example', 'null.example', 'noaddr.example'];
+      const list = join(dir, 'json-list.txt');
+      writeFileSync(list, `${domains.join('\n')}\n`);
+      const common = ['--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--helo', 'client.test', '--json'];
+      const out = file();
+      let stdout = captureStdout();
+      let stderr = captureStderr();
+      expect(await main(['node', 'dane-smtp', 'scan', list, '--out', out, ...common])).toBe(0);
+      const scanned = stdout.text().trim().split('\n').map((l) => JSON.parse(l) as DomainResult);
+      expect(stderr.text()).not.toMatch(/\r|\x1b\[K/);
+      vi.restoreAllMocks();
+
+      stdout = captureStdout();
+      captureStderr();
+      await main(['node', 'dane-smtp', 'check', ...common, ...domains]);
+      const checked = stdout.text().trim().split('\n').map((l) => JSON.parse(l) as DomainResult);
+      vi.restoreAllMocks();
+      const byDomain = (rs: DomainResult[]) => Object.fromEntries(rs.map((r) => [r.domain, r]));
+      expect(Object.keys(byDomain(scanned)).sort()).toEqual([...domains].sort());
+      expect(byDomain(scanned)).toEqual(byDomain(checked));
+      // the stored JSON is the same object
+      const s = ScanStore.open(out, { readonly: true });
+      for (const d of domains) expect(JSON.parse(s.get(d)!.json)).toEqual(byDomain(checked)[d]);
+      s.close();
+
+      // resume: everything is done, nothing is checked again, nothing is printed on stdout
+      stdout = captureStdout();
+      stderr = captureStderr();
+      expect(await main(['node', 'dane-smtp', 'scan', list, '--out', out, ...common])).toBe(0);
+      expect(stdout.text()).toBe('');
+      expect(stderr.text()).toMatch(/3 already in .*, 0 to check/);
+      vi.restoreAllMocks();
+      const again = ScanStore.open(out, { readonly: true });
+      expect(again.count()).toBe(3);
+      expect(again.runs().map((r) => [r.status, r.checked])).toEqual([['complete', 3], ['complete', 0]]);
+      again.close();
+    } finally {
+      await dns.close();
+    }
+  });
+});
