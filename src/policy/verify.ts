@@ -41,25 +41,34 @@ function dateOk(c: X509Certificate, now: Date): boolean {
 /**
  * The names a verify/secure policy accepts (Postfix match patterns): `hostname` (the MX
  * host), `nexthop` (the destination domain), `dot-nexthop` (its subdomains), a name, or
- * `.suffix` (subdomains of suffix).
+ * `.suffix` (subdomains of suffix). Postfix hands `.suffix` to OpenSSL's X509_check_host
+ * (tls_client.c add_namechecks), so it is checked the same way here: a certificate name
+ * with one or more labels before the suffix, a wildcard `*.suffix` included, and the
+ * subject CN when the certificate has no DNS names.
  */
 export function nameMatches(leaf: X509Certificate, patterns: string[], ctx: { host: string; nexthop: string }): string | undefined {
-  const dnsNames = (leaf.subjectAltName ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('DNS:'))
-    .map((s) => s.slice(4).toLowerCase());
   for (const p of patterns) {
     if (p === 'hostname' && leafMatchesName(leaf, ctx.host)) return ctx.host;
     if (p === 'nexthop' && leafMatchesName(leaf, ctx.nexthop)) return ctx.nexthop;
     const suffix = p === 'dot-nexthop' ? ctx.nexthop : p.startsWith('.') ? p.slice(1) : undefined;
     if (suffix !== undefined) {
-      const hit = dnsNames.find((n) => !n.includes('*') && n.endsWith(`.${suffix}`));
+      const hit = subdomainMatch(leaf, suffix);
       if (hit) return hit;
       continue;
     }
     if (p !== 'hostname' && p !== 'nexthop' && leafMatchesName(leaf, p)) return p;
   }
   return undefined;
+}
+
+/** The certificate name that is a subdomain of suffix (OpenSSL's leading-dot reference name), if any. */
+function subdomainMatch(leaf: X509Certificate, suffix: string): string | undefined {
+  if (!suffix) return undefined;
+  try {
+    return leaf.checkHost(`.${suffix}`, { subject: 'default', wildcards: true, partialWildcards: false, multiLabelWildcards: false, singleLabelSubdomains: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
