@@ -98,7 +98,9 @@ export interface PolicySettings {
 
 /** Policy table, default level and CA file are all checked before anything is sent. */
 export function policySettings(o: CommonOptions): PolicySettings {
-  if (!(LEVELS as readonly string[]).includes(o.level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
+  // Level names are case-insensitive, as in the policy table (and Postfix).
+  const level = o.level.toLowerCase();
+  if (!(LEVELS as readonly string[]).includes(level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
   let table = emptyPolicyTable();
   if (o.policy !== undefined) {
     let text: string;
@@ -114,7 +116,7 @@ export function policySettings(o: CommonOptions): PolicySettings {
       throw e;
     }
   }
-  const out: PolicySettings = { table, level: o.level as Level };
+  const out: PolicySettings = { table, level: level as Level };
   if (o.caFile !== undefined) {
     let pem: string;
     try {

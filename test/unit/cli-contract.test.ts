@@ -244,3 +244,11 @@ describe('tlsa', () => {
     }
   });
 });
+
+describe('--level', () => {
+  it('is case-insensitive, like the levels in the policy table', async () => {
+    const { policySettings } = await import('../../src/cli/options.js');
+    expect(policySettings({ level: 'DANE-ONLY' } as never).level).toBe('dane-only');
+    expect(() => policySettings({ level: 'halfdane' } as never)).toThrow(/--level must be one of/);
+  });
+});
