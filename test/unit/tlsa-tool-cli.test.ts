@@ -7,12 +7,10 @@ import * as tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaneSmtpError } from '../../src/errors.js';
-import { registerTlsaCommand, type TlsaIo } from '../../src/cli/tlsa-command.js';
 import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+import { runTlsaCli, type TlsaRun } from '../support/tlsa-cli.js';
 import { certSha256, makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
 
 let chain: Chain;
@@ -36,36 +34,7 @@ function file(name: string, content: string | Buffer): string {
   return p;
 }
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
-/** Runs `dane-smtp tlsa ARGS` as main.ts would: usage errors are exit 64 with one line. */
-async function run(args: string[], io: Partial<TlsaIo> = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const program = new Command('dane-smtp').exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: (s) => (out += s) });
-  registerTlsaCommand(program, (c) => (code = c), {
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-    resolveHost: async (name) => (name === 'mx.example.test' ? ['127.0.0.1'] : Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }))),
-    resolvConf: () => '',
-    ...io,
-  });
-  try {
-    await program.parseAsync(['node', 'dane-smtp', 'tlsa', ...args]);
-  } catch (e) {
-    if (e instanceof CommanderError) code = 64;
-    else if (e instanceof DaneSmtpError && e.code === 'USAGE') {
-      err += `dane-smtp: ${e.message}\n`;
-      code = 64;
-    } else throw e;
-  }
-  return { code, out, err };
-}
 
 interface TestServer {
   port: number;
@@ -212,7 +181,7 @@ const rec = (usage: number, selector: number, matchingType: number, hex: string)
 
 describe('dane-smtp tlsa: generate', () => {
   it('from a file: 3 1 1 zone line, exit 0', async () => {
-    const r = await run([file('leaf.pem', chain.leaf.certPem), '--host', 'mx.example.test']);
+    const r = await runTlsaCli([file('leaf.pem', chain.leaf.certPem), '--host', 'mx.example.test']);
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(r.out).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}\n`);
@@ -220,7 +189,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('--record 2 0 1 with a chain file, --port 587, --json', async () => {
-    const r = await run([`--record`, '2', '0', '1', file('chain.pem', chain.servedPem), '--host', 'mx.example.test', '--port', '587', '--json']);
+    const r = await runTlsaCli([`--record`, '2', '0', '1', file('chain.pem', chain.servedPem), '--host', 'mx.example.test', '--port', '587', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ mode: 'generate', owner: '_587._tcp.mx.example.test.', warnings: [] });
@@ -230,7 +199,7 @@ describe('dane-smtp tlsa: generate', () => {
 
   it('--connect with STARTTLS: the served chain, host and port from --connect, SNI = host', async () => {
     const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
-    const r = await run(['--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '3 1 1', '--record', '2 1 1']);
+    const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '3 1 1', '--record', '2 1 1']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain(`_${srv.port}._tcp.mx.example.test. IN TLSA 3 1 1 ${leafSpki()}`);
@@ -242,10 +211,10 @@ describe('dane-smtp tlsa: generate', () => {
 
   it('--connect IP:PORT needs --host; 2 x x warns when the server sends no CA', async () => {
     const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
-    const noHost = await run(['--connect', `127.0.0.1:${srv.port}`]);
+    const noHost = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`]);
     expect(noHost.code).toBe(64);
     expect(noHost.err).toMatch(/^dane-smtp: --connect gives an IP address: give the TLSA base domain with --host NAME/);
-    const r = await run(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'starttls', '--host', 'mx.example.test', '--port', '25', '--usage', '2', '--selector', '0']);
+    const r = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'starttls', '--host', 'mx.example.test', '--port', '25', '--usage', '2', '--selector', '0']);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning: the issuing CA of CN=mx.example.test .* is not in the served chain/);
     expect(r.out).toContain('_25._tcp.mx.example.test. IN TLSA 2 0 1');
@@ -253,7 +222,7 @@ describe('dane-smtp tlsa: generate', () => {
 
   it('a chain file and --connect: warns when the file\'s CA is not in the served chain', async () => {
     const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
-    const r = await run([file('chain2.pem', chain.servedPem), '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '2', '1', '1']);
+    const r = await runTlsaCli([file('chain2.pem', chain.servedPem), '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '2', '1', '1']);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning: the CA CN=DANE Test Intermediate CA is not in the chain the server sends/);
     expect(r.out).toContain(`2 1 1 ${spkiSha256(chain.intermediate.spkiDer)}`);
@@ -261,7 +230,7 @@ describe('dane-smtp tlsa: generate', () => {
 
   it('--connect with implicit TLS (port 465 style) and --sni', async () => {
     const srv = await startImplicit(chain.servedPem, chain.leaf.keyPem);
-    const r = await run(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'implicit', '--sni', 'mx.example.test', '--json']);
+    const r = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'implicit', '--sni', 'mx.example.test', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.owner).toBe(`_${srv.port}._tcp.mx.example.test.`);
@@ -272,17 +241,17 @@ describe('dane-smtp tlsa: generate', () => {
 
   it('a server that drops the connection: exit 69, one line', async () => {
     const port = await startRude();
-    const r = await run(['--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--timeout', '5']);
+    const r = await runTlsaCli(['--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--timeout', '5']);
     expect(r.code).toBe(69);
     expect(r.err.trim().split('\n')).toHaveLength(1);
   });
 });
 
 describe('dane-smtp tlsa --verify', () => {
-  async function verify(records: Tlsa[], extra: string[] = [], ad = true, certPem = chain.servedPem): Promise<Run & { srv: TestServer }> {
+  async function verify(records: Tlsa[], extra: string[] = [], ad = true, certPem = chain.servedPem): Promise<TlsaRun & { srv: TestServer }> {
     const dns = await startDns(records, ad);
     const srv = await startSmtp(certPem, chain.leaf.keyPem);
-    const r = await run(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--port', '25', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', ...extra]);
+    const r = await runTlsaCli(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--port', '25', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', ...extra]);
     return { ...r, srv };
   }
 
@@ -335,7 +304,7 @@ describe('dane-smtp tlsa --verify: failures are exit 1', () => {
   it('the server drops the connection', async () => {
     const dns = await startDns([rec(3, 1, 1, leafSpki())]);
     const port = await startRude();
-    const r = await run(['--verify', '--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--json']);
+    const r = await runTlsaCli(['--verify', '--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--json']);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ authenticated: false, ok: false, dns: { status: 'data', proof: 'secure' } });
@@ -354,7 +323,7 @@ describe('dane-smtp tlsa --verify: failures are exit 1', () => {
     });
     closers.push(() => dns.close());
     const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
-    const r = await run(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5']);
+    const r = await runTlsaCli(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/warning: .*does not validate DNSSEC.*AD bit is not trusted/);
     expect(r.out).toMatch(/DNSSEC insecure/);
@@ -366,17 +335,17 @@ describe('dane-smtp tlsa --next --rrset', () => {
   it('neither → exit 1 with WRONG; ready → exit 0', async () => {
     const current = file('cur.pem', chain.servedPem);
     const nextKey = file('next.key', next.keyPem);
-    const wrong = await run([current, '--next', nextKey, '--rrset', file('wrong.zone', `_25._tcp.mx.example.test. IN TLSA 3 1 1 ${'aa'.repeat(32)}\n`)]);
+    const wrong = await runTlsaCli([current, '--next', nextKey, '--rrset', file('wrong.zone', `_25._tcp.mx.example.test. IN TLSA 3 1 1 ${'aa'.repeat(32)}\n`)]);
     expect(wrong.code).toBe(1);
     expect(wrong.out).toMatch(/status: neither — WRONG/);
     const zone = `$ORIGIN example.test.\n_25._tcp.mx 300 IN TLSA 3 1 1 ${leafSpki()}\n_25._tcp.mx 300 IN TLSA 3 1 1 ( ${spkiSha256(next.spkiDer)} )\n`;
-    const ok = await run([current, '--next', nextKey, '--rrset', file('ok.zone', zone), '--json']);
+    const ok = await runTlsaCli([current, '--next', nextKey, '--rrset', file('ok.zone', zone), '--json']);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ mode: 'rollover', status: 'ready', ok: true, owner: '_25._tcp.mx.example.test.' });
   });
 
   it('a malformed RRset file is a usage error naming the line', async () => {
-    const r = await run([file('c.pem', chain.servedPem), '--next', file('n.key', next.keyPem), '--rrset', file('bad.zone', '; x\nfoo. IN TLSA 3 1 1 abc\n')]);
+    const r = await runTlsaCli([file('c.pem', chain.servedPem), '--next', file('n.key', next.keyPem), '--rrset', file('bad.zone', '; x\nfoo. IN TLSA 3 1 1 abc\n')]);
     expect(r.code).toBe(64);
     expect(r.err).toMatch(/^dane-smtp: .*bad\.zone line 2: certificate association data has an odd number of hex digits\n$/);
   });
@@ -398,7 +367,7 @@ describe('dane-smtp tlsa: usage errors are one line, exit 64', () => {
   ];
   for (const [args, re] of cases) {
     it(args.join(' ') || '(no arguments)', async () => {
-      const r = await run(args);
+      const r = await runTlsaCli(args);
       expect(r.code).toBe(64);
       expect(r.err).toMatch(re);
       expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -407,7 +376,7 @@ describe('dane-smtp tlsa: usage errors are one line, exit 64', () => {
   }
 
   it('a file that is not a certificate or key', async () => {
-    const r = await run([file('junk.pem', 'just text\n'), '--host', 'mx.example.test']);
+    const r = await runTlsaCli([file('junk.pem', 'just text\n'), '--host', 'mx.example.test']);
     expect(r.code).toBe(64);
     expect(r.err).toMatch(/junk\.pem: neither PEM .* nor DER/);
   });

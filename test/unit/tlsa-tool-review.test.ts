@@ -11,11 +11,8 @@ import * as tls from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DaneSmtpError } from '../../src/errors.js';
-import { registerTlsaCommand, type TlsaIo } from '../../src/cli/tlsa-command.js';
 import { parseMaterial, type Material } from '../../src/tools/tlsa/material.js';
 import { computeRecords, DEFAULT_PARAMS } from '../../src/tools/tlsa/records.js';
 import { analyzeRollover } from '../../src/tools/tlsa/rollover.js';
@@ -23,6 +20,7 @@ import { verifyServed } from '../../src/tools/tlsa/verify.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
 import type { DnsAnswer, TlsaData } from '../../src/dns/types.js';
 import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+import { expectUsageError, runTlsaCli } from '../support/tlsa-cli.js';
 import { makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../support/pki.js';
 
 let dir: string;
@@ -65,18 +63,6 @@ afterEach(async () => {
 const hexOf = (m: Material, p = DEFAULT_PARAMS) => computeRecords(m, [p]).records[0]!.data.toString('hex');
 const certs = (m: Material) => (m.kind === 'certs' ? m.certs : []);
 
-function usageError(f: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DaneSmtpError);
-  expect((err as DaneSmtpError).code).toBe('USAGE');
-  expect((err as Error).message).toMatch(re);
-  expect((err as Error).message).not.toMatch(/\n/);
-}
 
 describe('the bytes hashed are exactly the SPKI / the certificate DER (openssl cross-check)', () => {
   for (const k of ['rsa', 'ec', 'ed']) {
@@ -122,8 +108,8 @@ describe('the bytes hashed are exactly the SPKI / the certificate DER (openssl c
 describe('key files as found on servers', () => {
   it('encrypted keys (PKCS#8, legacy PKCS#1 and SEC1 with Proc-Type, CRLF too) are one clear usage error', () => {
     for (const f of ['rsa.enc.key', 'ec.enc.key', 'ed.enc.key', 'rsa.pkcs1.enc.key', 'ec.sec1.enc.key']) {
-      usageError(() => parseMaterial(read(f), f), /the private key is encrypted; give the certificate or the public key/);
-      usageError(() => parseMaterial(Buffer.from(read(f).toString().replace(/\n/g, '\r\n')), f), /encrypted/);
+      expectUsageError(() => parseMaterial(read(f), f), /the private key is encrypted; give the certificate or the public key/);
+      expectUsageError(() => parseMaterial(Buffer.from(read(f).toString().replace(/\n/g, '\r\n')), f), /encrypted/);
     }
   });
 
@@ -175,47 +161,17 @@ describe('key files as found on servers', () => {
     const der = read('ec.der');
     expect(hexOf(parseMaterial(Buffer.concat([der, Buffer.from('\n')])))).toBe(hexOf(parseMaterial(der)));
     expect(hexOf(parseMaterial(Buffer.concat([der, Buffer.from('\r\n\0')])))).toBe(hexOf(parseMaterial(der)));
-    usageError(() => parseMaterial(Buffer.concat([der, Buffer.from('junk')]), 'x.der'), /x\.der: 4 byte\(s\) of trailing data after the DER object\(s\), at byte \d+/);
+    expectUsageError(() => parseMaterial(Buffer.concat([der, Buffer.from('junk')]), 'x.der'), /x\.der: 4 byte\(s\) of trailing data after the DER object\(s\), at byte \d+/);
   });
 
   it('a PKCS#7 bundle (.p7b) or an OpenSSH key is refused with what is expected', () => {
-    usageError(() => parseMaterial(Buffer.from('-----BEGIN PKCS7-----\nAAAA\n-----END PKCS7-----\n')), /unsupported PEM block "PKCS7" \(expected CERTIFICATE, PUBLIC KEY or PRIVATE KEY\)/);
+    expectUsageError(() => parseMaterial(Buffer.from('-----BEGIN PKCS7-----\nAAAA\n-----END PKCS7-----\n')), /unsupported PEM block "PKCS7" \(expected CERTIFICATE, PUBLIC KEY or PRIVATE KEY\)/);
   });
 });
 
 // ---------------------------------------------------------------- the CLI, live servers
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-  ms: number;
-}
 
-async function run(args: string[], io: Partial<TlsaIo> = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const program = new Command('dane-smtp').exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: (s) => (out += s) });
-  registerTlsaCommand(program, (c) => (code = c), {
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-    resolveHost: async (name) => (name === 'mx.example.test' ? ['127.0.0.1'] : Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }))),
-    resolvConf: () => '',
-    ...io,
-  });
-  const t0 = Date.now();
-  try {
-    await program.parseAsync(['node', 'dane-smtp', 'tlsa', ...args]);
-  } catch (e) {
-    if (e instanceof CommanderError) code = 64;
-    else if (e instanceof DaneSmtpError && e.code === 'USAGE') {
-      err += `dane-smtp: ${e.message}\n`;
-      code = 64;
-    } else throw e;
-  }
-  return { code, out, err, ms: Date.now() - t0 };
-}
 
 interface Srv {
   port: number;
@@ -300,7 +256,7 @@ describe('--connect', () => {
 
   it('STARTTLS to an IP address with --host: the SNI is the --host name; the owner uses the --connect port', async () => {
     const srv = await startSmtp();
-    const r = await run(['--connect', `127.0.0.1:${srv.port}`, '--host', 'MX.Example.Test.', '--timeout', '5']);
+    const r = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`, '--host', 'MX.Example.Test.', '--timeout', '5']);
     expect(r.code).toBe(0);
     expect(srv.sni).toEqual(['mx.example.test']);
     expect(r.out).toContain(`_${srv.port}._tcp.mx.example.test. IN TLSA 3 1 1 ${leaf()}`);
@@ -310,12 +266,12 @@ describe('--connect', () => {
   it('port 465 means implicit TLS and port 587 STARTTLS, without --tls', async () => {
     const ip = privateLoopback();
     const implicit = await startImplicit(ip, 465);
-    const r465 = await run(['--connect', `${ip}:465`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
+    const r465 = await runTlsaCli(['--connect', `${ip}:465`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r465.code).toBe(0);
     expect(JSON.parse(r465.out)).toMatchObject({ owner: '_465._tcp.mx.example.test.', connect: { tls: 'implicit', port: 465 } });
     expect(implicit.sni).toEqual(['mx.example.test']);
     const submission = await startSmtp({ host: ip, port: 587 });
-    const r587 = await run(['--connect', `${ip}:587`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
+    const r587 = await runTlsaCli(['--connect', `${ip}:587`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r587.code).toBe(0);
     expect(JSON.parse(r587.out)).toMatchObject({ owner: '_587._tcp.mx.example.test.', connect: { tls: 'starttls', port: 587 } });
     expect(submission.sni).toEqual(['mx.example.test']);
@@ -323,7 +279,7 @@ describe('--connect', () => {
 
   it('a server without STARTTLS: exit 69, one line that says so', async () => {
     const srv = await startSmtp({ starttls: false });
-    const r = await run(['--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
+    const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
     expect(r.code).toBe(69);
     expect(r.out).toBe('');
     expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -333,7 +289,7 @@ describe('--connect', () => {
   it('a server that never greets: --timeout is honoured (exit 69, a timeout), STARTTLS and implicit TLS alike', async () => {
     const silent = await startSmtp({ greet: false });
     for (const tlsMode of ['starttls', 'implicit']) {
-      const r = await run(['--connect', `mx.example.test:${silent.port}`, '--tls', tlsMode, '--timeout', '0.5']);
+      const r = await runTlsaCli(['--connect', `mx.example.test:${silent.port}`, '--tls', tlsMode, '--timeout', '0.5']);
       expect(r.code, tlsMode).toBe(69);
       expect(r.err, tlsMode).toMatch(/time|deadline/i);
       expect(r.ms, tlsMode).toBeLessThan(4000);
@@ -342,23 +298,23 @@ describe('--connect', () => {
 
   it('implicit TLS to a plain SMTP port and STARTTLS to an implicit-TLS port fail with exit 69, not a hang', async () => {
     const plain = await startSmtp();
-    const a = await run(['--connect', `mx.example.test:${plain.port}`, '--tls', 'implicit', '--timeout', '2']);
+    const a = await runTlsaCli(['--connect', `mx.example.test:${plain.port}`, '--tls', 'implicit', '--timeout', '2']);
     expect(a.code).toBe(69);
     expect(a.err.trim().split('\n')).toHaveLength(1);
     const implicit = await startImplicit();
-    const b = await run(['--connect', `mx.example.test:${implicit.port}`, '--tls', 'starttls', '--timeout', '1']);
+    const b = await runTlsaCli(['--connect', `mx.example.test:${implicit.port}`, '--tls', 'starttls', '--timeout', '1']);
     expect(b.code).toBe(69);
     expect(b.ms).toBeLessThan(5000);
   });
 
   it('2 x x: the top CA the server sends; a root from a file that the server does not send is warned about', async () => {
     const srv = await startSmtp();
-    const r = await run(['--connect', `mx.example.test:${srv.port}`, '--record', '2', '0', '1', '--timeout', '5']);
+    const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--record', '2', '0', '1', '--timeout', '5']);
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/; 2 0 1: DANE-TA, SHA-256 of the certificate of CN=DANE Test Intermediate CA \(depth 1\)/);
     writeFileSync(path('full.pem'), chain.servedPem + chain.root.certPem);
-    const root = await run([path('full.pem'), '--record', '2', '1', '1', '--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
+    const root = await runTlsaCli([path('full.pem'), '--record', '2', '1', '1', '--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
     expect(root.code).toBe(0);
     expect(root.out).toMatch(/of CN=DANE Test Root CA \(depth 2\)/);
     expect(root.err).toMatch(/warning: the CA CN=DANE Test Root CA is not in the chain the server sends/);

@@ -2,13 +2,13 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DaneSmtpError } from '../../src/errors.js';
 import { parseMaterial, splitDer, type Material } from '../../src/tools/tlsa/material.js';
 import { computeRecords, ownerName, parseHostName, parseRecordSpecs, parseUsage, zoneLine, DEFAULT_PARAMS } from '../../src/tools/tlsa/records.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
 import { analyzeRollover } from '../../src/tools/tlsa/rollover.js';
 import { verifyServed } from '../../src/tools/tlsa/verify.js';
 import type { DnsAnswer, TlsaData } from '../../src/dns/types.js';
+import { expectUsageError } from '../support/tlsa-cli.js';
 import { certSha256, makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../support/pki.js';
 
 let chain: Chain;
@@ -25,18 +25,6 @@ const pem = (s: string) => Buffer.from(s);
 const params = (usage: number, selector: number, matchingType: number) => ({ usage, selector, matchingType });
 const hex = (r: { data: Buffer }) => r.data.toString('hex');
 
-function usageError(f: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DaneSmtpError);
-  expect((err as DaneSmtpError).code).toBe('USAGE');
-  expect((err as Error).message).toMatch(re);
-  expect((err as Error).message).not.toMatch(/\n/);
-}
 
 describe('record computation', () => {
   it('3 1 1 by default: SHA-256 of the SPKI, cross-checked with openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256', () => {
@@ -91,7 +79,7 @@ describe('record computation', () => {
   });
 
   it('a key cannot give selector 0', () => {
-    usageError(() => computeRecords(parseMaterial(pem(chain.leaf.keyPem)), [params(3, 0, 1)]), /selector 0 .*needs a certificate/);
+    expectUsageError(() => computeRecords(parseMaterial(pem(chain.leaf.keyPem)), [params(3, 0, 1)]), /selector 0 .*needs a certificate/);
   });
 
   it('a combined key + chain PEM uses the certificates; a key of another certificate is reported', () => {
@@ -138,13 +126,13 @@ describe('record computation', () => {
     expect(parseRecordSpecs(['3 1 1', '2,1,1'])).toEqual({ params: [params(3, 1, 1), params(2, 1, 1)], rest: [] });
     expect(parseRecordSpecs(['2', '0', '1', 'cert.pem']).rest).toEqual(['cert.pem']);
     expect(parseUsage('dane-ta')).toBe(2);
-    usageError(() => parseRecordSpecs(['2', '0']), /--record needs usage, selector and matching type/);
-    usageError(() => parseRecordSpecs(['3', '2', '1']), /--record selector must be one of/);
-    usageError(() => parseRecordSpecs(['3', '1', '3']), /--record matching type/);
-    usageError(() => parseUsage('4'), /--usage must be one of 0 \(pkix-ta\), 1 \(pkix-ee\), 2 \(dane-ta\), 3 \(dane-ee\)/);
+    expectUsageError(() => parseRecordSpecs(['2', '0']), /--record needs usage, selector and matching type/);
+    expectUsageError(() => parseRecordSpecs(['3', '2', '1']), /--record selector must be one of/);
+    expectUsageError(() => parseRecordSpecs(['3', '1', '3']), /--record matching type/);
+    expectUsageError(() => parseUsage('4'), /--usage must be one of 0 \(pkix-ta\), 1 \(pkix-ee\), 2 \(dane-ta\), 3 \(dane-ee\)/);
     expect(parseHostName('MX.Example.TEST.')).toBe('mx.example.test');
-    usageError(() => parseHostName('192.0.2.1'), /not an IP address/);
-    usageError(() => parseHostName('bad..name'), /not a valid host name/);
+    expectUsageError(() => parseHostName('192.0.2.1'), /not an IP address/);
+    expectUsageError(() => parseHostName('bad..name'), /not a valid host name/);
   });
 });
 
@@ -164,7 +152,7 @@ describe('malformed input is a clear usage error', () => {
     ['a CSR only', () => pem('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n'), /no certificate or key/],
   ];
   for (const [name, input, re] of cases) {
-    it(name, () => usageError(() => parseMaterial(input(), 'x.pem'), re));
+    it(name, () => expectUsageError(() => parseMaterial(input(), 'x.pem'), re));
   }
 
   it('concatenated DER certificates are a chain', () => {
@@ -217,7 +205,7 @@ describe('zone-file TLSA lines', () => {
     [`$INCLUDE other.zone`, /\$INCLUDE is not supported/],
   ];
   for (const [text, re] of bad) {
-    it(`error: ${text.trim().slice(0, 30)}`, () => usageError(() => parseZoneTlsa(text, 'rrset.txt'), re));
+    it(`error: ${text.trim().slice(0, 30)}`, () => expectUsageError(() => parseZoneTlsa(text, 'rrset.txt'), re));
   }
 });
 
