@@ -207,7 +207,12 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
         onResult: (result, times) => {
           store.put(result, times, runId); // committed before anything is said about it
           stored++;
-          if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          if (json) {
+            // stdout and stderr on one terminal: clear the progress line first, so the JSON
+            // line starts at column 0 and the bar is redrawn below it.
+            if (process.stdout.isTTY) progress?.clear();
+            process.stdout.write(`${JSON.stringify(result)}\n`);
+          }
           progress?.add(result.verdict);
         },
       });
