@@ -251,6 +251,11 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   const hosts: HostReport[] = [];
   let chosen: { host: string; address: string; tls: boolean; verdict: Verdict; reason: string; session: SmtpSessionResult } | undefined;
 
+  // A session that deferred every recipient (a 4xx to MAIL, to every RCPT, to DATA or after
+  // the data): like Postfix (smtp_trouble.c: a soft error on a non-final server), the next
+  // address or MX host is tried; this result stands only if none does better.
+  let softFallback: { chosen: NonNullable<typeof chosen>; report: HostReport } | undefined;
+
   for (const mxHost of decision.hosts) {
     if ((chosen && !o.all) || o.signal?.aborted) break;
     // RFC 7672 §3.2.2: with a fixed next hop, the next-hop domain is that host, not the
@@ -276,6 +281,11 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
       const a = await attempt(address, port, plan, sec, chosen ? { kind: 'probe' } : job, o);
       report.attempts.push(a.report);
       if (a.session.outcome === 'host-failed') continue;
+      const allDeferred = !chosen && job.kind === 'send' && a.session.outcome === 'rejected' && (a.session.recipients ?? []).every((r) => r.status === 'deferred');
+      if (allDeferred) {
+        softFallback ??= { chosen: { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session }, report };
+        continue;
+      }
       if (!chosen) {
         report.status = 'used';
         chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
@@ -289,6 +299,11 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
     }
   }
 
+  if (!chosen && softFallback) {
+    chosen = softFallback.chosen;
+    softFallback.report.status = 'used';
+    delete softFallback.report.failure;
+  }
   if (chosen) {
     const result: DomainResult = { ...base, verdict: chosen.verdict, host: chosen.host, address: chosen.address, tls: chosen.tls, reason: chosen.reason, mx: decision.mx, hosts };
     if (job.kind === 'send') {

@@ -6,7 +6,14 @@
 import type { DestinationOptions, Job } from '../../src/delivery/destination.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 
-export type Behaviour = { kind: 'tls'; chain: Buffer[] } | { kind: 'no-starttls' } | { kind: 'tls-fails' } | { kind: 'down' };
+export type Behaviour =
+  | { kind: 'tls'; chain: Buffer[] }
+  | { kind: 'no-starttls' }
+  | { kind: 'tls-fails' }
+  | { kind: 'down' }
+  /** Plaintext or TLS as asked, then this reply to MAIL (e.g. "451 4.3.0 try later"), or per recipient. */
+  | { kind: 'mail-reply'; reply: string }
+  | { kind: 'rcpt-replies'; replies: string[] };
 
 export interface Call {
   address: string;
@@ -29,6 +36,19 @@ export function scriptedSession(world: Record<string, Behaviour>, calls: Call[])
       return r;
     };
     if (b.kind === 'down') return failed('CONNECT', 'connection refused');
+    if (b.kind === 'mail-reply' || b.kind === 'rcpt-replies') {
+      if (job.kind !== 'send') return done(o.tls !== 'none');
+      const replyFor = (i: number) => (b.kind === 'mail-reply' ? b.reply : b.replies[i] ?? '250 ok');
+      const recipients = job.envelope.to.map((address, i) => {
+        const reply = replyFor(i);
+        const status = reply.startsWith('2') ? ('delivered' as const) : reply.startsWith('5') ? ('bounced' as const) : ('deferred' as const);
+        return { address, status, reply };
+      });
+      const ok = recipients.every((r) => r.status === 'delivered');
+      const r: SmtpSessionResult = { outcome: ok ? 'ok' : 'rejected', tls: o.tls !== 'none', extensions: {}, recipients };
+      if (!ok) r.error = { code: 'SMTP_4XX', message: `refused: ${recipients.find((x) => x.status !== 'delivered')!.reply}` };
+      return r;
+    }
     if (o.tls === 'none') return done(false);
     if (b.kind === 'no-starttls') return o.tls === 'required' ? failed('NO_STARTTLS', 'STARTTLS not offered') : done(false);
     if (b.kind === 'tls-fails') return failed('TLS_HANDSHAKE', 'handshake failed');

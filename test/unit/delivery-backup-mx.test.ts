@@ -1,0 +1,66 @@
+/**
+ * A soft refusal of the whole transaction sends the mail on to the next MX host, as Postfix
+ * does (smtp_trouble.c: a 4xx on a non-final server keeps the recipients for a backup
+ * server); recipients already delivered or bounced are final and stop the search.
+ */
+import { describe, expect, it } from 'vitest';
+import { processDestination, type Job } from '../../src/delivery/destination.js';
+import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
+
+const insecure = (records: unknown[]): FixtureAnswer => ({ proof: 'insecure', records });
+const nodata: FixtureAnswer = { proof: 'insecure', status: 'nodata' };
+// example.test: an insecure MX (opportunistic TLS, no DANE), mx1 before mx2.
+const world = new FixtureResolver({
+  'example.test MX': insecure([mx(10, 'mx1.example.test'), mx(20, 'mx2.example.test')]),
+  'mx1.example.test A': insecure(['192.0.2.1']),
+  'mx1.example.test AAAA': nodata,
+  'mx2.example.test A': insecure(['192.0.2.2']),
+  'mx2.example.test AAAA': nodata,
+});
+const send: Job = { kind: 'send', envelope: { from: 'a@client.test', to: ['x@example.test', 'y@example.test'], message: Buffer.from('Subject: t\r\n\r\nhi\r\n') } };
+
+async function deliver(behaviours: Record<string, Behaviour>) {
+  const calls: Call[] = [];
+  const result = await processDestination('example.test', send, {
+    resolver: world, resolverValidates: true, port: 25, helo: 'client.test', timeoutMs: 1000, random: () => 0.99,
+    session: scriptedSession(behaviours, calls),
+  });
+  return { result, calls: calls.map((c) => c.address) };
+}
+
+const ok: Behaviour = { kind: 'no-starttls' }; // accepts everything in plaintext
+
+describe('soft refusals go on to the next MX host (Postfix)', () => {
+  it('451 to MAIL at the primary: delivered by the secondary; the primary is reported failed', async () => {
+    const { result, calls } = await deliver({ '192.0.2.1': { kind: 'mail-reply', reply: '451 4.3.0 try later' }, '192.0.2.2': ok });
+    expect(calls).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect(result).toMatchObject({ verdict: 'opportunistic', host: 'mx2.example.test', recipients: [{ status: 'delivered' }, { status: 'delivered' }] });
+    expect(result.hosts.map((h) => h.status)).toEqual(['failed', 'used']);
+  });
+
+  it('every RCPT deferred at the primary (greylisting): the secondary is tried', async () => {
+    const { result } = await deliver({ '192.0.2.1': { kind: 'rcpt-replies', replies: ['450 4.2.0 greylisted', '450 4.2.0 greylisted'] }, '192.0.2.2': ok });
+    expect(result).toMatchObject({ host: 'mx2.example.test', recipients: [{ status: 'delivered' }, { status: 'delivered' }] });
+  });
+
+  it('every host defers: the first soft refusal is the result, its recipients deferred with its reply', async () => {
+    const soft: Behaviour = { kind: 'mail-reply', reply: '451 4.3.0 try later' };
+    const { result, calls } = await deliver({ '192.0.2.1': soft, '192.0.2.2': { kind: 'mail-reply', reply: '452 4.3.1 full' } });
+    expect(calls).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect(result).toMatchObject({ host: 'mx1.example.test', recipients: [{ status: 'deferred', reply: '451 4.3.0 try later' }, { status: 'deferred' }] });
+    expect(result.hosts.map((h) => h.status)).toEqual(['used', 'failed']);
+  });
+
+  it('a partial result (one delivered, one deferred) is final: no second copy anywhere', async () => {
+    const { result, calls } = await deliver({ '192.0.2.1': { kind: 'rcpt-replies', replies: ['250 ok', '450 4.2.0 later'] }, '192.0.2.2': ok });
+    expect(calls).toEqual(['192.0.2.1']);
+    expect(result.recipients!.map((r) => r.status)).toEqual(['delivered', 'deferred']);
+  });
+
+  it('a hard refusal (5xx to MAIL) is final: bounced, the secondary is not asked', async () => {
+    const { result, calls } = await deliver({ '192.0.2.1': { kind: 'mail-reply', reply: '550 5.7.1 no' }, '192.0.2.2': ok });
+    expect(calls).toEqual(['192.0.2.1']);
+    expect(result.recipients!.map((r) => r.status)).toEqual(['bounced', 'bounced']);
+  });
+});
