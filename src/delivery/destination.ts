@@ -281,7 +281,10 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
       const a = await attempt(address, port, plan, sec, chosen ? { kind: 'probe' } : job, o);
       report.attempts.push(a.report);
       if (a.session.outcome === 'host-failed') continue;
-      const allDeferred = !chosen && job.kind === 'send' && a.session.outcome === 'rejected' && (a.session.recipients ?? []).every((r) => r.status === 'deferred');
+      // Only for replies the server gave: a connection lost or timed out after the data may
+      // have been accepted, and a second copy elsewhere is worse than a deferral.
+      const allDeferred =
+        !chosen && job.kind === 'send' && a.session.outcome === 'rejected' && (a.session.recipients ?? []).every((r) => r.status === 'deferred' && /^4\d\d\b/.test(r.reply));
       if (allDeferred) {
         softFallback ??= { chosen: { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session }, report };
         continue;

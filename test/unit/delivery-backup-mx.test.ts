@@ -58,6 +58,12 @@ describe('soft refusals go on to the next MX host (Postfix)', () => {
     expect(result.recipients!.map((r) => r.status)).toEqual(['delivered', 'deferred']);
   });
 
+  it('no reply after the data (timeout or lost connection): deferred, never sent to the secondary (it may have been accepted)', async () => {
+    const { result, calls } = await deliver({ '192.0.2.1': { kind: 'rcpt-replies', replies: ['timeout after 1000 ms waiting for the reply to the end of data', 'timeout after 1000 ms waiting for the reply to the end of data'] }, '192.0.2.2': ok });
+    expect(calls).toEqual(['192.0.2.1']);
+    expect(result.recipients!.map((r) => r.status)).toEqual(['deferred', 'deferred']);
+  });
+
   it('a hard refusal (5xx to MAIL) is final: bounced, the secondary is not asked', async () => {
     const { result, calls } = await deliver({ '192.0.2.1': { kind: 'mail-reply', reply: '550 5.7.1 no' }, '192.0.2.2': ok });
     expect(calls).toEqual(['192.0.2.1']);
