@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { captureStderr } from '../support/capture.js';
 import type { DomainResult, HostReport } from '../../src/delivery/result.js';
 import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
@@ -55,15 +56,6 @@ function host(over: Partial<HostReport> = {}): HostReport {
   };
 }
 
-/** Captures what main() writes on stderr. */
-function captureStderr(): { text: () => string } {
-  let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  });
-  return { text: () => err };
-}
 
 describe('human output', () => {
   it('a host skipped before any connection has no TLS level: never "level: none" (the plaintext level), and its reason once', () => {

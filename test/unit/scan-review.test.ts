@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { captureStderr, captureStdout } from '../support/capture.js';
 import type { DomainResult } from '../../src/delivery/result.js';
 import { main } from '../../src/cli/program.js';
 import { runReport } from '../../src/cli/scan-actions.js';
@@ -178,23 +179,7 @@ describe('files that are not scan files, an --out that cannot be written', () =>
   });
 });
 
-function captureStderr(): { text: () => string } {
-  let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  });
-  return { text: () => err };
-}
 
-function captureStdout(): { text: () => string } {
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  });
-  return { text: () => out };
-}
 
 describe('scan --json against check --json', () => {
   it('the same object per domain; no progress line when stderr is not a terminal; a rerun checks nothing', async () => {
