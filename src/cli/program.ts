@@ -5,7 +5,6 @@
  */
 import { setMaxListeners } from 'node:events';
 import { readSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { isLoopback } from '../dns/resolv-conf.js';
@@ -33,11 +32,7 @@ const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 function destinationWork(arg: string, p: PolicySettings, job: Work['job']): Work {
   if (arg.startsWith('[')) {
     const d = parseDestination(arg);
-    const inner = /^\[([^\]]*)\]/.exec(arg)?.[1] ?? '';
-    if ((!d || d.kind !== 'nexthop') && isIP(inner) !== 0) {
-      throw new UsageError(`not a next hop: '${arg}': give the host name, not an IP address ([host] or [host]:port; its TLSA records are looked up under that name)`);
-    }
-    if (!d || d.kind !== 'nexthop') throw new UsageError(`not a next hop: '${arg}' (use [host] or [host]:port)`);
+    if (!d || d.kind !== 'nexthop') throw new UsageError(`not a next hop: '${arg}' (use [host], [host]:port, [IP address] or [IP address]:port)`);
     const nexthop = d.port ? { host: d.host, port: d.port } : { host: d.host };
     return { domain: d.host, job, nexthop, policy: lookupPolicy(p.table, d, p.level) };
   }

@@ -4,7 +4,7 @@
  * injected Resolver, so the rules run in unit tests against declarative fixtures.
  */
 import type { DnsAnswer, MxData, Proof, RecordType, Resolver, TlsaData } from '../dns/types.js';
-import { normalizeName, tlsaOwner } from '../dns/names.js';
+import { isAddressLiteral, normalizeName, tlsaOwner } from '../dns/names.js';
 import { classifyTlsa, tlsaToText, usableRecords, type ClassifiedTlsa } from './tlsa.js';
 
 /** A DNS answer as reported (JSON and human output). */
@@ -43,6 +43,11 @@ export interface MxHost {
   name: string;
   preference: number;
   implicit: boolean;
+  /**
+   * An IP address literal from local configuration (a `[192.0.2.1]` next hop). Never set
+   * for an MX exchange: one written as an address is looked up as a name (RFC 5321 §5.1).
+   */
+  addressLiteral?: true;
 }
 
 export type MxDecision =
@@ -184,6 +189,12 @@ export async function planHost(resolver: Resolver, host: MxHost, nextHop: string
   const nextHopNames = typeof nextHop === 'string' ? [nextHop] : [...nextHop];
   const domain = nextHopNames[0] ?? host.name;
   const dns: DnsReport[] = [];
+  if (host.addressLiteral && isAddressLiteral(host.name)) {
+    // A next hop given as an IP address literal: nothing to look up, and no name to find
+    // TLSA records under (RFC 7672 §2.2.3 TLSA base domains are host names), so DANE cannot
+    // apply; as in Postfix, level dane becomes opportunistic and dane-only defers.
+    return { kind: 'usable', host, addresses: [host.name], level: { kind: 'may', why: `${host.name} is an IP address literal: no TLSA records can apply` }, dns };
+  }
   const opts = { signal: options.signal };
   const [a, aaaa] = await Promise.all([resolver.lookup(host.name, 'A', opts), resolver.lookup(host.name, 'AAAA', opts)]);
   dns.push(reportAnswer(a), reportAnswer(aaaa));

@@ -9,7 +9,7 @@ import { authenticate, type AuthResult } from '../dane/authenticate.js';
 import { decideMx, levelSummary, planHost, type HostPlan, type MxDecision } from '../dane/plan.js';
 import { tlsaToText } from '../dane/tlsa.js';
 import type { Resolver } from '../dns/types.js';
-import { normalizeName } from '../dns/names.js';
+import { isAddressLiteral, normalizeName } from '../dns/names.js';
 import { DaneSmtpError } from '../errors.js';
 import type { PolicyEntry } from '../policy/table.js';
 import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
@@ -239,7 +239,7 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   if (o.nexthop) {
     // A fixed next hop from the policy table: no MX lookup; it is local configuration,
     // as trustworthy as a secure MX RRset.
-    decision = { kind: 'hosts', hosts: [{ name: o.nexthop.host, preference: 0, implicit: true }], mxProof: 'secure', mx: { name: domain, type: 'MX', status: 'nodata', proof: 'secure', records: [], reason: `next hop [${o.nexthop.host}]:${port} from local policy` }, nextHopNames: [normalizeName(o.nexthop.host)] };
+    decision = { kind: 'hosts', hosts: [{ name: o.nexthop.host, preference: 0, implicit: true, ...(isAddressLiteral(o.nexthop.host) ? { addressLiteral: true as const } : {}) }], mxProof: 'secure', mx: { name: domain, type: 'MX', status: 'nodata', proof: 'secure', records: [], reason: `next hop [${o.nexthop.host}]:${port} from local policy` }, nextHopNames: [normalizeName(o.nexthop.host)] };
   } else {
     const mxAnswer = await o.resolver.lookup(domain, 'MX', o.signal ? { signal: o.signal } : {});
     decision = decideMx(domain, mxAnswer, o.random);

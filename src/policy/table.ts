@@ -2,12 +2,13 @@
  * Per-destination TLS policy in the syntax of Postfix's smtp_tls_policy_maps:
  *   destination  level  [attribute=value ...]
  * Destinations: `example.com`, `.example.com` (subdomains), `[mx.example.com]`,
- * `[mx.example.com]:587` (a fixed next hop, no MX lookup). As in Postfix map files, a line
+ * `[mx.example.com]:587` (a fixed next hop, no MX lookup), `[192.0.2.1]:25` (an address
+ * literal: no MX, address or TLSA lookup). As in Postfix map files, a line
  * that starts with whitespace continues the previous one; attributes are separated by
  * whitespace or commas, `{ name = value }` is one attribute; level and attribute names are
  * case-insensitive. Pure: text in, table out.
  */
-import { parseMailDomain } from '../dns/names.js';
+import { parseAddressLiteral, parseMailDomain } from '../dns/names.js';
 
 export const LEVELS = ['none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -37,7 +38,7 @@ export interface PolicyTable {
   domains: Map<string, PolicyEntry>;
   /** `.suffix` entries, longest first. */
   suffixes: { suffix: string; entry: PolicyEntry }[];
-  /** `[host]` or `[host]:port` → entry (key `host` or `host:port`). */
+  /** `[host]` or `[host]:port` → entry (key `[host]` or `[host]:port`; host may be an IP address). */
   nexthops: Map<string, PolicyEntry>;
 }
 
@@ -52,7 +53,8 @@ export function emptyPolicyTable(): PolicyTable {
 export function parseDestination(text: string): Destination | undefined {
   const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
   if (bracket) {
-    const host = parseMailDomain(bracket[1]!);
+    // A host name, or an IP address literal (no MX or TLSA lookup: DANE cannot apply).
+    const host = parseMailDomain(bracket[1]!) ?? parseAddressLiteral(bracket[1]!);
     if (!host) return undefined;
     if (bracket[2] === undefined) return { kind: 'nexthop', host };
     const port = Number(bracket[2]);
@@ -219,7 +221,7 @@ function logicalLines(text: string, fileName: string): { line: number; text: str
   return out;
 }
 
-const nexthopKey = (host: string, port?: number): string => `${host}${port ? `:${port}` : ''}`;
+const nexthopKey = (host: string, port?: number): string => `[${host}]${port ? `:${port}` : ''}`;
 
 /** Parse a whole table. Throws PolicySyntaxError naming FILE:LINE for the first bad line. */
 export function parsePolicyTable(text: string, fileName: string): PolicyTable {

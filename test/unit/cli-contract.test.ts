@@ -162,11 +162,11 @@ describe('exit codes and usage errors of the program', () => {
     expect(await main(['node', 'dane-smtp', 'help'])).toBe(EX_OK);
   });
 
-  it('an IP address as a next hop is refused with a line that says why', async () => {
+  it('a malformed next hop is refused with one line that gives the forms', async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '[192.0.2.1]:25'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '[192.0.2]:25'])).toBe(EX_USAGE);
     expect(err.text().trim().split('\n')).toHaveLength(1);
-    expect(err.text()).toMatch(/give the host name, not an IP address/);
+    expect(err.text()).toMatch(/not a next hop: '\[192\.0\.2\]:25' \(use \[host\], \[host\]:port, \[IP address\]/);
   });
 
   it('the scan help gives the real default concurrency (16 per CPU, at most 128)', () => {

@@ -64,7 +64,10 @@ describe('lookup order (smtp_tls_policy.c tls_policy_lookup; postconf(5) smtp_tl
   });
   it('keys Postfix accepts but dane-smtp cannot use are errors with FILE:LINE', () => {
     expect(() => parse('example.org:587 encrypt')).toThrow(/^tls_policy:1: 'example.org:587' is not a destination/);
-    expect(() => parse('# ok\n[192.0.2.1]:25 encrypt')).toThrow(/^tls_policy:2: '\[192.0.2.1\]:25' is not a destination/);
+    expect(() => parse('# ok\n[192.0.2.1:25] encrypt')).toThrow(/^tls_policy:2: '\[192.0.2.1:25\]' is not a destination/);
+  });
+  it('an address literal next hop is a key as in Postfix (no DNS, DANE cannot apply)', () => {
+    expect(hop(parse('# ok\n[192.0.2.1]:25 encrypt'), '192.0.2.1', 25)).toMatchObject({ level: 'encrypt', source: 'tls_policy:2' });
   });
 });
 

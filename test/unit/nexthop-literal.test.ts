@@ -1,0 +1,136 @@
+/**
+ * A fixed next hop given as an IP address literal (`[192.0.2.1]:25` in a Postfix policy
+ * table or on the command line): no MX, address or TLSA lookup; DANE cannot apply, so level
+ * dane is opportunistic and dane-only defers (Postfix smtp_tls_policy.c: "no TLSA records").
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import dnsPacket from 'dns-packet';
+import { processDestination, type Job } from '../../src/delivery/destination.js';
+import { main } from '../../src/cli/program.js';
+import type { DomainResult } from '../../src/delivery/result.js';
+import type { Resolver } from '../../src/dns/types.js';
+import { lookupPolicy, parseDestination, parsePolicyTable, type Level } from '../../src/policy/table.js';
+import { captureStderr, captureStdout } from '../support/capture.js';
+import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+import { script, startRawServer } from '../support/raw-smtp-server.js';
+import { scriptedSession, type Call } from '../support/scripted-session.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('address literals as next hops in the policy table', () => {
+  const cases: [string, ReturnType<typeof parseDestination>][] = [
+    ['[192.0.2.1]', { kind: 'nexthop', host: '192.0.2.1' }],
+    ['[192.0.2.1]:587', { kind: 'nexthop', host: '192.0.2.1', port: 587 }],
+    ['[2001:DB8:0::25]:25', { kind: 'nexthop', host: '2001:db8::25', port: 25 }],
+    ['[IPv6:2001:db8::25]', { kind: 'nexthop', host: '2001:db8::25' }],
+    ['[::ffff:192.0.2.1]', { kind: 'nexthop', host: '::ffff:c000:201' }],
+    ['[999.0.2.1]', undefined],
+    ['[192.0.2]', undefined],
+    ['[IPv6:192.0.2.1]', undefined],
+    ['[fe80::1%eth0]', undefined],
+    ['[2001:db8::zz]', undefined],
+  ];
+  for (const [text, want] of cases) {
+    it(`${text} → ${want ? `[${want.kind === 'nexthop' ? want.host : ''}]` : 'refused'}`, () => {
+      expect(parseDestination(text)).toEqual(want);
+    });
+  }
+
+  it('a Postfix table with address literals loads; IPv6 keys compare in canonical form; a port is part of the key', () => {
+    const table = parsePolicyTable(['[192.0.2.1]:25 encrypt', '[2001:db8::1] may', '[2001:db8::1:25] none', 'example.test dane-only'].join('\n'), 'policy');
+    const at = (t: string, fallback: Level = 'dane') => lookupPolicy(table, parseDestination(t)!, fallback);
+    expect(at('[192.0.2.1]:25')).toMatchObject({ level: 'encrypt', source: 'policy:1' });
+    expect(at('[192.0.2.1]')).toMatchObject({ level: 'dane', source: 'default' });
+    expect(at('[2001:0db8:0:0::1]')).toMatchObject({ level: 'may', source: 'policy:2' });
+    // "[2001:db8::1]:25" is not "[2001:db8::1:25]"
+    expect(at('[2001:db8::1]:25')).toMatchObject({ source: 'default' });
+    expect(at('[2001:db8::1:25]')).toMatchObject({ level: 'none', source: 'policy:3' });
+  });
+
+  it('the same address twice, once written differently, is a duplicate key', () => {
+    expect(() => parsePolicyTable('[2001:db8::1] may\n[2001:DB8::0:1] none', 'policy')).toThrow(/policy:2: .* listed twice/);
+  });
+});
+
+describe('delivery to an address literal', () => {
+  const noDns: Resolver & { asked: string[] } = {
+    asked: [],
+    lookup(name, type) {
+      this.asked.push(`${name} ${type}`);
+      throw new Error(`no DNS lookup expected (${name} ${type})`);
+    },
+  } as Resolver & { asked: string[] };
+  const send: Job = { kind: 'send', envelope: { from: 'a@client.test', to: ['x@example.test'], message: Buffer.from('Subject: t\r\n\r\nhi\r\n') } };
+
+  async function deliverTo(address: string, level: Level) {
+    const calls: Call[] = [];
+    noDns.asked = [];
+    const result = await processDestination(address, send, {
+      resolver: noDns, resolverValidates: true, port: 25, helo: 'client.test', timeoutMs: 1000,
+      nexthop: { host: address, port: 2525 },
+      policy: { level, match: [], fingerprints: [], source: 'policy:1' },
+      session: scriptedSession({ [address]: { kind: 'no-starttls' } }, calls),
+    });
+    return { result, calls };
+  }
+
+  it('level dane: no DNS lookup at all, opportunistic TLS to that address and port', async () => {
+    const { result, calls } = await deliverTo('192.0.2.7', 'dane');
+    expect(noDns.asked).toEqual([]);
+    expect(calls).toMatchObject([{ address: '192.0.2.7', tls: 'may' }]);
+    expect(result).toMatchObject({ verdict: 'opportunistic', host: '192.0.2.7', address: '192.0.2.7', nextHop: '[192.0.2.7]:2525', recipients: [{ status: 'delivered' }] });
+    expect(result.hosts[0]!.levelReason).toMatch(/IP address literal: no TLSA records can apply/);
+  });
+
+  it('level dane-only: deferred before any connection, with the reason', async () => {
+    const { result, calls } = await deliverTo('2001:db8::25', 'dane-only');
+    expect(calls).toEqual([]);
+    expect(result.verdict).toBe('tempfail');
+    expect(result.reason).toMatch(/dane-only policy: 2001:db8::25 has no usable TLSA records .*IP address literal/);
+  });
+
+  it('level encrypt: TLS required, so a server without STARTTLS defers', async () => {
+    const { result, calls } = await deliverTo('192.0.2.7', 'encrypt');
+    expect(calls).toMatchObject([{ tls: 'required' }]);
+    expect(result.verdict).toBe('tempfail');
+  });
+});
+
+describe('the CLI with an address literal', () => {
+  it('check [127.0.0.1]:PORT asks the resolver nothing but the probe and talks to that address', async () => {
+    const asked: string[] = [];
+    const dns = await ScriptedDnsServer.start((q) => {
+      const question = q.questions![0]!;
+      asked.push(`${question.name} ${question.type}`);
+      if (question.type === 'SOA' && (question.name === '.' || question.name === '')) {
+        return reply(q, { ad: true, answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'x.example', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1 } } as dnsPacket.Answer] });
+      }
+      return reply(q, { ad: true, rcode: 'SERVFAIL' });
+    });
+    const smtp = await startRawServer(script(['220 mx.example.test ESMTP', [/^EHLO client\.test$/, '250 mx.example.test'], [/^QUIT/, '221 bye']]));
+    try {
+      const out = captureStdout();
+      const err = captureStderr();
+      const code = await main(['node', 'dane-smtp', 'check', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--helo', 'client.test', '--json', `[127.0.0.1]:${smtp.port}`]);
+      vi.restoreAllMocks();
+      expect(err.text()).toBe('');
+      expect(code).toBe(0);
+      const r = JSON.parse(out.text()) as DomainResult;
+      expect(r).toMatchObject({ domain: '127.0.0.1', verdict: 'opportunistic', host: '127.0.0.1', address: '127.0.0.1', tls: false, nextHop: `[127.0.0.1]:${smtp.port}` });
+      expect(asked).toEqual(['. SOA']);
+      expect(smtp.errors).toEqual([]);
+
+      const out2 = captureStdout();
+      captureStderr();
+      expect(await main(['node', 'dane-smtp', 'check', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--helo', 'client.test', '--level', 'dane-only', '--json', `[127.0.0.1]:${smtp.port}`])).toBe(75);
+      vi.restoreAllMocks();
+      expect(JSON.parse(out2.text())).toMatchObject({ verdict: 'tempfail' });
+      expect(smtp.connections).toHaveLength(1);
+    } finally {
+      await smtp.close();
+      await dns.close();
+    }
+  });
+});
