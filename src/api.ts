@@ -7,17 +7,16 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { reportAnswer, type DnsReport } from './dane/plan.js';
-import { parseMailDomain } from './dns/names.js';
 import { probeValidation, type ValidationProbe } from './dns/probe.js';
 import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
 import { StubResolver } from './dns/stub.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
-import { LEVELS, emptyPolicyTable, lookupPolicy, type Level, type PolicyTable } from './policy/table.js';
+import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
 import { isValidHeloName, isValidMailbox } from './smtp/message.js';
 import type { SmtpEvent } from './smtp/types.js';
 import { groupRecipients } from './delivery/recipients.js';
-import { runAll, type Work } from './delivery/run.js';
+import { runAll, workFor, type Work } from './delivery/run.js';
 import type { DomainResult } from './delivery/result.js';
 
 export type DeliveryEvent =
@@ -139,23 +138,25 @@ async function run(works: Work[], options: ClientOptions): Promise<DomainResult[
   return works.map((w) => results.find((r) => r.domain === w.domain)!);
 }
 
-function domainOrThrow(input: string): string {
-  const d = parseMailDomain(input);
-  if (!d) throw new DaneSmtpError('USAGE', `not a mail domain: '${input}'`);
-  return d;
-}
-
-/** Check one domain as delivery would, then QUIT without sending. */
-export async function check(domain: string, options: ClientOptions = {}): Promise<DomainResult> {
-  const d = domainOrThrow(domain);
-  const policy = lookupPolicy(options.policyTable ?? emptyPolicyTable(), { kind: 'domain', domain: d }, options.level ?? 'dane');
-  const [result] = await run([{ domain: d, job: { kind: 'probe' }, policy }], options);
+/**
+ * Check one destination as delivery would, then QUIT without sending: a mail domain, or a
+ * fixed next hop `[host]`, `[host]:port`, `[192.0.2.1]:port` (no MX lookup).
+ */
+export async function check(destination: string, options: ClientOptions = {}): Promise<DomainResult> {
+  if (typeof destination !== 'string') throw new DaneSmtpError('USAGE', 'the destination must be a string');
+  const work = workFor(destination, options.policyTable ?? emptyPolicyTable(), options.level ?? 'dane', { kind: 'probe' });
+  const [result] = await run([work], options);
   return result!;
 }
 
 export interface DeliverOptions extends ClientOptions {
   from: string;
   to: string[];
+  /**
+   * A fixed next hop (a relay) for every recipient, `[host]`, `[host]:port` or
+   * `[192.0.2.1]:port`, instead of each domain's MX hosts: one transaction, one result.
+   */
+  nexthop?: string;
 }
 
 /**
@@ -172,11 +173,12 @@ export async function deliver(message: Buffer | string, options: DeliverOptions)
   validateOptions(options);
   const body = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   const table = options.policyTable ?? emptyPolicyTable();
-  const works: Work[] = [...byDomain].map(([domain, rcpts]) => ({
-    domain,
-    job: { kind: 'send', envelope: { from, to: rcpts, message: body } },
-    policy: lookupPolicy(table, { kind: 'domain', domain }, options.level ?? 'dane'),
-  }));
+  const level = options.level ?? 'dane';
+  if (options.nexthop !== undefined) {
+    if (typeof options.nexthop !== 'string' || !options.nexthop.startsWith('[')) throw new DaneSmtpError('USAGE', `nexthop must be [host] or [host]:port, not ${JSON.stringify(options.nexthop)}`);
+    return run([workFor(options.nexthop, table, level, { kind: 'send', envelope: { from, to: [...byDomain.values()].flat(), message: body } })], options);
+  }
+  const works: Work[] = [...byDomain].map(([domain, rcpts]) => workFor(domain, table, level, { kind: 'send', envelope: { from, to: rcpts, message: body } }));
   return run(works, options);
 }
 

@@ -8,12 +8,10 @@ import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { isLoopback } from '../dns/resolv-conf.js';
-import { parseMailDomain } from '../dns/names.js';
-import { lookupPolicy, parseDestination } from '../policy/table.js';
 import { StubResolver } from '../dns/stub.js';
 import { ValidatingResolver } from '../dns/dnssec/index.js';
 import type { Resolver } from '../dns/types.js';
-import { exitCodeOf, runAll, type Work } from '../delivery/run.js';
+import { exitCodeOf, runAll, workFor, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { isValidMailbox } from '../smtp/message.js';
 import { ansi, plain, renderDomain } from './human.js';
@@ -28,17 +26,9 @@ export const EX_UNAVAILABLE = 69;
 export const EX_TEMPFAIL = 75;
 const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 
-/** A destination argument: a mail domain, or a fixed next hop `[host]` / `[host]:port`. */
+/** A destination argument with the CLI's policy settings (see delivery/run.ts destinationWork). */
 function destinationWork(arg: string, p: PolicySettings, job: Work['job']): Work {
-  if (arg.startsWith('[')) {
-    const d = parseDestination(arg);
-    if (!d || d.kind !== 'nexthop') throw new UsageError(`not a next hop: '${arg}' (use [host], [host]:port, [IP address] or [IP address]:port)`);
-    const nexthop = d.port ? { host: d.host, port: d.port } : { host: d.host };
-    return { domain: d.host, job, nexthop, policy: lookupPolicy(p.table, d, p.level) };
-  }
-  const domain = parseMailDomain(arg);
-  if (!domain) throw new UsageError(`not a mail domain: '${arg}'`);
-  return { domain, job, policy: lookupPolicy(p.table, { kind: 'domain', domain }, p.level) };
+  return workFor(arg, p.table, p.level, job);
 }
 
 /** Colours only on a terminal, and never with NO_COLOR set (https://no-color.org). */

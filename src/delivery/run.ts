@@ -6,7 +6,8 @@ import { probeValidation, type ValidationProbe } from '../dns/probe.js';
 import { DaneSmtpError } from '../errors.js';
 import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
-import type { PolicyEntry } from '../policy/table.js';
+import { parseMailDomain } from '../dns/names.js';
+import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
 import { diagnose } from '../diagnostics/findings.js';
 import { processDestination, type DestinationOptions } from './destination.js';
@@ -35,6 +36,23 @@ export interface Work {
   policy?: PolicyEntry;
   /** A fixed next hop `[host]:port`: no MX lookup. */
   nexthop?: { host: string; port?: number };
+}
+
+/**
+ * A destination as a user writes it: a mail domain, or a fixed next hop `[host]`,
+ * `[host]:port`, `[192.0.2.1]:port` (no MX lookup), with the policy entry that applies.
+ * Throws DaneSmtpError('USAGE') for anything else, before anything is sent.
+ */
+export function workFor(arg: string, table: PolicyTable, level: Level, job: Work['job']): Work {
+  if (arg.startsWith('[')) {
+    const d = parseDestination(arg);
+    if (!d || d.kind !== 'nexthop') throw new DaneSmtpError('USAGE', `not a next hop: '${arg}' (use [host], [host]:port, [IP address] or [IP address]:port)`);
+    const nexthop = d.port ? { host: d.host, port: d.port } : { host: d.host };
+    return { domain: d.host, job, nexthop, policy: lookupPolicy(table, d, level) };
+  }
+  const domain = parseMailDomain(arg);
+  if (!domain) throw new DaneSmtpError('USAGE', `not a mail domain: '${arg}'`);
+  return { domain, job, policy: lookupPolicy(table, { kind: 'domain', domain }, level) };
 }
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {

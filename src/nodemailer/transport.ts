@@ -45,7 +45,10 @@ export class DaneDeliveryError extends DaneSmtpError {
   }
 }
 
-export interface DaneTransportOptions extends ClientOptions {}
+export interface DaneTransportOptions extends ClientOptions {
+  /** Send every message to this fixed next hop (a relay: `[host]:port`) instead of the MX hosts. */
+  nexthop?: string;
+}
 
 /**
  * `signal` (optional) stops every delivery of this transport when it aborts; so does

@@ -7,6 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import dnsPacket from 'dns-packet';
 import { processDestination, type Job } from '../../src/delivery/destination.js';
 import { main } from '../../src/cli/program.js';
+import { check, deliver } from '../../src/api.js';
+import { daneTransport } from '../../src/nodemailer/transport.js';
+import nodemailer from 'nodemailer';
 import type { DomainResult } from '../../src/delivery/result.js';
 import type { Resolver } from '../../src/dns/types.js';
 import { lookupPolicy, parseDestination, parsePolicyTable, type Level } from '../../src/policy/table.js';
@@ -131,6 +134,74 @@ describe('the CLI with an address literal', () => {
     } finally {
       await smtp.close();
       await dns.close();
+    }
+  });
+});
+
+describe('the library with a fixed next hop', () => {
+  /** A resolver that answers only the validation probe (a secure root SOA). */
+  const probeOnly = (): Resolver & { asked: string[] } => {
+    const asked: string[] = [];
+    return {
+      asked,
+      async lookup(name, type) {
+        asked.push(`${name} ${type}`);
+        if (name === '' && type === 'SOA') return { qname: '', qtype: 'SOA', status: 'data', proof: 'secure', records: [], cnameChain: [], canonicalName: '' } as never;
+        throw new Error(`no DNS lookup expected (${name} ${type})`);
+      },
+    } as Resolver & { asked: string[] };
+  };
+  const receiver = () =>
+    startRawServer(
+      script([
+        '220 relay.test ESMTP',
+        [/^EHLO client\.test$/, '250 relay.test'],
+        [/^MAIL FROM:<a@client\.test>/, '250 ok'],
+        [/^RCPT TO:<x@one\.test>/, '250 ok'],
+        [/^RCPT TO:<y@two\.test>/, '250 ok'],
+        [/^DATA/, '354 go'],
+        async (c) => {
+          await c.readData();
+          await c.write('250 queued\r\n');
+        },
+        [/^QUIT/, '221 bye'],
+      ]),
+    );
+
+  it('check() takes [address]:port as the CLI does, and refuses a malformed one as a usage error', async () => {
+    const smtp = await startRawServer(script(['220 relay.test ESMTP', [/^EHLO /, '250 relay.test'], [/^QUIT/, '221 bye']]));
+    try {
+      const resolver = probeOnly();
+      const r = await check(`[127.0.0.1]:${smtp.port}`, { resolver, helo: 'client.test', timeoutMs: 5000 });
+      expect(r).toMatchObject({ domain: '127.0.0.1', verdict: 'opportunistic', nextHop: `[127.0.0.1]:${smtp.port}` });
+      expect(resolver.asked).toEqual([' SOA']);
+      await expect(check('[127.0.0]:25', { resolver, helo: 'client.test' })).rejects.toMatchObject({ code: 'USAGE' });
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it('deliver() with nexthop sends every recipient, of every domain, in one transaction to the relay', async () => {
+    const smtp = await receiver();
+    try {
+      const results = await deliver('Subject: t\r\n\r\nhi\r\n', { resolver: probeOnly(), helo: 'client.test', timeoutMs: 5000, from: 'a@client.test', to: ['x@one.test', 'y@two.test'], nexthop: `[127.0.0.1]:${smtp.port}`, level: 'may' });
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ verdict: 'opportunistic', recipients: [{ address: 'x@one.test', status: 'delivered' }, { address: 'y@two.test', status: 'delivered' }] });
+      expect(smtp.errors).toEqual([]);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it('the nodemailer transport passes nexthop on', async () => {
+    const smtp = await receiver();
+    try {
+      const transport = nodemailer.createTransport(daneTransport({ resolver: probeOnly(), helo: 'client.test', timeoutMs: 5000, nexthop: `[127.0.0.1]:${smtp.port}`, level: 'may' }));
+      const info = await transport.sendMail({ from: 'a@client.test', to: ['x@one.test', 'y@two.test'], subject: 't', text: 'hi' });
+      expect(info.accepted).toEqual(['x@one.test', 'y@two.test']);
+      expect(smtp.errors).toEqual([]);
+    } finally {
+      await smtp.close();
     }
   });
 });
