@@ -115,7 +115,9 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   for (const rc of r.recipients ?? []) {
     // The local reason already starts with the status ('bounced: …'): say it once.
     const reply = rc.reply.startsWith(`${rc.status}: `) ? rc.reply.slice(rc.status.length + 2) : rc.reply;
-    lines.push(`  rcpt ${rc.address}: ${rc.status} — ${reply}`);
+    // A recipient the first server deferred and another host decided: say which one.
+    const via = rc.host && rc.host !== r.host ? ` (at ${rc.host})` : '';
+    lines.push(`  rcpt ${rc.address}: ${rc.status}${via} — ${reply}`);
   }
   lines.push(`  ${color('verdict')}: ${r.verdict} — ${r.reason}`);
   for (const f of r.findings ?? []) {

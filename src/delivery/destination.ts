@@ -15,7 +15,7 @@ import type { PolicyEntry } from '../policy/table.js';
 import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
 import { runSmtpSession } from '../smtp/session.js';
 import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsCheck, TlsMode } from '../smtp/types.js';
-import { summarizeAuth, type AttemptReport, type DomainResult, type HostReport, type Verdict } from './result.js';
+import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type Verdict } from './result.js';
 
 export interface DestinationOptions {
   resolver: Resolver;
@@ -249,15 +249,24 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   }
   const daneOn = policy.level === 'dane' || policy.level === 'dane-only';
   const hosts: HostReport[] = [];
-  let chosen: { host: string; address: string; tls: boolean; verdict: Verdict; reason: string; session: SmtpSessionResult } | undefined;
-
-  // A session that deferred every recipient (a 4xx to MAIL, to every RCPT, to DATA or after
-  // the data): like Postfix (smtp_trouble.c: a soft error on a non-final server), the next
-  // address or MX host is tried; this result stands only if none does better.
-  let softFallback: { chosen: NonNullable<typeof chosen>; report: HostReport } | undefined;
+  type Chosen = { host: string; address: string; tls: boolean; verdict: Verdict; reason: string; session: SmtpSessionResult };
+  // The first session that settled the job (a probe that worked, or a transaction that
+  // delivered or bounced a recipient): it names the domain's verdict and host.
+  let chosen: Chosen | undefined;
+  // A session that deferred every recipient it was given with a reply of the server's own
+  // (a 4xx to MAIL, to every RCPT, to DATA or after the data): like Postfix (smtp_trouble.c,
+  // a soft error on a server that is not the last keeps the recipient for the next one),
+  // the next address or MX host is tried; this stands only if no later session settles anything.
+  let softFallback: { chosen: Chosen; report: HostReport } | undefined;
+  // send: recipients not settled yet, what settled the others, and the first soft reply each got.
+  let pending = job.kind === 'send' ? [...job.envelope.to] : [];
+  const settled = new Map<string, DomainRecipient>();
+  const firstSoft = new Map<string, DomainRecipient>();
+  const finished = () => chosen !== undefined && pending.length === 0;
+  const verdictOf = new Map<string, Verdict>();
 
   for (const mxHost of decision.hosts) {
-    if ((chosen && !o.all) || o.signal?.aborted) break;
+    if ((finished() && !o.all) || o.signal?.aborted) break;
     // RFC 7672 §3.2.2: with a fixed next hop, the next-hop domain is that host, not the
     // name the result is reported under.
     const plan = await planHost(o.resolver, mxHost, decision.nextHopNames, decision.mxProof, {
@@ -276,25 +285,40 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
       continue;
     }
     for (const address of plan.addresses) {
-      if (chosen && !o.all) break;
-      // With --all, hosts after the chosen one are only probed, never sent to.
-      const a = await attempt(address, port, plan, sec, chosen ? { kind: 'probe' } : job, o);
+      if ((finished() && !o.all) || o.signal?.aborted) break;
+      // With --all, once the job is settled the remaining hosts are only probed, never sent to.
+      const thisJob: Job = finished() || job.kind === 'probe' ? { kind: 'probe' } : { kind: 'send', envelope: { ...job.envelope, to: pending } };
+      const a = await attempt(address, port, plan, sec, thisJob, o);
       report.attempts.push(a.report);
       if (a.session.outcome === 'host-failed') continue;
-      // Only for replies the server gave: a connection lost or timed out after the data may
-      // have been accepted, and a second copy elsewhere is worse than a deferral.
-      const allDeferred =
-        !chosen && job.kind === 'send' && a.session.outcome === 'rejected' && (a.session.recipients ?? []).every((r) => r.status === 'deferred' && /^4\d\d\b/.test(r.reply));
-      if (allDeferred) {
-        softFallback ??= { chosen: { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session }, report };
+      if (thisJob.kind === 'probe') {
+        if (chosen) report.status = report.status === 'used' ? 'used' : 'probed';
+        else {
+          report.status = 'used';
+          chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
+        }
         continue;
       }
-      if (!chosen) {
-        report.status = 'used';
-        chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
-      } else {
-        report.status = 'probed';
+      const here: Chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
+      const replies = a.session.recipients ?? pending.map((r) => ({ address: r, status: 'deferred' as const, reply: a.session.error?.message ?? 'no reply' }));
+      // Only a deferral with the server's own reply goes on to the next host: a connection
+      // lost or timed out after the data may have been accepted, and a second copy
+      // elsewhere is worse than a deferral. Delivered and bounced recipients are final.
+      const retry = replies.filter((r) => r.status === 'deferred' && /^[45]\d\d\b/.test(r.reply));
+      for (const r of replies) {
+        const withHost: DomainRecipient = { ...r, host: plan.host.name };
+        if (retry.includes(r)) {
+          if (!firstSoft.has(r.address)) firstSoft.set(r.address, withHost);
+        } else settled.set(r.address, withHost);
       }
+      pending = retry.map((r) => r.address);
+      if (retry.length === replies.length) {
+        softFallback ??= { chosen: here, report };
+        continue;
+      }
+      report.status = 'used';
+      verdictOf.set(here.host, here.verdict);
+      chosen ??= here;
     }
     if (report.status === 'not-tried') {
       report.status = 'failed';
@@ -310,8 +334,14 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   if (chosen) {
     const result: DomainResult = { ...base, verdict: chosen.verdict, host: chosen.host, address: chosen.address, tls: chosen.tls, reason: chosen.reason, mx: decision.mx, hosts };
     if (job.kind === 'send') {
-      result.recipients = chosen.session.recipients ?? job.envelope.to.map((address) => ({ address, status: 'deferred' as const, reply: chosen!.session.error?.message ?? 'no reply' }));
-      if (chosen.session.outcome === 'rejected' && chosen.session.error) result.reason += `; transaction refused: ${chosen.session.error.message}`;
+      const fallback = chosen;
+      result.recipients = job.envelope.to.map(
+        (address) => settled.get(address) ?? firstSoft.get(address) ?? { address, status: 'deferred' as const, reply: fallback.session.error?.message ?? 'no reply', host: fallback.host },
+      );
+      // Hosts after the chosen one that settled recipients it had deferred.
+      const others = [...new Set([...settled.values()].map((r) => r.host!))].filter((h) => h !== fallback.host);
+      if (others.length > 0) result.reason += `; recipients ${fallback.host} deferred went on to ${others.map((h) => `${h} (${verdictOf.get(h)})`).join(', ')}`;
+      else if (chosen.session.outcome === 'rejected' && chosen.session.error) result.reason += `; transaction refused: ${chosen.session.error.message}`;
     }
     return result;
   }

@@ -74,9 +74,18 @@ export interface DomainResult {
    */
   deferredEarly?: 'resolver' | 'aborted' | 'internal-error';
   /** send only */
-  recipients?: RecipientResult[];
+  recipients?: DomainRecipient[];
   /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */
   findings?: Finding[];
+}
+
+/** A recipient's final status for the domain. */
+export interface DomainRecipient extends RecipientResult {
+  /**
+   * The MX host whose server gave `reply`; absent when no server was reached. A recipient
+   * one server deferred is tried at the next host, so one domain's recipients can differ.
+   */
+  host?: string;
 }
 
 export type FindingSeverity = 'error' | 'warning' | 'advice';

@@ -101,7 +101,7 @@ describe('delivery loop (RFC 7672 §2.2: MX order over security)', () => {
   it('send: recipients from the session; tempfail defers them', async () => {
     const job: Job = { kind: 'send', envelope: { from: 'a@client.test', to: ['u@example.test'], message: Buffer.from('x') } };
     const ok = await run(world({ ...twoMx, '_25._tcp.mx1.example.test TLSA': secure([spki311(good)]) }), { '192.0.2.1': { kind: 'tls', chain: [good.leaf.der] } }, job);
-    expect(ok.result.recipients).toEqual([{ address: 'u@example.test', status: 'delivered', reply: '250 ok' }]);
+    expect(ok.result.recipients).toEqual([{ address: 'u@example.test', status: 'delivered', reply: '250 ok', host: 'mx1.example.test' }]);
     expect(exitCodeOf([ok.result], 'send')).toBe(0);
   });
   it('bogus MX: tempfail without any connection', async () => {
