@@ -96,6 +96,10 @@ function pieceEnd(msg: Buffer, start: number, max: number): number {
  * the header section) and no line starting with '.' is created. Input must have CRLF line ends.
  */
 export function splitLongLines(msg: Buffer, max = MAX_LINE_OCTETS): Buffer {
+  return breakLines(msg, max).data;
+}
+
+function breakLines(msg: Buffer, max: number): { data: Buffer; broken: number } {
   if (!(max >= 5)) throw new RangeError(`bad line limit ${max}`);
   // Each line as [its end (before the CRLF), the next line's start].
   const line = (start: number): [number, number] => {
@@ -109,12 +113,14 @@ export function splitLongLines(msg: Buffer, max = MAX_LINE_OCTETS): Buffer {
     long = end - start > max;
     start = next;
   }
-  if (!long) return msg;
+  if (!long) return { data: msg, broken: 0 };
+  let broken = 0;
   const parts: Buffer[] = [];
   for (let start = 0; start < msg.length; ) {
     const [end, next] = line(start);
     let pos = start;
     if (end - pos > max) {
+      broken++;
       const cut = pieceEnd(msg, pos, max);
       parts.push(msg.subarray(pos, cut));
       pos = cut;
@@ -128,20 +134,27 @@ export function splitLongLines(msg: Buffer, max = MAX_LINE_OCTETS): Buffer {
     parts.push(msg.subarray(pos, next));
     start = next;
   }
-  return Buffer.concat(parts);
+  return { data: Buffer.concat(parts), broken };
 }
 
 /**
  * The message as it is sent and counted for SIZE (RFC 1870 §3: CRLF line ends, no stuffing, no
  * terminator): line ends normalised, a final CRLF, lines over 998 octets broken. SIZE is thus
  * the exact size of what follows the 354, less the stuffed dots and the final ".".
+ * `brokenLines`: how many lines of the input were longer than 998 octets.
  */
-export function canonicalMessage(msg: Buffer): Buffer {
-  const norm = normalizeLineEnds(msg);
-  if (norm.length === 0 || (norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
-    return splitLongLines(norm);
+export function prepareMessage(msg: Buffer): { data: Buffer; brokenLines: number } {
+  let norm = normalizeLineEnds(msg);
+  if (norm.length > 0 && !(norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
+    norm = Buffer.concat([norm, CRLF]);
   }
-  return splitLongLines(Buffer.concat([norm, CRLF]));
+  const { data, broken } = breakLines(norm, MAX_LINE_OCTETS);
+  return { data, brokenLines: broken };
+}
+
+/** The message as it is sent and counted for SIZE: see prepareMessage. */
+export function canonicalMessage(msg: Buffer): Buffer {
+  return prepareMessage(msg).data;
 }
 
 /** What follows the 354: normalised, long lines broken, dot-stuffed, ending with CRLF "." CRLF (RFC 5321 §4.1.1.4). */

@@ -9,6 +9,7 @@ import {
   needs8bit,
   needsSmtputf8,
   normalizeLineEnds,
+  prepareMessage,
   splitLongLines,
 } from '../../src/smtp/message.js';
 
@@ -109,6 +110,13 @@ describe('lines over 998 octets (RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6): broken
     ['a truncated sequence before the limit: cut at 998', `${x(996)}\xc3\xa9\xa9\xa9`, `${x(996)}\xc3\xa9\r\n \xa9\xa9`],
   ])('%s', (_name, input, expected) => {
     expect(splitLongLines(Buffer.from(input, 'latin1')).toString('latin1')).toBe(expected);
+  });
+
+  it.each([
+    ['no long line', `a\n${x(998)}\n`, 0],
+    ['two long lines, one broken twice', `${x(999)}\n${x(998)}\n${x(2500)}`, 2],
+  ])('prepareMessage counts the lines broken: %s', (_name, input, lines) => {
+    expect(prepareMessage(b(input)).brokenLines).toBe(lines);
   });
 
   it('SIZE (canonicalMessage) counts the inserted CRLF SPACE: the size actually sent', () => {

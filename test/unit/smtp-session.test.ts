@@ -718,9 +718,10 @@ describe('runSmtpSession: message transaction', () => {
       `${x(997)}é${x(10)}`, // é is octets 998 and 999
       `${x(995)}😀 end`, // 😀 is octets 996 to 999
     ].join(eol);
-    const { result } = await run(server, {}, send(['a@example.test'], message));
+    const { result, events } = await run(server, {}, send(['a@example.test'], message));
     expect(server.errors).toEqual([]);
     expect(result.outcome).toBe('ok');
+    expect(events.filter((e) => e.type === 'long-lines')).toEqual([{ type: 'long-lines', lines: 6 }]);
     const sent = [
       `Subject: ${x(989)}\r\n ${x(997)}\r\n ${x(505)}\r\n`,
       '\r\n',
