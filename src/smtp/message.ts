@@ -2,6 +2,7 @@ import { domainToASCII } from 'node:url';
 /**
  * Pure message and address helpers for the SMTP client.
  * - line ends normalised to CRLF (RFC 5321 §2.3.8: no bare CR or LF on the wire),
+ * - lines longer than 998 octets broken with CRLF SPACE, as Postfix does (smtp_line_length_limit),
  * - dot-stuffing (RFC 5321 §4.5.2) and the CRLF.CRLF terminator,
  * - 8-bit (RFC 6152 8BITMIME) and UTF-8 (RFC 6531/6532 SMTPUTF8) detection,
  * - Mailbox syntax (RFC 5321 §4.1.2, extended by RFC 6531 §3.3).
@@ -61,16 +62,102 @@ export function dotStuff(msg: Buffer): Buffer {
   return out;
 }
 
-/** The message as it will be counted for SIZE (RFC 1870 §3: CRLF line ends, no stuffing, no terminator). */
-export function canonicalMessage(msg: Buffer): Buffer {
-  const norm = normalizeLineEnds(msg);
-  if (norm.length === 0 || (norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
-    return norm;
+/** RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6: a text line is at most 998 octets before its CRLF. */
+export const MAX_LINE_OCTETS = 998;
+
+const CRLF = Buffer.from('\r\n');
+const CRLF_SPACE = Buffer.from('\r\n ');
+
+/**
+ * Where a piece of at most `max` octets starting at `start` ends. When the cut would fall inside
+ * a UTF-8 sequence (the byte at the cut is a continuation byte of a sequence whose lead byte is
+ * before it), the cut moves back to just before that lead byte. Anything that is not UTF-8
+ * (Latin-1, binary) is cut at `max` octets.
+ */
+function pieceEnd(msg: Buffer, start: number, max: number): number {
+  const cut = start + max;
+  if ((msg[cut]! & 0xc0) !== 0x80) return cut;
+  for (let back = 1; back <= 3 && cut - back > start; back++) {
+    const b = msg[cut - back]!;
+    if (b < 0x80 || b >= 0xf8) return cut; // not UTF-8 here
+    if (b >= 0xc0) {
+      const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return length > back ? cut - back : cut;
+    }
   }
-  return Buffer.concat([norm, Buffer.from('\r\n')]);
+  return cut;
 }
 
-/** What follows the 354: normalised, dot-stuffed, ending with CRLF "." CRLF (RFC 5321 §4.1.1.4). */
+/**
+ * Break every line longer than `max` octets (998: RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6) as
+ * Postfix does with smtp_line_length_limit: CRLF SPACE is inserted, so each continuation starts
+ * with one space (a header fold, RFC 5322 §2.2.3) and counts it within its `max` octets; a cut
+ * never falls inside a UTF-8 character. Pieces are never empty, so no empty line (the end of
+ * the header section) and no line starting with '.' is created. Input must have CRLF line ends.
+ */
+export function splitLongLines(msg: Buffer, max = MAX_LINE_OCTETS): Buffer {
+  return breakLines(msg, max).data;
+}
+
+function breakLines(msg: Buffer, max: number): { data: Buffer; broken: number } {
+  if (!(max >= 5)) throw new RangeError(`bad line limit ${max}`);
+  // Each line as [its end (before the CRLF), the next line's start].
+  const line = (start: number): [number, number] => {
+    const lf = msg.indexOf(LF, start);
+    if (lf < 0) return [msg.length, msg.length];
+    return [lf > start && msg[lf - 1] === CR ? lf - 1 : lf, lf + 1];
+  };
+  let long = false;
+  for (let start = 0; start < msg.length && !long; ) {
+    const [end, next] = line(start);
+    long = end - start > max;
+    start = next;
+  }
+  if (!long) return { data: msg, broken: 0 };
+  let broken = 0;
+  const parts: Buffer[] = [];
+  for (let start = 0; start < msg.length; ) {
+    const [end, next] = line(start);
+    let pos = start;
+    if (end - pos > max) {
+      broken++;
+      const cut = pieceEnd(msg, pos, max);
+      parts.push(msg.subarray(pos, cut));
+      pos = cut;
+      while (end - pos > max - 1) {
+        const cont = pieceEnd(msg, pos, max - 1);
+        parts.push(CRLF_SPACE, msg.subarray(pos, cont));
+        pos = cont;
+      }
+      parts.push(CRLF_SPACE);
+    }
+    parts.push(msg.subarray(pos, next));
+    start = next;
+  }
+  return { data: Buffer.concat(parts), broken };
+}
+
+/**
+ * The message as it is sent and counted for SIZE (RFC 1870 §3: CRLF line ends, no stuffing, no
+ * terminator): line ends normalised, a final CRLF, lines over 998 octets broken. SIZE is thus
+ * the exact size of what follows the 354, less the stuffed dots and the final ".".
+ * `brokenLines`: how many lines of the input were longer than 998 octets.
+ */
+export function prepareMessage(msg: Buffer): { data: Buffer; brokenLines: number } {
+  let norm = normalizeLineEnds(msg);
+  if (norm.length > 0 && !(norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
+    norm = Buffer.concat([norm, CRLF]);
+  }
+  const { data, broken } = breakLines(norm, MAX_LINE_OCTETS);
+  return { data, brokenLines: broken };
+}
+
+/** The message as it is sent and counted for SIZE: see prepareMessage. */
+export function canonicalMessage(msg: Buffer): Buffer {
+  return prepareMessage(msg).data;
+}
+
+/** What follows the 354: normalised, long lines broken, dot-stuffed, ending with CRLF "." CRLF (RFC 5321 §4.1.1.4). */
 export function dataPayload(msg: Buffer): Buffer {
   return Buffer.concat([dotStuff(canonicalMessage(msg)), Buffer.from('.\r\n')]);
 }

@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
-import { asciiDomainAddress, canonicalMessage, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8 } from './message.js';
+import { asciiDomainAddress, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8, prepareMessage } from './message.js';
 import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
 import type {
@@ -453,7 +453,8 @@ class Session {
 
     const ext = this.extensions;
     const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);
-    const body = canonicalMessage(env.message);
+    // CRLF line ends, long lines broken (message.ts): what is sent and what SIZE counts
+    const { data: body, brokenLines } = prepareMessage(env.message);
     // Without SMTPUTF8, an ASCII local part at an IDN domain goes out with the A-label
     // (RFC 5890 §2.3.2.1, as Postfix does); results keep the addresses as given.
     if (!has('SMTPUTF8')) env = { ...env, from: asciiDomainAddress(env.from), to: env.to.map(asciiDomainAddress) };
@@ -554,6 +555,7 @@ class Session {
       }
 
       // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; body lines are not logged.
+      if (brokenLines > 0) this.emit({ type: 'long-lines', lines: brokenLines });
       const payload = Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]);
       for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {
         await this.write(payload.subarray(off, off + DATA_CHUNK_BYTES), 'sending the message data');

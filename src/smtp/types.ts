@@ -56,6 +56,8 @@ export type SmtpEvent =
   | { type: 'reply'; reply: SmtpReply }
   | { type: 'tls'; served: ServedTls }
   | { type: 'discarded'; bytes: number }
+  /** Message lines over 998 octets, broken with CRLF SPACE as the data is sent (RFC 5322 §2.1.1). */
+  | { type: 'long-lines'; lines: number }
   | { type: 'close' };
 
 /** A message to deliver on a session. */

@@ -9,6 +9,8 @@ import {
   needs8bit,
   needsSmtputf8,
   normalizeLineEnds,
+  prepareMessage,
+  splitLongLines,
 } from '../../src/smtp/message.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
@@ -74,6 +76,68 @@ describe('dataPayload: what follows the 354', () => {
 
   it('canonicalMessage is what SIZE counts (RFC 1870: CRLF, no stuffing, no terminator)', () => {
     expect(canonicalMessage(b('.a\nb')).length).toBe('.a\r\nb\r\n'.length);
+  });
+});
+
+describe('lines over 998 octets (RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6): broken with CRLF SPACE like Postfix', () => {
+  const x = (n: number) => 'x'.repeat(n);
+
+  it.each([
+    ['998 octets stay whole, 999 break after 998', `${x(998)}\n${x(999)}\n`, `${x(998)}\r\n${x(998)}\r\n ${x(1)}\r\n`],
+    ['a 2,500-octet body line: 998, then a space and 997, then the rest', `S: x\n\n${x(2500)}`, `S: x\r\n\r\n${x(998)}\r\n ${x(997)}\r\n ${x(505)}\r\n`],
+    [
+      'a 2,500-octet header line becomes a folded header',
+      `Subject: ${x(2491)}\r\n\r\nbody`,
+      `Subject: ${x(989)}\r\n ${x(997)}\r\n ${x(505)}\r\n\r\nbody\r\n`,
+    ],
+    ['a long line starting with "." is stuffed once, its continuation never', `.${x(1500)}\r\n`, `..${x(997)}\r\n ${x(503)}\r\n`],
+    ['a "." at the break starts no stuffed line', `${x(998)}.${x(9)}\r\n`, `${x(998)}\r\n .${x(9)}\r\n`],
+    ['exactly 1,995 octets: two full pieces', `${x(1995)}\r\n`, `${x(998)}\r\n ${x(997)}\r\n`],
+    ['bare LF, bare CR and CRLF alike', `${x(999)}\n${x(999)}\r${x(999)}\r\n`, `${x(998)}\r\n ${x(1)}\r\n`.repeat(3)],
+    ['a 2-octet character over the limit moves whole to the next line', `${x(997)}é${x(5)}`, `${x(997)}\r\n é${x(5)}\r\n`],
+    ['a 3-octet character over the limit', `${x(996)}€${x(5)}`, `${x(996)}\r\n €${x(5)}\r\n`],
+    ['a 4-octet character over the limit', `${x(995)}😀${x(5)}`, `${x(995)}\r\n 😀${x(5)}\r\n`],
+    ['a character ending at octet 998 stays', `${x(996)}é${x(5)}`, `${x(996)}é\r\n ${x(5)}\r\n`],
+    ['a character across a continuation\'s limit', `${x(998)}${x(996)}é`, `${x(998)}\r\n ${x(996)}\r\n é\r\n`],
+    ['empty lines and short lines around are unchanged', `a\n\n${x(1000)}\n\nb`, `a\r\n\r\n${x(998)}\r\n ${x(2)}\r\n\r\nb\r\n`],
+  ])('%s', (_name, input, expected) => {
+    expect(s(dataPayload(b(input)))).toBe(`${expected}.\r\n`);
+  });
+
+  it.each([
+    ['Latin-1 (not UTF-8): cut at 998', `${x(997)}\xe9\xe9\xe9`, `${x(997)}\xe9\r\n \xe9\xe9`],
+    ['stray continuation bytes: cut at 998', `${x(997)}\xa0\xa0\xa0`, `${x(997)}\xa0\r\n \xa0\xa0`],
+    ['a truncated sequence before the limit: cut at 998', `${x(996)}\xc3\xa9\xa9\xa9`, `${x(996)}\xc3\xa9\r\n \xa9\xa9`],
+  ])('%s', (_name, input, expected) => {
+    expect(splitLongLines(Buffer.from(input, 'latin1')).toString('latin1')).toBe(expected);
+  });
+
+  it.each([
+    ['no long line', `a\n${x(998)}\n`, 0],
+    ['two long lines, one broken twice', `${x(999)}\n${x(998)}\n${x(2500)}`, 2],
+  ])('prepareMessage counts the lines broken: %s', (_name, input, lines) => {
+    expect(prepareMessage(b(input)).brokenLines).toBe(lines);
+  });
+
+  it('SIZE (canonicalMessage) counts the inserted CRLF SPACE: the size actually sent', () => {
+    expect(canonicalMessage(b(x(999))).length).toBe(998 + 3 + 1 + 2);
+  });
+
+  it('every line at most 998 octets, never inside a UTF-8 character, undone by removing each inserted CRLF SPACE', () => {
+    const chars = ['x', 'é', '€', '😀'];
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    for (let n = 0; n < 400; n++) {
+      let line = '';
+      while (Buffer.byteLength(line) < 990 + n * 7) line += chars[(n + line.length * 5) % chars.length];
+      const payload = dataPayload(b(`${line}\n`));
+      const lines = payload.subarray(0, payload.length - 5).toString('latin1').split('\r\n');
+      for (const [i, l] of lines.entries()) {
+        expect(l.length).toBeLessThanOrEqual(998);
+        expect(l.startsWith(' ')).toBe(i > 0);
+        expect(() => decoder.decode(Buffer.from(l, 'latin1'))).not.toThrow();
+      }
+      expect(s(payload).replaceAll('\r\n ', '')).toBe(`${line}\r\n.\r\n`);
+    }
   });
 });
 

@@ -456,10 +456,14 @@ describe('RFC 5321 §4.5.2, §2.3.8, §4.5.3.1.6: message data on the wire', () 
     expect(data.toString('latin1')).toBe('Subject: x\r\n\r\n..\r\nlast line.\r\n..\r\n.\r\n');
   });
 
-  it('lines longer than 998 octets are sent whole (no folding, no truncation, no added line end): the receiver enforces its limit', async () => {
-    const long = 'x'.repeat(5000);
+  it('lines longer than 998 octets are broken with CRLF SPACE (§4.5.3.1.6, Postfix smtp_line_length_limit); a stuffed dot does not count', async () => {
+    const x = (n: number) => 'x'.repeat(n);
+    const long = x(5000);
     const data = await wireData(Buffer.from(`Subject: long\r\n\r\n${long}\r\n.${long}\r\n`));
-    expect(data.toString('latin1')).toBe(`Subject: long\r\n\r\n${long}\r\n..${long}\r\n.\r\n`);
+    // 998 octets, then continuations of a space and 997 octets
+    const first = `${x(998)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(14)}`;
+    const second = `..${x(997)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(997)}\r\n ${x(15)}`;
+    expect(data.toString('latin1')).toBe(`Subject: long\r\n\r\n${first}\r\n${second}\r\n.\r\n`);
   });
 
   it('bare LF, bare CR, CR CR LF, LF CR, NUL and 8-bit bytes: CRLF only, no early end of data for any receiver', async () => {

@@ -691,6 +691,52 @@ describe('runSmtpSession: message transaction', () => {
     ]);
   });
 
+  it.each([
+    ['CRLF', '\r\n'],
+    ['bare LF', '\n'],
+  ])('lines over 998 octets are broken with CRLF SPACE on the wire, like Postfix (%s input); SIZE counts them', async (_name, eol) => {
+    const x = (n: number) => 'x'.repeat(n);
+    let mail = '';
+    let raw = Buffer.alloc(0);
+    const server = await serve(async (c) => {
+      await plainUpToMail(['SIZE 1000000', '8BITMIME'])(c);
+      mail = await c.expect(/^MAIL/);
+      await c.write('250 ok\r\n');
+      await script([[/^RCPT/, '250 ok'], [/^DATA$/]])(c);
+      c.socket.on('data', (d: Buffer) => (raw = Buffer.concat([raw, d])));
+      await c.write('354 go\r\n');
+      await c.readData();
+      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
+    });
+    const message = [
+      `Subject: ${x(2491)}`, // a 2,500-octet header line
+      '',
+      x(2500),
+      `.${x(1500)}`,
+      x(998),
+      x(999),
+      `${x(997)}é${x(10)}`, // é is octets 998 and 999
+      `${x(995)}😀 end`, // 😀 is octets 996 to 999
+    ].join(eol);
+    const { result, events } = await run(server, {}, send(['a@example.test'], message));
+    expect(server.errors).toEqual([]);
+    expect(result.outcome).toBe('ok');
+    expect(events.filter((e) => e.type === 'long-lines')).toEqual([{ type: 'long-lines', lines: 6 }]);
+    const sent = [
+      `Subject: ${x(989)}\r\n ${x(997)}\r\n ${x(505)}\r\n`,
+      '\r\n',
+      `${x(998)}\r\n ${x(997)}\r\n ${x(505)}\r\n`,
+      `..${x(997)}\r\n ${x(503)}\r\n`,
+      `${x(998)}\r\n`,
+      `${x(998)}\r\n ${x(1)}\r\n`,
+      `${x(997)}\r\n é${x(10)}\r\n`,
+      `${x(995)}\r\n 😀 end\r\n`,
+    ].join('');
+    expect(raw.toString('utf8')).toBe(`${sent}.\r\nQUIT\r\n`);
+    // RFC 1870: SIZE is what is sent, less the stuffed dot and the terminator
+    expect(mail).toBe(`MAIL FROM:<sender@example.test> SIZE=${Buffer.byteLength(sent) - 1} BODY=8BITMIME`);
+  });
+
   it('SIZE=n with the CRLF size (RFC 1870), BODY=8BITMIME for 8-bit bodies (RFC 6152)', async () => {
     let mail = '';
     const server = await serve(async (c) => {
