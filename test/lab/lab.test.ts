@@ -214,3 +214,31 @@ describe.skipIf(!cliBuilt())('dane-smtp send against the lab', () => {
     },
   );
 });
+
+describe.skipIf(!cliBuilt())('send: recipients the primary defers go on to the next MX host (Postfix)', () => {
+  it('pref-order.test: mx1 takes one recipient and defers the other; mx2 (DANE) takes that one alone, over TLS', async () => {
+    const world = w();
+    const s = scenarios.find((x) => x.domain === 'pref-order.test')!;
+    if (!inWorld(s)) return;
+    const token = randomBytes(8).toString('hex');
+    const args = sendArgs(world.resolver, s.domain);
+    args.splice(args.indexOf('--to') + 2, 0, '--to', `defer-at-mx1@${s.domain}`);
+    const run = await runCli(args, { input: labMessage(s.domain, token) });
+    const ctx = `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+    expect(run.code, ctx).toBe(EXIT.OK);
+    const line = run.json.find((j) => j.domain === s.domain) as unknown as { verdict: string; host: string; reason: string; recipients: { address: string; status: string; host: string }[] };
+    expect(line.verdict, ctx).toBe('opportunistic');
+    expect(line.host, ctx).toBe('mx1.pref-order.test');
+    expect(line.recipients.map((r) => [r.address, r.status, r.host]), ctx).toEqual([
+      [`user@${s.domain}`, 'delivered', 'mx1.pref-order.test'],
+      [`defer-at-mx1@${s.domain}`, 'delivered', 'mx2.pref-order.test'],
+    ]);
+    expect(line.reason, ctx).toMatch(/went on to mx2\.pref-order\.test \(dane-authenticated\)/);
+    // Confirmed at the receivers: each took the message once, for its own recipient only.
+    const got = world.receivers.withToken(token).map((m) => ({ receiver: m.receiver, to: m.envelope.to, tls: m.tls, sni: m.servername }));
+    expect(got, ctx).toEqual([
+      { receiver: 'mx1.pref-order.test', to: [`user@${s.domain}`], tls: true, sni: 'mx1.pref-order.test' },
+      { receiver: 'mx2.pref-order.test', to: [`defer-at-mx1@${s.domain}`], tls: true, sni: 'mx2.pref-order.test' },
+    ]);
+  });
+});

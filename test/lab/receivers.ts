@@ -120,6 +120,18 @@ export function startReceiver(config: ReceiverConfig, log: ReceiverLog): Promise
       log.connections.push(c);
       callback();
     },
+    onRcptTo(address, _session, callback) {
+      // A recipient `defer-at-LABEL@…` gets a 450 from every receiver whose name starts
+      // with `LABEL.` (e.g. defer-at-mx1 at mx1.pref-order.test): a per-recipient soft
+      // refusal, for the backup-MX tests.
+      const m = /^defer-at-([a-z0-9-]+)@/i.exec(address.address);
+      if (m && config.name.toLowerCase().startsWith(`${m[1]!.toLowerCase()}.`)) {
+        const err = new Error(`4.2.0 <${address.address}> deferred by ${config.name}`) as Error & { responseCode: number };
+        err.responseCode = 450;
+        return callback(err);
+      }
+      callback();
+    },
     onSecure(socket: Socket | TLSSocket, session: SMTPServerSession, callback: (err?: Error | null) => void) {
       const c = perSession.get(session.id);
       const t = socket as TLSSocket;
