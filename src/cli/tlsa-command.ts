@@ -4,9 +4,18 @@
  * readiness (--next). The logic is in src/tools/tlsa/; this file does the I/O: files,
  * standard input, DNS (StubResolver), SMTP/STARTTLS (runSmtpSession) and implicit TLS.
  *
- * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready;
- * 64 usage or input error (DaneSmtpError USAGE, printed as one line by main.ts);
- * 69 --connect failed while generating records.
+ * `--connect HOST` checks every address of HOST (A, then AAAA), a few at a time: with
+ * --verify they are looked up with the resolver that the TLSA RRset comes from (--resolver,
+ * else the first nameserver of resolv.conf), so the tool sees what a sending MTA sees;
+ * generating records uses --resolver when given, else the system resolver. An address
+ * literal (`--connect 192.0.2.1:25`, `[2001:db8::1]:25`) is the one address used.
+ *
+ * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready
+ * (with --verify: any address not authenticated, an address that cannot be connected to
+ * or a failed address lookup counts; --next: ready only when the RRset covers the key of
+ * every address and the next key); 64 usage or input error (DaneSmtpError USAGE, printed
+ * as one line by main.ts); 69 --connect failed while generating records (for any address:
+ * the records of the other addresses are still printed).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
@@ -52,7 +61,7 @@ export interface TlsaIo {
   now: () => Date;
   /** Contents of /etc/resolv.conf ('' when absent). */
   resolvConf: () => string;
-  /** System resolution of a --connect host name. */
+  /** System resolution of a --connect host name (generating records without --resolver). */
   resolveHost: (name: string) => Promise<string[]>;
 }
 
@@ -778,7 +787,7 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .command('tlsa')
     .description('generate TLSA records from a certificate, chain, key or live server; check the published records (--verify) and rollover readiness (--next)')
     .argument('[file]', 'certificate, chain, public or private key (PEM or DER, auto-detected); - reads standard input')
-    .option('--connect <host[:port]>', 'take the chain from a live server (STARTTLS; implicit TLS on port 465); default port 25')
+    .option('--connect <host[:port]>', 'take the chain from a live server, every address of the host (STARTTLS; implicit TLS on port 465); default port 25')
     .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA host)')
     .addOption(new Option('--tls <mode>', 'with --connect: starttls or implicit (default: implicit on port 465, STARTTLS otherwise)'))
     .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name)')
@@ -788,7 +797,7 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .option('--mtype <m>', 'matching type: 1 (sha256, default), 2 (sha512) or 0 (full)')
     .option('--record <u s m...>', 'record parameters as three numbers, e.g. --record 2 0 1 (repeatable)')
     .option('--verify', 'look up the published TLSA RRset and check it against the live server (needs --connect); exit 0 only when authenticated')
-    .option('--resolver <ip[:port]>', 'validating DNS resolver for --verify (default: first nameserver in /etc/resolv.conf)')
+    .option('--resolver <ip[:port]>', 'validating DNS resolver for --verify, also for the --connect host\'s addresses (default: first nameserver in /etc/resolv.conf; the system resolver when generating)')
     .option('--next <file>', 'rollover check: the next key or certificate; exit 0 only when the published RRset matches current and next')
     .option('--rrset <file>', 'published RRset as zone-file TLSA lines (instead of --verify) for --next')
     .option('--helo <name>', 'EHLO name for --connect (default: this host name)')
