@@ -90,7 +90,8 @@ export function renderServer(r: VerifyReport, served: ServedSummary | { error: s
       out.push(`           SPKI SHA-256 ${c.spkiSha256}`);
     }
   }
-  if (r.records.length) {
+  // Nothing served (the connection failed): no record can match, so they are not listed.
+  if (r.records.length && !('error' in served)) {
     out.push('records:');
     for (const rec of r.records) out.push(`  ${rec.short}\n      ${rec.verdict}`);
   }
