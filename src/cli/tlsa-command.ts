@@ -4,9 +4,18 @@
  * readiness (--next). The logic is in src/tools/tlsa/; this file does the I/O: files,
  * standard input, DNS (StubResolver), SMTP/STARTTLS (runSmtpSession) and implicit TLS.
  *
- * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready;
- * 64 usage or input error (DaneSmtpError USAGE, printed as one line by main.ts);
- * 69 --connect failed while generating records.
+ * `--connect HOST` checks every address of HOST (A, then AAAA), a few at a time: with
+ * --verify they are looked up with the resolver that the TLSA RRset comes from (--resolver,
+ * else the first nameserver of resolv.conf), so the tool sees what a sending MTA sees;
+ * generating records uses --resolver when given, else the system resolver. An address
+ * literal (`--connect 192.0.2.1:25`, `[2001:db8::1]:25`) is the one address used.
+ *
+ * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready
+ * (with --verify: any address not authenticated, an address that cannot be connected to
+ * or a failed address lookup counts; --next: ready only when the RRset covers the key of
+ * every address and the next key); 64 usage or input error (DaneSmtpError USAGE, printed
+ * as one line by main.ts); 69 --connect failed while generating records (for any address:
+ * the records of the other addresses are still printed).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
@@ -22,7 +31,7 @@ import { untrustedResolver } from '../dns/untrusted.js';
 import type { DnsAnswer, Resolver, TlsaData } from '../dns/types.js';
 import { runSmtpSession } from '../smtp/session.js';
 import type { ServedTls } from '../smtp/types.js';
-import { MAX_INPUT_BYTES, describeMaterial, parseMaterial, servedEntries, type Material } from '../tools/tlsa/material.js';
+import { MAX_INPUT_BYTES, describeMaterial, parseMaterial, servedEntries, sha256Hex, type CertEntry, type Material } from '../tools/tlsa/material.js';
 import {
   DEFAULT_PARAMS,
   computeRecords,
@@ -33,12 +42,14 @@ import {
   parseSelector,
   parseUsage,
   zoneLine,
+  type ComputedRecord,
   type TlsaParams,
 } from '../tools/tlsa/records.js';
 import { parseZoneTlsa } from '../tools/tlsa/zone.js';
-import { verifyServed } from '../tools/tlsa/verify.js';
+import { verifyServed, type VerifyReport } from '../tools/tlsa/verify.js';
+import { answerFailed } from '../dane/plan.js';
 import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { parseRecordText, renderGenerate, renderRollover, renderVerify, type ServedSummary } from '../tools/tlsa/render.js';
+import { hostPort, parseRecordText, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../smtp/served-chain.js';
 
 export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
@@ -50,7 +61,7 @@ export interface TlsaIo {
   now: () => Date;
   /** Contents of /etc/resolv.conf ('' when absent). */
   resolvConf: () => string;
-  /** System resolution of a --connect host name. */
+  /** System resolution of a --connect host name (generating records without --resolver). */
   resolveHost: (name: string) => Promise<string[]>;
 }
 
@@ -201,27 +212,118 @@ async function starttls(address: string, port: number, servername: string | unde
   return { ok: false, address, error: result.error?.message ?? 'no TLS handshake' };
 }
 
-async function connectServer(
-  spec: { host: string; isAddress: boolean },
-  port: number,
-  mode: 'starttls' | 'implicit',
-  servername: string | undefined,
-  helo: string,
-  timeoutMs: number,
-  io: TlsaIo,
-): Promise<Connected> {
-  let address = spec.host;
-  if (!spec.isAddress) {
-    let addresses: string[];
-    try {
-      addresses = await io.resolveHost(spec.host);
-    } catch (e) {
-      return { ok: false, error: `cannot resolve ${spec.host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-    }
-    if (addresses.length === 0) return { ok: false, error: `cannot resolve ${spec.host}: no address` };
-    address = addresses[0]!;
-  }
+function connectOne(address: string, port: number, mode: 'starttls' | 'implicit', servername: string | undefined, helo: string, timeoutMs: number): Promise<Connected> {
   return mode === 'implicit' ? implicitTls(address, port, servername, timeoutMs) : starttls(address, port, servername, helo, timeoutMs);
+}
+
+/** At most this many connections at a time when a host name has several addresses. */
+export const CONNECT_CONCURRENCY = 4;
+
+/** Connects to every address (a few at a time, each with the timeout); results in address order. */
+async function connectAll(addresses: string[], port: number, mode: 'starttls' | 'implicit', servername: string | undefined, helo: string, timeoutMs: number): Promise<Connected[]> {
+  const results: Connected[] = new Array(addresses.length);
+  let nextIndex = 0;
+  const worker = async () => {
+    while (nextIndex < addresses.length) {
+      const i = nextIndex++;
+      const address = addresses[i]!;
+      const r = await connectOne(address, port, mode, servername, helo, timeoutMs);
+      results[i] = r.ok ? r : { ...r, address };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, addresses.length) }, worker));
+  return results;
+}
+
+export interface HostAddresses {
+  addresses: string[];
+  /** Where they came from, for humans: "127.0.0.1:53", "the system resolver", "given". */
+  source: string;
+  /** Failed lookups (or no address at all): each one is a failure of the check. */
+  errors: string[];
+  warnings: string[];
+  /** The A and AAAA answers, when the addresses came from a DNS resolver. */
+  dns?: { type: 'A' | 'AAAA'; status: string; proof: string; records: string[]; cnameChain: string[]; reason?: string }[];
+}
+
+/**
+ * The addresses of the --connect host: an address literal is used as it is; a name is
+ * resolved (A, then AAAA, as plan.ts does) with `resolver` when one is configured, else with
+ * the system resolver.
+ */
+async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo): Promise<HostAddresses> {
+  if (spec.isAddress) return { addresses: [spec.host], source: 'given', errors: [], warnings: [] };
+  if (!resolver) {
+    try {
+      const addresses = [...new Set(await io.resolveHost(spec.host))];
+      return { addresses, source: 'the system resolver', errors: addresses.length ? [] : [`cannot resolve ${spec.host}: no address`], warnings: [] };
+    } catch (e) {
+      return { addresses: [], source: 'the system resolver', errors: [`cannot resolve ${spec.host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`], warnings: [] };
+    }
+  }
+  const [a, aaaa] = await Promise.all([resolver.resolver.lookup(spec.host, 'A'), resolver.resolver.lookup(spec.host, 'AAAA')]);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const x of [a, aaaa]) {
+    if (answerFailed(x)) errors.push(`address lookup ${x.qname} ${x.qtype} failed (${x.proof}${x.reason ? `: ${x.reason}` : ''})`);
+  }
+  const addresses = [...new Set([...(a.status === 'data' ? a.records : []), ...(aaaa.status === 'data' ? aaaa.records : [])])];
+  if (addresses.length === 0 && errors.length === 0) errors.push(`${spec.host} has no A or AAAA records (${a.status}, ${aaaa.status})`);
+  if (addresses.length > 0 && resolver.validates) {
+    const weak = [a, aaaa].filter((x) => x.status !== 'failed' && x.proof !== 'secure');
+    if (weak.length) {
+      warnings.push(`the ${weak.map((x) => x.qtype).join(' and ')} records of ${spec.host} are ${weak[0]!.proof}: a sending MTA does not look up TLSA for it (RFC 7672 §2.2.2)`);
+    }
+  }
+  const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
+  if (addresses.length > 0 && expanded !== spec.host) {
+    warnings.push(`${spec.host} is an alias of ${expanded}: a sending MTA looks for TLSA at ${expanded} first when the CNAME chain is secure (RFC 7672 §2.2.2)`);
+  }
+  const dns = [a, aaaa].map((x) => ({
+    type: x.qtype as 'A' | 'AAAA',
+    status: x.status,
+    proof: x.proof,
+    records: x.records,
+    cnameChain: x.cnameChain,
+    ...(x.reason ? { reason: x.reason } : {}),
+  }));
+  return { addresses, source: resolver.text, errors, warnings, dns };
+}
+
+/** Served chains grouped: addresses serving the same certificates (in the same order) together. */
+interface ServedGroup {
+  addresses: string[];
+  certs: CertEntry[];
+  warnings: string[];
+}
+
+function groupServed(results: Connected[]): ServedGroup[] {
+  const groups = new Map<string, ServedGroup>();
+  for (const r of results) {
+    if (!r.ok) continue;
+    const key = r.chain.map((d) => sha256Hex(d)).join(',');
+    const g = groups.get(key);
+    if (g) g.addresses.push(r.address);
+    else {
+      const { certs, warnings } = servedEntries(r.chain);
+      groups.set(key, { addresses: [r.address], certs, warnings });
+    }
+  }
+  return [...groups.values()];
+}
+
+/** One warning when the addresses do not all serve the same chain, naming who serves what. */
+function differenceWarning(host: string, groups: ServedGroup[]): string | undefined {
+  if (groups.length < 2) return undefined;
+  const keys = new Set(groups.map((g) => (g.certs[0] ? sha256Hex(g.certs[0].spki) : '')));
+  const what = keys.size > 1 ? `${keys.size} different keys` : `${groups.length} different certificate chains (same key)`;
+  const each = groups
+    .map((g) => {
+      const leaf = g.certs[0];
+      return `${g.addresses.join(', ')}: ${leaf ? `${leaf.subject}, SPKI SHA-256 ${sha256Hex(leaf.spki).slice(0, 16)}…` : 'no parsable certificate'}`;
+    })
+    .join('; ');
+  return `the addresses of ${host} serve ${what}: ${each}`;
 }
 
 // ---------------------------------------------------------------- the command
@@ -298,7 +400,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   if (o.rrset !== undefined && o.next === undefined) throw usage('--rrset is for rollover checks: give --next FILE too');
   if (o.next !== undefined && !o.verify && o.rrset === undefined) throw usage('--next needs the published RRset: give --verify (with --connect) or --rrset FILE');
   if (o.next !== undefined && file !== undefined && connect) throw usage('--next compares with one current key: give either FILE or --connect');
-  if (!o.verify && o.resolver !== undefined) throw usage('--resolver is used with --verify');
+  if (!o.verify && o.resolver !== undefined && !connect) throw usage('--resolver is used with --verify or --connect');
   if (!connect && file === undefined) throw usage('give a certificate, chain or key FILE (or - for standard input), or --connect HOST[:PORT]');
   if (!connect && (o.sni !== undefined || o.tls !== undefined || o.helo !== undefined)) throw usage('--sni, --tls and --helo are used with --connect');
   if (o.verify && params.length !== 1) throw usage('--record with several records is for generating records');
@@ -332,11 +434,16 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
     if (!o.json) io.stderr(`dane-smtp: warning: ${w}\n`);
   };
 
-  // ---- verify: the TLSA lookup first, as a client does
+  // ---- DNS. --verify looks the TLSA RRset and the addresses of the --connect host up with
+  // one resolver (--resolver, else the first nameserver of resolv.conf), as a sending MTA
+  // does; generating records from a host name uses --resolver when given, else the system
+  // resolver.
   let answer: DnsAnswer<TlsaData> | undefined;
   let resolverText = '';
   let resolverJson: Record<string, unknown> | undefined;
-  if (o.verify) {
+  let addressResolver: { resolver: Resolver; text: string; validates: boolean } | undefined;
+  let resolverDown: string | undefined;
+  if (o.verify || o.resolver !== undefined) {
     let spec: { address: string; port: number };
     if (o.resolver !== undefined) spec = parseResolverSpec(o.resolver);
     else {
@@ -344,63 +451,94 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       if (!ns) throw usage('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
       spec = { address: ns, port: 53 };
     }
-    resolverText = spec.address.includes(':') ? `[${spec.address}]:${spec.port}` : `${spec.address}:${spec.port}`;
-    if (!isLoopback(spec.address)) warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
+    resolverText = hostPort(spec.address, spec.port);
     const stub = new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
-    const probe = await probeValidation(stub);
-    resolverJson = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
-    const qname = owner.slice(0, -1);
-    if (!probe.reachable) {
-      warnings.push(`${probe.reason}: no TLSA lookup`);
-      answer = { qname, qtype: 'TLSA', status: 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: probe.reason };
-    } else {
-      let resolver: Resolver = stub;
-      if (!probe.validates) {
-        warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
-        resolver = untrustedResolver(stub);
+    if (!o.verify) addressResolver = { resolver: stub, text: resolverText, validates: false };
+    else {
+      if (!isLoopback(spec.address)) warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
+      const probe = await probeValidation(stub);
+      resolverJson = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
+      if (!probe.reachable) {
+        warnings.push(`${probe.reason}: no TLSA lookup`);
+        resolverDown = probe.reason;
+      } else {
+        let resolver: Resolver = stub;
+        if (!probe.validates) {
+          warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
+          resolver = untrustedResolver(stub);
+        }
+        addressResolver = { resolver, text: resolverText, validates: probe.validates };
       }
-      answer = await resolver.lookup(qname, 'TLSA');
     }
   }
-
-  // ---- connect
-  let connected: Connected | undefined;
-  if (connect) {
-    const mode = tlsMode ?? (connectPort === 465 ? 'implicit' : 'starttls');
-    connected = await connectServer(connect, connectPort, mode, sni, helo, timeoutMs, io);
+  const qname = owner.slice(0, -1);
+  const [tlsaAnswer, hostAddrs] = await Promise.all([
+    o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
+    connect
+      ? resolverDown && !connect.isAddress
+        ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
+        : hostAddresses(connect, addressResolver, io)
+      : undefined,
+  ]);
+  if (o.verify) {
+    answer = tlsaAnswer ?? { qname, qtype: 'TLSA', status: 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: resolverDown ?? 'no resolver' };
   }
-  const servedCerts = connected?.ok ? servedEntries(connected.chain) : undefined;
-  if (servedCerts) warnings.push(...servedCerts.warnings);
-  const servedSummary: ServedSummary | { error: string } | undefined = connected
-    ? connected.ok
-      ? { address: connected.address, port: connected.port, tls: connected.tls, version: connected.version, cipher: connected.cipher }
-      : { error: connected.error }
+  if (hostAddrs) warnings.push(...hostAddrs.warnings);
+
+  // ---- connect: every address of the host (or the one given)
+  let results: Connected[] = [];
+  if (connect && hostAddrs) {
+    const mode = tlsMode ?? (connectPort === 465 ? 'implicit' : 'starttls');
+    results = await connectAll(hostAddrs.addresses, connectPort, mode, sni, helo, timeoutMs);
+  }
+  const several = results.length > 1;
+  const summaryOf = (c: Connected): ServedSummary | { error: string; address?: string; port?: number } =>
+    c.ok ? { address: c.address, port: c.port, tls: c.tls, version: c.version, cipher: c.cipher } : { address: c.address!, port: connectPort, error: c.error };
+  const groups = groupServed(results);
+  for (const g of groups) for (const w of g.warnings) pushOnce(warnings, several ? `${g.addresses.join(', ')}: ${w}` : w);
+  const difference = connect ? differenceWarning(connect.host, groups) : undefined;
+  if (difference) warnings.push(difference);
+  const addressesJson = hostAddrs
+    ? {
+        source: hostAddrs.source,
+        addresses: hostAddrs.addresses,
+        ...(hostAddrs.errors.length ? { errors: hostAddrs.errors } : {}),
+        ...(hostAddrs.dns ? { dns: hostAddrs.dns } : {}),
+      }
     : undefined;
+  const addressLine = (): string => {
+    if (!connect || connect.isAddress || !hostAddrs) return '';
+    const list = hostAddrs.addresses.length ? hostAddrs.addresses.join(', ') : 'none';
+    return `addresses of ${connect.host} (from ${hostAddrs.source}): ${list}${hostAddrs.errors.length ? `; ${hostAddrs.errors.join('; ')}` : ''}\n`;
+  };
 
   // ---- verify (+ rollover)
   if (o.verify) {
-    const served = connected?.ok ? connected.chain : [];
-    const report = verifyServed({ owner: owner.slice(0, -1), answer: answer!, served, referenceNames: [host], now: io.now() });
-    if (connected && !connected.ok) report.summary = `NOT authenticated: ${connected.error}`;
-    warnings.push(...report.warnings);
-    let rollover: RolloverReport | undefined;
+    const now = io.now();
+    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now });
+    const perAddress = results.map((c) => {
+      const report = verifyOne(c.ok ? c.chain : []);
+      if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
+      for (const w of report.warnings) pushOnce(warnings, several ? `${c.address}: ${w}` : w);
+      return { connected: c, report };
+    });
+    const base = verifyOne([]);
+    const verdict = overallVerdict(perAddress, hostAddrs!.errors);
+
+    let rollover: MultiRollover | undefined;
     if (next) {
-      if (served.length === 0) {
+      const unserved = results.filter((c) => !c.ok || groups.every((g) => !g.addresses.includes(c.address!) || g.certs.length === 0));
+      for (const c of unserved) warnings.push(`no served chain from ${c.address}: the rollover check needs the current certificate from every address`);
+      const usable = groups.filter((g) => g.certs.length > 0);
+      if (usable.length === 0) {
         warnings.push('no served chain: the rollover check needs the current certificate from the server');
       } else {
-        rollover = analyzeRollover({
-          published: answer!.status === 'data' ? answer!.records : [],
-          current: { kind: 'certs', certs: servedCerts!.certs, warnings: [] },
-          next,
-          host,
-          now: io.now(),
-          ...(answer!.status === 'data' ? { ttl: answer!.ttl } : {}),
-        });
-        warnings.push(...rollover.warnings);
+        rollover = rolloverAcross(usable, answer!.status === 'data' ? answer!.records : [], next, host, now, answer!.status === 'data' ? answer!.ttl : undefined);
+        for (const w of rollover.warnings) pushOnce(warnings, w);
+        if (unserved.length) rollover.status = rollover.status === 'ready' ? 'incomplete' : rollover.status;
       }
     }
-    const ok = report.authenticated && (!next || rollover?.status === 'ready');
-    const { warnings: _reportWarnings, owner: _reportOwner, ...reportRest } = report;
+    const ok = verdict.authenticated && (!next || rollover?.status === 'ready');
     if (o.json) {
       io.stdout(
         json({
@@ -408,61 +546,114 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
           owner,
           host,
           port,
-          resolver: resolverJson,
-          connect: servedSummary,
-          ...reportRest,
-          ...(next ? { rollover: rollover ? rolloverJson(owner, rollover) : null } : {}),
+          resolver: resolverJson ?? null,
+          hostAddresses: addressesJson,
+          dns: base.dns,
+          addresses: perAddress.map(({ connected: c, report }) => {
+            const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
+            return { address: c.address, port: connectPort, connect: summaryOf(c), ...rest };
+          }),
+          authenticated: verdict.authenticated,
+          summary: verdict.summary,
+          ...(next ? { rollover: rollover ? multiRolloverJson(owner, rollover) : null } : {}),
           ok,
           warnings,
         }),
       );
     } else {
       warnings.forEach(warn);
-      io.stdout(renderVerify(report, servedSummary!, resolverText));
-      if (rollover) io.stdout(`\n${renderRollover(owner, `from DNS, ${answer!.proof}`, rollover)}`);
+      const parts = [renderTlsaHeader(base, resolverText) + addressLine()];
+      for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c)));
+      parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
+      io.stdout(parts.join('\n'));
+      if (rollover) io.stdout(`\n${renderMultiRollover(owner, `from DNS, ${answer!.proof}`, rollover)}`);
     }
     return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
   }
 
-  if (connected && !connected.ok) {
-    if (o.json) io.stdout(json({ mode: next ? 'rollover' : 'generate', owner, connect: servedSummary, ok: false, error: connected.error, warnings }));
+  // ---- generate or rollover from a live server: what could not be reached is reported
+  const failures: string[] = [...(hostAddrs?.errors ?? [])];
+  for (const c of results) if (!c.ok) failures.push(c.error);
+  for (const g of groups) if (g.certs.length === 0) failures.push(`${g.addresses.join(', ')}: the server sent no parsable certificate`);
+  const servedGroups = groups.filter((g) => g.certs.length > 0);
+  if (connect && servedGroups.length === 0) {
+    const error = failures.join('; ') || 'the server sent no parsable certificate';
+    if (o.json) io.stdout(json({ mode: next ? 'rollover' : 'generate', owner, hostAddresses: addressesJson, addresses: results.map(summaryOf), ok: false, error, warnings }));
     else {
       warnings.forEach(warn);
-      io.stderr(`dane-smtp: ${connected.error}\n`);
+      for (const f of failures.length ? failures : [error]) io.stderr(`dane-smtp: ${f}\n`);
     }
     return next ? TLSA_EXIT.FAILED : TLSA_EXIT.UNAVAILABLE;
   }
-  if (servedCerts && servedCerts.certs.length === 0) {
-    const error = 'the server sent no parsable certificate';
-    if (o.json) io.stdout(json({ mode: next ? 'rollover' : 'generate', owner, connect: servedSummary, ok: false, error, warnings }));
-    else io.stderr(`dane-smtp: ${error}\n`);
-    return next ? TLSA_EXIT.FAILED : TLSA_EXIT.UNAVAILABLE;
-  }
-  const servedMaterial: Material | undefined = servedCerts ? { kind: 'certs', certs: servedCerts.certs, warnings: [] } : undefined;
-  const source = file !== undefined ? (file === '-' ? 'standard input' : file) : `the server at ${o.connect}`;
+  for (const f of failures) warnings.push(`${f}: not in the ${next ? 'rollover check' : 'records'} below`);
+  const partial = failures.length > 0;
+  const allAddresses = servedGroups.flatMap((g) => g.addresses);
+  const source =
+    file !== undefined
+      ? file === '-'
+        ? 'standard input'
+        : file
+      : `the server at ${o.connect}${allAddresses.length > 1 && servedGroups.length === 1 ? ` (${allAddresses.length} addresses: ${allAddresses.join(', ')})` : ''}`;
+  const groupMaterial = (g: ServedGroup): Material => ({ kind: 'certs', certs: g.certs, warnings: [] });
 
   // ---- rollover with an RRset file
   if (next && rrset) {
-    const current = (material ?? servedMaterial)!;
-    const r = analyzeRollover({ published: rrset.records, current, next, host, now: io.now() });
-    warnings.push(...r.warnings);
     const owners = [...new Set(rrset.records.flatMap((x) => (x.owner && x.owner !== owner ? [x.owner] : [])))];
     if (owners.length) warnings.push(`the RRset file has records for ${owners.join(', ')}, not only ${owner}: all of them are used`);
     if (rrset.ignored) warnings.push(`${rrset.ignored} record(s) of other types in the RRset file are ignored`);
     if (rrset.records.length === 0) warnings.push('the RRset file has no TLSA record');
+    const from = `${rrset.records.length} record(s) from ${o.rrset === '-' ? 'standard input' : o.rrset}`;
+    if (material) {
+      const r = analyzeRollover({ published: rrset.records, current: material, next, host, now: io.now() });
+      warnings.push(...r.warnings);
+      if (o.json) {
+        io.stdout(json({ mode: 'rollover', owner, host, port, source, ...rolloverJson(owner, r), ok: r.status === 'ready', warnings }));
+      } else {
+        warnings.forEach(warn);
+        io.stdout(renderRollover(owner, from, r));
+      }
+      return r.status === 'ready' ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
+    }
+    const m = rolloverAcross(servedGroups, rrset.records, next, host, io.now());
+    for (const w of m.warnings) pushOnce(warnings, w);
+    if (partial && m.status === 'ready') m.status = 'incomplete';
+    const ok = m.status === 'ready';
     if (o.json) {
-      io.stdout(json({ mode: 'rollover', owner, host, port, source, ...rolloverJson(owner, r), ok: r.status === 'ready', warnings }));
+      io.stdout(json({ mode: 'rollover', owner, host, port, source, hostAddresses: addressesJson, addresses: results.map(summaryOf), ...rolloverJson(owner, m.keys[0]!.report), ...multiRolloverJson(owner, m), ok, warnings }));
     } else {
       warnings.forEach(warn);
-      io.stdout(renderRollover(owner, `${rrset.records.length} record(s) from ${o.rrset === '-' ? 'standard input' : o.rrset}`, r));
+      io.stdout(renderMultiRollover(owner, from, m));
     }
-    return r.status === 'ready' ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
+    return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
   }
 
   // ---- generate
-  const m = (material ?? servedMaterial)!;
-  const computed = computeRecords(m, params, servedCerts?.certs);
-  warnings.push(...computed.warnings);
+  let records: (ComputedRecord & { addresses?: string[] })[];
+  let text: string;
+  if (material || servedGroups.length <= 1) {
+    const m = material ?? groupMaterial(servedGroups[0]!);
+    const runs = connect ? servedGroups.map((g) => computeRecords(m, params, g.certs)) : [computeRecords(m, params)];
+    for (const w of runs.flatMap((r) => r.warnings)) pushOnce(warnings, w);
+    records = runs[0]!.records.map((r) => (material || !connect ? r : { ...r, addresses: servedGroups[0]!.addresses }));
+    text = renderGenerate(owner, `${source}: ${describeMaterial(m)}`, records);
+  } else {
+    const blocks = servedGroups.map((g) => {
+      const c = computeRecords(groupMaterial(g), params, g.certs);
+      for (const w of c.warnings) pushOnce(warnings, `${g.addresses.join(', ')}: ${w}`);
+      return { addresses: g.addresses, what: describeMaterial(groupMaterial(g)), records: c.records };
+    });
+    const byText = new Map<string, ComputedRecord & { addresses: string[] }>();
+    for (const b of blocks) {
+      for (const r of b.records) {
+        const seen = byText.get(r.text);
+        if (seen) seen.addresses.push(...b.addresses.filter((a) => !seen.addresses.includes(a)));
+        else byText.set(r.text, { ...r, addresses: [...b.addresses] });
+      }
+    }
+    records = [...byText.values()];
+    text = renderGenerateGroups(owner, source, blocks);
+  }
+  const m = material ?? groupMaterial(servedGroups[0]!);
   if (o.json) {
     io.stdout(
       json({
@@ -472,8 +663,8 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
         port,
         source,
         material: describeMaterial(m),
-        ...(servedSummary ? { connect: servedSummary } : {}),
-        records: computed.records.map((r) => ({
+        ...(connect ? { hostAddresses: addressesJson, addresses: results.map(summaryOf) } : {}),
+        records: records.map((r) => ({
           usage: r.usage,
           selector: r.selector,
           matchingType: r.matchingType,
@@ -482,15 +673,112 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
           zone: zoneLine(owner, r),
           description: r.description,
           target: r.target,
+          ...(r.addresses ? { servedBy: r.addresses } : {}),
         })),
+        ...(partial ? { ok: false, error: failures.join('; ') } : {}),
         warnings,
       }),
     );
   } else {
     warnings.forEach(warn);
-    io.stdout(renderGenerate(owner, `${source}: ${describeMaterial(m)}`, computed.records));
+    io.stdout(text);
   }
-  return TLSA_EXIT.OK;
+  return partial ? TLSA_EXIT.UNAVAILABLE : TLSA_EXIT.OK;
+}
+
+function pushOnce(list: string[], w: string): void {
+  if (!list.includes(w)) list.push(w);
+}
+
+/**
+ * The verdict over every address: authenticated only when the addresses could be looked
+ * up and every one of them is authenticated. An address that cannot be reached fails.
+ */
+function overallVerdict(perAddress: { connected: Connected; report: VerifyReport }[], lookupErrors: string[]): { authenticated: boolean; summary: string } {
+  const n = perAddress.length;
+  const failing = perAddress.filter((p) => !p.report.authenticated);
+  if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
+    return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.connected.address} matches` : `all ${n} addresses match`}` };
+  }
+  const why = (p: { report: VerifyReport }) => p.report.summary.replace(/^NOT authenticated: /, '');
+  const parts = [...lookupErrors];
+  const reached = failing.filter((p) => p.connected.ok);
+  const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
+  if (sameReason) parts.push(`none of the ${n} addresses is authenticated: ${why(reached[0]!)}`);
+  else {
+    for (const p of failing) {
+      const r = p.report;
+      const verb = !p.connected.ok ? 'cannot be checked' : r.dns.status === 'data' && r.dns.proof === 'secure' && r.records.some((x) => x.usable) ? 'does NOT match' : 'is NOT authenticated';
+      parts.push(`${p.connected.address} ${verb}: ${why(p)}`);
+    }
+  }
+  if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
+  return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
+}
+
+/** Rollover readiness over the addresses of a host: one analysis per served chain. */
+interface MultiRollover {
+  /** 'ready' only when every served chain's key and the next key are covered and every address was checked. */
+  status: RolloverReport['status'] | 'incomplete';
+  keys: { addresses: string[]; report: RolloverReport }[];
+  /** The RRset to publish: covers the current key of every address and the next key. */
+  publish: { record: string; who: string }[];
+  added: string[];
+  warnings: string[];
+}
+
+function rolloverAcross(groups: ServedGroup[], published: TlsaData[], next: Material, host: string, now: Date, ttl?: number): MultiRollover {
+  const input = (g: ServedGroup, records: TlsaData[]) => ({
+    published: records,
+    current: { kind: 'certs', certs: g.certs, warnings: [] } as Material,
+    next,
+    host,
+    now,
+    ...(ttl !== undefined ? { ttl } : {}),
+  });
+  const keys = groups.map((g) => ({ addresses: g.addresses, report: analyzeRollover(input(g, published)) }));
+  // The RRset to publish: each key's analysis adds to what the previous one proposed.
+  let set = published;
+  for (const g of groups) set = analyzeRollover(input(g, set)).publish.map((p) => parseRecordText(p.record));
+  const finals = groups.map((g) => analyzeRollover(input(g, set)));
+  const before = new Set(published.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`));
+  const rows = finals[0]?.published ?? [];
+  const publish = rows.map((row, i) => {
+    const cur = groups.filter((_g, k) => finals[k]!.published[i]!.current === 'yes').map((g) => g.addresses.join(', '));
+    const who = [cur.length ? `current key of ${cur.join(' and ')}` : '', row.next === 'yes' ? 'next' : ''].filter(Boolean).join(' + ') || 'neither';
+    return { record: row.record, who: `${who}${before.has(row.record) ? '' : ' (new)'}` };
+  });
+  const notReady = keys.find((k) => k.report.status !== 'ready');
+  const warnings: string[] = [];
+  for (const k of keys) for (const w of k.report.warnings) pushOnce(warnings, w);
+  return {
+    status: notReady ? notReady.report.status : 'ready',
+    keys,
+    publish,
+    added: publish.filter((p) => !before.has(p.record)).map((p) => p.record),
+    warnings,
+  };
+}
+
+function multiRolloverJson(owner: string, m: MultiRollover) {
+  return {
+    status: m.status,
+    keys: m.keys.map((k) => ({ addresses: k.addresses, ...rolloverJson(owner, k.report) })),
+    publish: m.publish,
+    added: m.added,
+    publishZone: m.publish.map((p) => zoneLine(owner, parseRecordText(p.record))),
+  };
+}
+
+function renderMultiRollover(owner: string, publishedFrom: string, m: MultiRollover): string {
+  if (m.keys.length === 1) {
+    const k = m.keys[0]!;
+    const text = renderRollover(owner, publishedFrom, k.report);
+    return m.status === 'incomplete' ? `${text}status over every address: incomplete — not ready: not every address could be checked\n` : text;
+  }
+  const parts = m.keys.map((k) => `; current key served by ${k.addresses.join(', ')}\n${renderRollover(owner, publishedFrom, k.report)}`);
+  parts.push(`status over every address: ${m.status}${m.status === 'ready' ? '' : ' — not ready'}\n${renderCombinedPublish(owner, m.publish, m.added.length)}`);
+  return parts.join('\n');
 }
 
 export function registerTlsaCommand(program: Command, setExit: (code: number) => void, io: Partial<TlsaIo> = {}): void {
@@ -499,7 +787,7 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .command('tlsa')
     .description('generate TLSA records from a certificate, chain, key or live server; check the published records (--verify) and rollover readiness (--next)')
     .argument('[file]', 'certificate, chain, public or private key (PEM or DER, auto-detected); - reads standard input')
-    .option('--connect <host[:port]>', 'take the chain from a live server (STARTTLS; implicit TLS on port 465); default port 25')
+    .option('--connect <host[:port]>', 'take the chain from a live server, every address of the host (STARTTLS; implicit TLS on port 465); default port 25')
     .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA host)')
     .addOption(new Option('--tls <mode>', 'with --connect: starttls or implicit (default: implicit on port 465, STARTTLS otherwise)'))
     .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name)')
@@ -509,7 +797,7 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .option('--mtype <m>', 'matching type: 1 (sha256, default), 2 (sha512) or 0 (full)')
     .option('--record <u s m...>', 'record parameters as three numbers, e.g. --record 2 0 1 (repeatable)')
     .option('--verify', 'look up the published TLSA RRset and check it against the live server (needs --connect); exit 0 only when authenticated')
-    .option('--resolver <ip[:port]>', 'validating DNS resolver for --verify (default: first nameserver in /etc/resolv.conf)')
+    .option('--resolver <ip[:port]>', 'validating DNS resolver for --verify, also for the --connect host\'s addresses (default: first nameserver in /etc/resolv.conf; the system resolver when generating)')
     .option('--next <file>', 'rollover check: the next key or certificate; exit 0 only when the published RRset matches current and next')
     .option('--rrset <file>', 'published RRset as zone-file TLSA lines (instead of --verify) for --next')
     .option('--helo <name>', 'EHLO name for --connect (default: this host name)')

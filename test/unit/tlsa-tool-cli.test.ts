@@ -145,11 +145,23 @@ interface Tlsa {
   hex: string;
 }
 
-/** A validating resolver's answers: AD on the root SOA, `records` at any TLSA name. */
+/** `mx.example.test` A 127.0.0.1 (no AAAA), with the AD bit; null for other questions. */
+function addressReply(q: dnsPacket.DecodedPacket): dnsPacket.Packet | null {
+  const question = q.questions?.[0];
+  if (question?.name !== 'mx.example.test' || (question.type !== 'A' && question.type !== 'AAAA')) return null;
+  return reply(q, { ad: true, answers: question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 300, data: '127.0.0.1' }] : [] });
+}
+
+/**
+ * A validating resolver's answers: AD on the root SOA, `records` at any TLSA name, and the
+ * address of mx.example.test (--verify resolves the --connect host with the resolver).
+ */
 async function startDns(records: Tlsa[], ad = true): Promise<ScriptedDnsServer> {
   const s = await ScriptedDnsServer.start((q) => {
     const question = q.questions?.[0];
     if (!question) return null;
+    const address = addressReply(q);
+    if (address) return address;
     if (question.type === 'SOA') {
       return reply(q, {
         ad: true,
@@ -234,7 +246,7 @@ describe('dane-smtp tlsa: generate', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.owner).toBe(`_${srv.port}._tcp.mx.example.test.`);
-    expect(j.connect).toMatchObject({ address: '127.0.0.1', port: srv.port, tls: 'implicit' });
+    expect(j.addresses).toMatchObject([{ address: '127.0.0.1', port: srv.port, tls: 'implicit' }]);
     expect(j.records[0].data).toBe(leafSpki());
     expect(srv.sni).toEqual(['mx.example.test']);
   });
@@ -279,7 +291,7 @@ describe('dane-smtp tlsa --verify', () => {
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ mode: 'verify', authenticated: false, ok: false, dns: { status: 'data', proof: 'insecure' }, resolver: { validates: true } });
-    expect(j.records[0]).toMatchObject({ usable: true, matches: [{ depth: 0, subject: 'CN=mx.example.test' }] });
+    expect(j.addresses[0].records[0]).toMatchObject({ usable: true, matches: [{ depth: 0, subject: 'CN=mx.example.test' }] });
     expect(j.summary).toMatch(/insecure/);
   });
 
@@ -308,13 +320,15 @@ describe('dane-smtp tlsa --verify: failures are exit 1', () => {
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ authenticated: false, ok: false, dns: { status: 'data', proof: 'secure' } });
-    expect(j.connect.error).toBeTruthy();
+    expect(j.addresses[0].connect.error).toBeTruthy();
     expect(j.summary).toMatch(/^NOT authenticated: /);
   });
 
   it('a resolver that does not validate: its AD bit is not trusted', async () => {
     const dns = await ScriptedDnsServer.start((q) => {
       const question = q.questions?.[0];
+      const address = addressReply(q);
+      if (address) return address;
       if (question?.type !== 'TLSA') return reply(q, {}); // root SOA without AD
       return reply(q, {
         ad: true,

@@ -268,12 +268,12 @@ describe('--connect', () => {
     const implicit = await startImplicit(ip, 465);
     const r465 = await runTlsaCli(['--connect', `${ip}:465`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r465.code).toBe(0);
-    expect(JSON.parse(r465.out)).toMatchObject({ owner: '_465._tcp.mx.example.test.', connect: { tls: 'implicit', port: 465 } });
+    expect(JSON.parse(r465.out)).toMatchObject({ owner: '_465._tcp.mx.example.test.', addresses: [{ address: ip, tls: 'implicit', port: 465 }] });
     expect(implicit.sni).toEqual(['mx.example.test']);
     const submission = await startSmtp({ host: ip, port: 587 });
     const r587 = await runTlsaCli(['--connect', `${ip}:587`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r587.code).toBe(0);
-    expect(JSON.parse(r587.out)).toMatchObject({ owner: '_587._tcp.mx.example.test.', connect: { tls: 'starttls', port: 587 } });
+    expect(JSON.parse(r587.out)).toMatchObject({ owner: '_587._tcp.mx.example.test.', addresses: [{ address: ip, tls: 'starttls', port: 587 }] });
     expect(submission.sni).toEqual(['mx.example.test']);
   });
 

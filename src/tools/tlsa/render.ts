@@ -61,30 +61,77 @@ export function renderRollover(owner: string, publishedFrom: string, r: Rollover
   return `${out.join('\n')}\n`;
 }
 
-export function renderVerify(r: VerifyReport, served: ServedSummary | { error: string }, resolver: string): string {
+/** The first line of the verify report: the TLSA RRset, its proof and where it came from. */
+export function renderTlsaHeader(r: VerifyReport, resolver: string): string {
   const out: string[] = [];
   const d = r.dns;
   const proof = d.proof === 'secure' ? 'DNSSEC secure (AD bit)' : d.proof === 'insecure' ? 'DNSSEC insecure (no AD bit)' : `DNSSEC ${d.proof}`;
   const what = d.status === 'data' ? `${r.records.length} record(s), TTL ${d.ttl}` : d.status;
   out.push(`TLSA ${r.owner}: ${what}, ${proof}, from ${resolver}${d.reason ? ` (${d.reason})` : ''}`);
   if (d.cnameChain.length > 1) out.push(`  via CNAME ${d.cnameChain.join(' → ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** `192.0.2.1:25`, `[2001:db8::1]:25`. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** One server (address): what it sent, which record matches what, and its result. */
+export function renderServer(r: VerifyReport, served: ServedSummary | { error: string; address?: string; port?: number }): string {
+  const out: string[] = [];
   if ('error' in served) {
-    out.push(`server: ${served.error}`);
+    out.push(`server${served.address !== undefined && served.port !== undefined ? ` ${hostPort(served.address, served.port)}` : ''}: ${served.error}`);
   } else {
-    const where = served.address.includes(':') ? `[${served.address}]:${served.port}` : `${served.address}:${served.port}`;
-    out.push(`server ${where} (${served.tls === 'starttls' ? 'STARTTLS' : 'implicit TLS'}, ${served.version}, ${served.cipher}) sent ${r.served.length} certificate(s):`);
+    out.push(`server ${hostPort(served.address, served.port)} (${served.tls === 'starttls' ? 'STARTTLS' : 'implicit TLS'}, ${served.version}, ${served.cipher}) sent ${r.served.length} certificate(s):`);
     for (const c of r.served) {
       out.push(`  depth ${c.depth}: ${c.subject}${c.onIssuerPath ? '' : ' [not on the issuer path]'}`);
       out.push(`           issuer ${c.issuer}, valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}`);
       out.push(`           SPKI SHA-256 ${c.spkiSha256}`);
     }
   }
-  if (r.records.length) {
+  // Nothing served (the connection failed): no record can match, so they are not listed.
+  if (r.records.length && !('error' in served)) {
     out.push('records:');
     for (const rec of r.records) out.push(`  ${rec.short}\n      ${rec.verdict}`);
   }
   out.push(`result: ${r.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${r.summary.replace(/^(NOT )?authenticated:? ?/, '')}`);
   return `${out.join('\n')}\n`;
+}
+
+export function renderVerify(r: VerifyReport, served: ServedSummary | { error: string }, resolver: string): string {
+  return renderTlsaHeader(r, resolver) + renderServer(r, served);
+}
+
+/** Generated records when the addresses of a host serve different chains: one block per chain. */
+export function renderGenerateGroups(owner: string, source: string, groups: { addresses: string[]; what: string; records: ComputedRecord[] }[]): string {
+  const lines = [`; TLSA records for ${owner} from ${source}: the addresses serve ${groups.length} different chains, records for each`];
+  const printed = new Set<string>();
+  for (const g of groups) {
+    lines.push(`; served by ${g.addresses.join(', ')}: ${g.what}`);
+    for (const r of g.records) {
+      const t = r.target;
+      const who = t.subject ? `${t.subject} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
+      if (printed.has(r.text)) {
+        lines.push(`; ${r.usage} ${r.selector} ${r.matchingType}: ${r.description} of ${who}: the same record as above`);
+        continue;
+      }
+      printed.add(r.text);
+      lines.push(`; ${r.usage} ${r.selector} ${r.matchingType}: ${r.description} of ${who}`);
+      lines.push(zoneLine(owner, r));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The combined RRset to publish when the addresses serve different current keys. */
+export function renderCombinedPublish(owner: string, rows: { record: string; who: string }[], added: number): string {
+  const lines = [`; RRset to publish before the switch, covering every address ("current + next"${added ? `, added: ${added}` : ', nothing to add'})`];
+  for (const r of rows) {
+    lines.push(`; ${r.who}`);
+    lines.push(zoneLine(owner, parseRecordText(r.record)));
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function parseRecordText(text: string): TlsaData {
