@@ -1,9 +1,11 @@
 /**
  * Certificate path checks shared by DANE-TA (RFC 7672 §3.1.2, RFC 7671 §5.2.2: "the usual
- * checks" from the anchor) and the PKIX policy levels: issuer linkage and RFC 5280 §6.1.4
- * (k)–(n), which node:crypto does not offer as such. Pure; never throws.
+ * checks" from the anchor) and the PKIX policy levels: issuer linkage, RFC 5280 §6.1.4
+ * (k)–(n), unrecognized critical extensions (§4.2) and name constraints (§4.2.1.10,
+ * §6.1.4 (g)), which node:crypto does not offer as such. Pure; never throws.
  */
 import type { X509Certificate } from 'node:crypto';
+import { nameConstraintViolation, unhandledExtension } from './constraints.js';
 import { KEY_USAGE_NAMES, readCertExtensions, type CertExtensions } from './extensions.js';
 
 export interface PathCert {
@@ -15,6 +17,8 @@ export type PathProblemKind =
   | 'malformed' // an extension that matters here cannot be parsed
   | 'not-ca' // an issuer without basicConstraints cA, or without keyCertSign in its keyUsage
   | 'path-length' // a pathLenConstraint is exceeded
+  | 'unhandled-critical' // a critical extension that is not recognized (RFC 5280 §4.2), or a proxy certificate
+  | 'name-constraints' // a name outside a CA's permitted subtrees or inside its excluded ones (RFC 5280 §4.2.1.10)
   | 'not-issuer'; // OpenSSL does not accept the issuer (key identifiers, other extensions)
 
 export interface PathProblem {
@@ -88,6 +92,12 @@ export function checkPath(path: PathCert[]): PathProblem | undefined {
     if (!r.ok) return { kind: 'malformed', depth: d, why: `${at(d)} cannot be parsed: ${r.why}` };
     exts.push(r.value);
   }
+  // RFC 5280 §4.2: every certificate of the path, leaf and anchor included (OpenSSL
+  // check_extensions: X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION over the whole chain).
+  for (let d = 0; d < path.length; d++) {
+    const why = unhandledExtension(exts[d]!);
+    if (why) return { kind: 'unhandled-critical', depth: d, why: `${at(d)} ${why}` };
+  }
   for (let d = 1; d < path.length; d++) {
     const ext = exts[d]!;
     // RFC 5280 §6.1.4 (k): an issuer must assert cA in basicConstraints.
@@ -120,6 +130,18 @@ export function checkPath(path: PathCert[]): PathProblem | undefined {
           why: `${at(d)} has pathLenConstraint ${pathLen} (at most ${plural(pathLen, 'intermediate CA certificate')} below it), but ${at(i)} is intermediate number ${below} below it`,
         };
       }
+    }
+  }
+  // RFC 5280 §6.1.4 (g), §6.1.3 (b): the nameConstraints of every CA above a certificate,
+  // the anchor's included (as OpenSSL does with a trust anchor in the chain), bind its
+  // names; a self-issued intermediate's own names are exempt, its constraints are not.
+  for (let i = top - 1; i >= 0; i--) {
+    if (i !== 0 && selfIssued(path[i]!, exts[i]!)) continue;
+    for (let j = top; j > i; j--) {
+      const nc = exts[j]!.nameConstraints;
+      if (!nc) continue;
+      const why = nameConstraintViolation(exts[i]!, i === 0, nc, `the nameConstraints of ${at(j)}`);
+      if (why) return { kind: 'name-constraints', depth: i, why: `${at(i)} ${why} (RFC 5280 §4.2.1.10)` };
     }
   }
   // The links as OpenSSL checks them (key identifiers, any other extension it rejects).
