@@ -138,10 +138,13 @@ function canonicalRdn(rdn: Rdn): string {
   return rdn.map(canonicalAttribute).sort().join('\u0001');
 }
 
+/** Control characters (a line break in a name, say), quotes and backslashes escaped: a reason stays one line. */
+const escapeControls = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029"\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+
 function rdnsText(rdns: Rdn[]): string {
   if (rdns.length === 0) return '(empty name)';
   return rdns
-    .map((rdn) => rdn.map((a) => `${ATTR_NAMES.get(a.type) ?? a.type}=${attributeText(a) ?? `#${a.value.toString('hex')}`}`).join('+'))
+    .map((rdn) => rdn.map((a) => `${ATTR_NAMES.get(a.type) ?? a.type}=${escapeControls(attributeText(a) ?? `#${a.value.toString('hex')}`)}`).join('+'))
     .join(', ');
 }
 

@@ -82,7 +82,7 @@ function plural(n: number, one: string): string {
 /**
  * Check a path `path[0]` (the leaf) … `path[n]` (the trust anchor, which is the top: nothing
  * above it counts, its own constraints apply below it, as OpenSSL does with a DANE-TA or a
- * CA-file anchor). Dates, names and EKU are the caller's. Returns the first problem found.
+ * CA-file anchor). Dates, reference names and EKU are the caller's. Returns the first problem found.
  */
 export function checkPath(path: PathCert[]): PathProblem | undefined {
   const at = (d: number) => `certificate at depth ${d} (${subjectOf(path[d]!)})`;
