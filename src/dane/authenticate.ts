@@ -40,6 +40,8 @@ export type RecordFailureCode =
   | 'ta-not-ca' // DANE-TA: an issuer on the path is not a CA (basicConstraints), or its keyUsage lacks keyCertSign
   | 'ta-path-length' // DANE-TA: a CA's pathLenConstraint is exceeded (RFC 5280 §4.2.1.9)
   | 'ta-bad-extension' // DANE-TA: a certificate of the path has unparsable extensions, or OpenSSL refuses a link
+  | 'ta-critical-extension' // DANE-TA: a certificate of the path has a critical extension that is not recognized (RFC 5280 §4.2)
+  | 'ta-name-constraints' // DANE-TA: a name violates a CA's nameConstraints (RFC 5280 §4.2.1.10)
   | 'ta-eku' // DANE-TA: the leaf is not for TLS server authentication
   | 'ta-name-mismatch' // DANE-TA: the leaf names none of the reference identifiers
   | 'unusable';
@@ -187,12 +189,16 @@ const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
   'not-ca': 'ta-not-ca',
   'path-length': 'ta-path-length',
   'not-issuer': 'ta-bad-extension',
+  'unhandled-critical': 'ta-critical-extension',
+  'name-constraints': 'ta-name-constraints',
 };
 
 /**
  * DANE-TA(2): anchor at `anchorDepth` of `path`; validate leaf..anchor (RFC 7671 §5.2.2:
  * "the usual checks"). The anchor is the top: certificates above it do not count, its own
- * basicConstraints and keyUsage bind the certificates below it (RFC 5280 §6.1.4 (k)–(n)).
+ * basicConstraints, keyUsage and nameConstraints bind the certificates below it (RFC 5280
+ * §6.1.4 (g), (k)–(n)); no certificate of leaf..anchor may carry an unrecognized critical
+ * extension (§4.2), as OpenSSL checks the whole chain, the DANE-TA certificate included.
  */
 function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string } {
   for (let d = 0; d <= anchorDepth; d++) {

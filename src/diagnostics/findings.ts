@@ -34,7 +34,7 @@ export const FINDING_CODES = {
   'ta-not-served': { severity: 'error', meaning: 'the DANE-TA trust anchor is not in the chain the server sends' },
   'ta-name-mismatch': { severity: 'error', meaning: 'under DANE-TA, the leaf certificate names neither the TLSA base domain, the MX host nor the domain' },
   'cert-expired': { severity: 'error', meaning: 'under DANE-TA, a certificate of the chain is expired or not yet valid' },
-  'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage, path length, malformed extension)' },
+  'ta-chain-invalid': { severity: 'error', meaning: 'under DANE-TA, the chain to the anchor is invalid (not a CA, key usage, path length, name constraints, an unrecognized critical extension, malformed extension)' },
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
   'policy-not-met': { severity: 'error', meaning: 'the destination does not meet the local policy level (e.g. dane-only without usable TLSA): mail is deferred' },
@@ -196,6 +196,8 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
         case 'ta-not-ca':
         case 'ta-path-length':
         case 'ta-bad-extension':
+        case 'ta-critical-extension':
+        case 'ta-name-constraints':
         case 'ta-eku':
           c.add('ta-chain-invalid', `under DANE-TA (${rec}): ${r.why}`, h.name);
           break;

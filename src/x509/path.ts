@@ -1,9 +1,11 @@
 /**
  * Certificate path checks shared by DANE-TA (RFC 7672 §3.1.2, RFC 7671 §5.2.2: "the usual
- * checks" from the anchor) and the PKIX policy levels: issuer linkage and RFC 5280 §6.1.4
- * (k)–(n), which node:crypto does not offer as such. Pure; never throws.
+ * checks" from the anchor) and the PKIX policy levels: issuer linkage, RFC 5280 §6.1.4
+ * (k)–(n), unrecognized critical extensions (§4.2) and name constraints (§4.2.1.10,
+ * §6.1.4 (g)), which node:crypto does not offer as such. Pure; never throws.
  */
 import type { X509Certificate } from 'node:crypto';
+import { nameConstraintViolation, unhandledExtension } from './constraints.js';
 import { KEY_USAGE_NAMES, readCertExtensions, type CertExtensions } from './extensions.js';
 
 export interface PathCert {
@@ -15,6 +17,8 @@ export type PathProblemKind =
   | 'malformed' // an extension that matters here cannot be parsed
   | 'not-ca' // an issuer without basicConstraints cA, or without keyCertSign in its keyUsage
   | 'path-length' // a pathLenConstraint is exceeded
+  | 'unhandled-critical' // a critical extension that is not recognized (RFC 5280 §4.2), or a proxy certificate
+  | 'name-constraints' // a name outside a CA's permitted subtrees or inside its excluded ones (RFC 5280 §4.2.1.10)
   | 'not-issuer'; // OpenSSL does not accept the issuer (key identifiers, other extensions)
 
 export interface PathProblem {
@@ -78,7 +82,7 @@ function plural(n: number, one: string): string {
 /**
  * Check a path `path[0]` (the leaf) … `path[n]` (the trust anchor, which is the top: nothing
  * above it counts, its own constraints apply below it, as OpenSSL does with a DANE-TA or a
- * CA-file anchor). Dates, names and EKU are the caller's. Returns the first problem found.
+ * CA-file anchor). Dates, reference names and EKU are the caller's. Returns the first problem found.
  */
 export function checkPath(path: PathCert[]): PathProblem | undefined {
   const at = (d: number) => `certificate at depth ${d} (${subjectOf(path[d]!)})`;
@@ -87,6 +91,12 @@ export function checkPath(path: PathCert[]): PathProblem | undefined {
     const r = readCertExtensions(path[d]!.der);
     if (!r.ok) return { kind: 'malformed', depth: d, why: `${at(d)} cannot be parsed: ${r.why}` };
     exts.push(r.value);
+  }
+  // RFC 5280 §4.2: every certificate of the path, leaf and anchor included (OpenSSL
+  // check_extensions: X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION over the whole chain).
+  for (let d = 0; d < path.length; d++) {
+    const why = unhandledExtension(exts[d]!);
+    if (why) return { kind: 'unhandled-critical', depth: d, why: `${at(d)} ${why}` };
   }
   for (let d = 1; d < path.length; d++) {
     const ext = exts[d]!;
@@ -120,6 +130,18 @@ export function checkPath(path: PathCert[]): PathProblem | undefined {
           why: `${at(d)} has pathLenConstraint ${pathLen} (at most ${plural(pathLen, 'intermediate CA certificate')} below it), but ${at(i)} is intermediate number ${below} below it`,
         };
       }
+    }
+  }
+  // RFC 5280 §6.1.4 (g), §6.1.3 (b): the nameConstraints of every CA above a certificate,
+  // the anchor's included (as OpenSSL does with a trust anchor in the chain), bind its
+  // names; a self-issued intermediate's own names are exempt, its constraints are not.
+  for (let i = top - 1; i >= 0; i--) {
+    if (i !== 0 && selfIssued(path[i]!, exts[i]!)) continue;
+    for (let j = top; j > i; j--) {
+      const nc = exts[j]!.nameConstraints;
+      if (!nc) continue;
+      const why = nameConstraintViolation(exts[i]!, i === 0, nc, `the nameConstraints of ${at(j)}`);
+      if (why) return { kind: 'name-constraints', depth: i, why: `${at(i)} ${why} (RFC 5280 §4.2.1.10)` };
     }
   }
   // The links as OpenSSL checks them (key identifiers, any other extension it rejects).

@@ -12,6 +12,8 @@
  *   parsePolicyTable                   → PolicySyntaxError naming FILE:LINE
  *   parseMaterial (PEM / DER, `tlsa`)  → DaneSmtpError('USAGE'), one line
  *   parseZoneTlsa (`tlsa` RRset text)  → DaneSmtpError('USAGE'), one line
+ *   readCertExtensions (X.509 DER)     → never throws (a value or a one-line reason), and the
+ *                                        name-constraint / critical-extension checks on its value never throw
  *
  * No vitest here: this module also runs from dist/ under plain node.
  */
@@ -29,6 +31,8 @@ import { PolicySyntaxError, parsePolicyTable } from '../../src/policy/table.js';
 import { MAX_UNREAD_BYTES, ReplyReader, parseEhloExtensions, parseReplies } from '../../src/smtp/reply.js';
 import { parseMaterial } from '../../src/tools/tlsa/material.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
+import { nameConstraintViolation, unhandledExtension } from '../../src/x509/constraints.js';
+import { readCertExtensions, type NameConstraints } from '../../src/x509/extensions.js';
 
 /** The project root (where package.json is), from test/fuzz or dist/test/fuzz. */
 export const ROOT = (() => {
@@ -170,6 +174,36 @@ export function checkZoneTlsa(text: string, what = 'fuzz'): void {
   onlyThrows(DaneSmtpError, () => parseZoneTlsa(text, what), isUsage);
 }
 
+/** A constraint of every form the checker knows, so that every certificate's names meet one. */
+const EVERY_FORM: NameConstraints = {
+  permitted: [
+    { form: 'dNSName', text: 'example.com' },
+    { form: 'rfc822Name', text: '.example.com' },
+    { form: 'iPAddress', bytes: Buffer.from([192, 0, 2, 0, 255, 255, 255, 0]) },
+    { form: 'directoryName', rdns: [[{ type: '2.5.4.6', tag: 0x13, value: Buffer.from('DE') }]] },
+    { form: 'uniformResourceIdentifier', text: '.example.com' },
+  ],
+  excluded: [{ form: 'dNSName', text: 'bad.example.com' }, { form: 'otherName', typeId: '1.3.6.1.5.5.7.8.9' }],
+  critical: true,
+};
+
+/** readCertExtensions never throws; a reason is one line; the path checks on its value never throw. */
+export function checkCertExtensions(der: Buffer): void {
+  const r = readCertExtensions(der);
+  if (!r.ok) {
+    must(typeof r.why === 'string' && r.why.length > 0 && !/\n/.test(r.why), `not a one-line reason: ${JSON.stringify(r.why)}`);
+    return;
+  }
+  for (const why of [
+    unhandledExtension(r.value),
+    r.value.nameConstraints && nameConstraintViolation(r.value, true, r.value.nameConstraints, 'X'),
+    nameConstraintViolation(r.value, true, EVERY_FORM, 'X'),
+    nameConstraintViolation(r.value, false, EVERY_FORM, 'X'),
+  ]) {
+    must(why === undefined || (typeof why === 'string' && !/\n/.test(why)), `not a one-line sentence: ${JSON.stringify(why)}`);
+  }
+}
+
 // ---------------------------------------------------------------- targets
 
 export interface ParserTarget {
@@ -266,6 +300,12 @@ function materialSeeds(): Buffer[] {
   ];
 }
 
+/** Fixed DER certificates: the material chain and a CA with names and constraints of every form. */
+function x509Seeds(): Buffer[] {
+  const pems = ['material/chain.pem', 'material/root.pem', 'x509/constrained-ca.pem'].map((f) => readFileSync(join(ROOT, 'test', 'fuzz', 'seeds', f), 'latin1')).join('');
+  return [...pems.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1]!, 'base64'));
+}
+
 export const TARGETS: readonly ParserTarget[] = [
   {
     name: 'dns',
@@ -344,6 +384,19 @@ export const TARGETS: readonly ParserTarget[] = [
     dictionary: rrsetTokens.map(b),
     maxLen: 2000,
     file: (input) => ({ ext: '.txt', content: input }),
+  },
+  {
+    name: 'x509',
+    corpus: 'x509-extensions',
+    run: checkCertExtensions,
+    seeds: x509Seeds,
+    dictionary: [
+      [0x06, 0x03, 0x55, 0x1d, 0x11], [0x06, 0x03, 0x55, 0x1d, 0x1e], [0x06, 0x03, 0x55, 0x1d, 0x13], [0x01, 0x01, 0xff], [0x01, 0x01, 0x00],
+      [0xa0], [0xa1], [0xa3], [0xa4], [0x80, 0x01, 0x00], [0x80, 0x01, 0x01], [0x81, 0x01, 0x00], [0x82], [0x81], [0x86], [0x87, 0x04], [0x87, 0x08], [0x88],
+      [0x30, 0x00], [0x31, 0x00], [0x30, 0x80], [0x30, 0x81], [0x30, 0x82], [0x04, 0x00], [0x16], [0x0c], [0x13], [0x1e], [0x1c], [0x2e],
+    ].map((x) => Buffer.from(x)),
+    maxLen: 4096,
+    file: hexFile,
   },
 ];
 

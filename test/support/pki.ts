@@ -48,6 +48,16 @@ export interface CertSpec {
   keyUsage?: string | null;
   /** Replace the basicConstraints extension: an OpenSSL config value, e.g. 'critical,DER:30:03:01:01'. */
   basicConstraints?: string;
+  /**
+   * A nameConstraints extension (RFC 5280 §4.2.1.10), critical unless `critical: false`:
+   * permitted/excluded subtrees as OpenSSL config names ('DNS:example.net', 'IP:192.0.2.0/255.255.255.0',
+   * 'dirName:…' is not supported here), or `raw`, an OpenSSL config value such as 'critical,DER:30:00'.
+   */
+  nameConstraints?: { permitted?: string[]; excluded?: string[]; critical?: boolean } | { raw: string };
+  /** Extra extensions: OID, criticality and the extnValue content as DER bytes (default: an ASN.1 NULL). */
+  extraExtensions?: { oid: string; critical: boolean; der?: Buffer }[];
+  /** An emailAddress attribute in the subject, after the CN. */
+  subjectEmail?: string;
 }
 
 export interface Issued {
@@ -150,6 +160,21 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
   if (!selfSigned) ext.push('authorityKeyIdentifier = keyid:always');
   const sans = spec.sans ?? [];
   if (sans.length > 0) ext.push('subjectAltName = @alt_names');
+  const nc = spec.nameConstraints;
+  if (nc && 'raw' in nc) ext.push(`nameConstraints = ${nc.raw}`);
+  else if (nc) {
+    const trees = [
+      ...(nc.permitted ?? []).map((n) => `permitted;${n}`),
+      ...(nc.excluded ?? []).map((n) => `excluded;${n}`),
+    ];
+    for (const t of trees) if (/[,\r\n]/.test(t)) throw new Error(`invalid name constraint ${JSON.stringify(t)}`);
+    ext.push(`nameConstraints = ${nc.critical === false ? '' : 'critical,'}${trees.join(',')}`);
+  }
+  for (const x of spec.extraExtensions ?? []) {
+    if (!/^\d+(\.\d+)+$/.test(x.oid)) throw new Error(`invalid OID ${x.oid}`);
+    const der = x.der ?? Buffer.from([0x05, 0x00]);
+    ext.push(`${x.oid} = ${x.critical ? 'critical,' : ''}DER:${[...der].map((v) => v.toString(16).padStart(2, '0')).join(':')}`);
+  }
 
   return [
     '[ req ]',
@@ -159,6 +184,7 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
     'string_mask = utf8only',
     '[ dn ]',
     `CN = ${confValue(cn)}`,
+    ...(spec.subjectEmail !== undefined ? [`emailAddress = ${confValue(spec.subjectEmail)}`] : []),
     '[ ca ]',
     'default_ca = CA_default',
     '[ CA_default ]',
@@ -167,11 +193,12 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
     'default_md = default',
     'policy = policy_any',
     'unique_subject = no',
-    'email_in_dn = no',
+    `email_in_dn = ${spec.subjectEmail !== undefined ? 'yes' : 'no'}`,
     'rand_serial = yes',
     'preserve = yes',
     '[ policy_any ]',
     'commonName = supplied',
+    ...(spec.subjectEmail !== undefined ? ['emailAddress = supplied'] : []),
     '[ ext ]',
     ...ext,
     '[ alt_names ]',

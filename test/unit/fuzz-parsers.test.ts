@@ -9,6 +9,7 @@
  *   parsePolicyTable                   → PolicySyntaxError naming FILE:LINE
  *   parseMaterial (PEM / DER, `tlsa`)  → DaneSmtpError('USAGE')
  *   parseZoneTlsa (`tlsa` RRset text)  → DaneSmtpError('USAGE')
+ *   readCertExtensions (X.509 DER)     → never throws; name-constraint / critical-extension checks on its value never throw
  *
  * The contracts (the check* functions) are shared with the coverage-guided fuzzer
  * (test/fuzz/targets.ts, test/unit/fuzz-coverage.test.ts, `npm run fuzz`). Inputs that ever
@@ -19,6 +20,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   TARGETS,
+  checkCertExtensions,
   checkDnsMessage,
   checkMaterial,
   checkPolicyTable,
@@ -229,6 +231,36 @@ describe('fuzz: key material (parseMaterial → DaneSmtpError USAGE only)', () =
         checkZoneTlsa(tokens.join(' '), 'fuzz.txt');
       }),
       params(0x7672_0034, 3000),
+    );
+  });
+});
+
+// ---------------------------------------------------------------- X.509 extensions for the path checks
+
+describe('fuzz: certificate extensions (readCertExtensions never throws; the constraint checks neither)', () => {
+  const seedCerts = TARGETS.find((t) => t.name === 'x509')!.seeds();
+  it('mutated certificates (names, subjectAltName, nameConstraints, critical flags)', () => {
+    const mutated = fc
+      .tuple(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat(), { nil: undefined }),
+      )
+      .map(([which, edits, cut]) => {
+        let b = Buffer.from(seedCerts[which % seedCerts.length]!);
+        for (const [pos, value, op] of edits) {
+          const p = pos % b.length;
+          if (op === 'set') b[p] = value;
+          else if (op === 'insert') b = Buffer.concat([b.subarray(0, p), Buffer.from([value]), b.subarray(p)]);
+          else b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1)]);
+        }
+        return cut === undefined ? b : b.subarray(0, cut % (b.length + 1));
+      });
+    fc.assert(
+      fc.property(mutated, (bytes) => {
+        checkCertExtensions(bytes);
+      }),
+      params(0x7672_0040, 3000),
     );
   });
 });
