@@ -113,7 +113,10 @@ describe('policy levels (Postfix smtp_tls_policy_maps)', () => {
   it('verify and secure: PKIX with the given CA file and host-name matching', async () => {
     // The lab's RSA root, as the ta-201-root receiver serves it (leaf, intermediate, root).
     const rx = world.receiverList.find((r) => r.name === 'mx.ta-201-root.test')!;
-    const { stdout } = await execFileAsync('openssl', ['s_client', '-starttls', 'smtp', '-connect', `${rx.address}:25`, '-showcerts'], { timeout: 15_000 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+    // stdin closed at once: s_client prints the chain, sees EOF and quits (no wait for the timeout).
+    const sclient = execFileAsync('openssl', ['s_client', '-starttls', 'smtp', '-connect', `${rx.address}:25`, '-showcerts'], { timeout: 15_000 });
+    sclient.child.stdin?.end();
+    const { stdout } = await sclient.catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
     const pems = stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     expect(pems.length).toBe(3);
     const ca = join(dir, 'ca.pem');
@@ -134,6 +137,31 @@ describe('policy levels (Postfix smtp_tls_policy_maps)', () => {
     const viaRelay = await send('elsewhere.test', ['--nexthop', '[mx.no-tlsa.test]']);
     expect(viaRelay.run.code).toBe(EXIT.OK);
     expect(viaRelay.got[0]).toMatchObject({ receiver: 'mx.no-tlsa.test', tls: true });
+  });
+
+  it('[IP address]:port next hops: no DNS at all; dane is opportunistic, dane-only defers, encrypt and fingerprint work', async () => {
+    const rx = world.receiverList.find((r) => r.name === 'mx.ee-311.test')!;
+    const hop = `[${rx.address}]:${rx.port}`;
+    // Level dane (the default): DANE cannot apply to an address, TLS is opportunistic.
+    const viaDefault = await send('elsewhere.test', ['--nexthop', hop]);
+    expect(viaDefault.run.code, viaDefault.run.stderr).toBe(EXIT.OK);
+    expect(viaDefault.line).toMatchObject({ verdict: 'opportunistic', host: rx.address, address: rx.address, tls: true, nextHop: hop });
+    expect(viaDefault.got).toHaveLength(1);
+    expect(viaDefault.got[0]).toMatchObject({ receiver: 'mx.ee-311.test', tls: true, servername: null });
+    // dane-only: deferred, nothing connected.
+    const only = policyFile('ip-dane-only', `${hop} dane-only\n`);
+    const before = world.receivers.connectionsTo('mx.ee-311.test').length;
+    const deferred = await send('elsewhere.test', ['--nexthop', hop, '--policy', only]);
+    expect(deferred.run.code).toBe(EXIT.TEMPFAIL);
+    expect(deferred.line).toMatchObject({ verdict: 'tempfail', level: 'dane-only', policySource: `${only}:1` });
+    expect(deferred.got).toEqual([]);
+    expect(world.receivers.connectionsTo('mx.ee-311.test').length).toBe(before);
+    // encrypt and fingerprint from a Postfix table with address-literal keys.
+    const first = await check([hop]);
+    const leaf = (first.line?.hosts as { attempts: { chain: { spkiSha256: string }[] }[] }[])[0]!.attempts[0]!.chain[0]!;
+    const p = policyFile('ip-levels', `[${rx.address}] encrypt\n${hop} fingerprint match=${leaf.spkiSha256}\n`);
+    expect((await check(['--policy', p, `[${rx.address}]`])).line).toMatchObject({ verdict: 'encrypt-unauthenticated', level: 'encrypt', policySource: `${p}:1` });
+    expect((await check(['--policy', p, hop])).line).toMatchObject({ verdict: 'fingerprint-authenticated', policySource: `${p}:2` });
   });
 
   it('--dane-insecure-mx: DANE for a secure host behind an insecure MX RRset (RFC 7672 §2.2.1)', async () => {
