@@ -1,10 +1,11 @@
 /**
  * Certificates for the lab receivers, made with test/support/pki.ts: two shared CA
  * hierarchies (ECDSA and RSA: root -> intermediate) and one leaf per receiver, plus TLSA
- * association data computed from them.
+ * association data computed from them. A receiver may have an intermediate of its own
+ * (under the shared root) carrying extensions such as nameConstraints.
  */
 import { createHash } from 'node:crypto';
-import { makeCert, type Issued, type KeyType } from '../support/pki.js';
+import { makeCert, type CertSpec, type Issued, type KeyType } from '../support/pki.js';
 
 export type CaFamily = 'ecdsa' | 'rsa';
 
@@ -24,6 +25,14 @@ export interface CertProfile {
   selfSigned?: boolean;
   /** What the server sends (default 'full' = leaf + intermediate + root). */
   served?: 'leaf' | 'leaf+intermediate' | 'full';
+  /**
+   * An intermediate CA of this receiver's own (under the family's shared root) instead of the
+   * shared one, with these extensions (test/support/pki.ts CertSpec: nameConstraints, RFC 5280
+   * §4.2.1.10; extraExtensions, e.g. an unrecognized critical one, §4.2).
+   */
+  intermediate?: Pick<CertSpec, 'nameConstraints' | 'extraExtensions'>;
+  /** Extra leaf extensions (CertSpec extraExtensions), e.g. an unrecognized critical one (RFC 5280 §4.2). */
+  leafExtensions?: CertSpec['extraExtensions'];
 }
 
 export interface Ca {
@@ -50,19 +59,34 @@ export async function makeCa(family: CaFamily): Promise<Ca> {
   return { root, intermediate };
 }
 
-async function makeLeaf(host: string, profile: CertProfile, cas: Record<CaFamily, Ca>): Promise<{ leaf: Issued; ca?: Ca }> {
+/** The CA a receiver's leaf comes from: none (self-signed), the shared one, or its own intermediate under the shared root. */
+async function hostCa(host: string, profile: CertProfile, cas: Record<CaFamily, Ca>): Promise<Ca | undefined> {
+  if (profile.selfSigned) return undefined;
+  const family = profile.ca ?? 'ecdsa';
+  const shared = cas[family];
+  if (!profile.intermediate) return shared;
+  const intermediate = await makeCert({
+    cn: `DANE Lab ${family.toUpperCase()} Intermediate for ${host}`,
+    key: family,
+    ca: true,
+    issuer: shared.root,
+    ...profile.intermediate,
+  });
+  return { root: shared.root, intermediate };
+}
+
+async function makeLeaf(host: string, profile: CertProfile, ca: Ca | undefined): Promise<Issued> {
   const now = Date.now();
   const names = profile.names === null ? [] : (profile.names ?? [host]);
   const cn = profile.cn ?? names[0] ?? host;
-  const ca = profile.selfSigned ? undefined : cas[profile.ca ?? 'ecdsa'];
-  const leaf = await makeCert({
+  return makeCert({
     cn,
     sans: names,
     key: profile.key ?? 'ecdsa',
     ...(profile.expired ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now - DAY) } : {}),
+    ...(profile.leafExtensions ? { extraExtensions: profile.leafExtensions } : {}),
     ...(ca ? { issuer: ca.intermediate } : {}),
   });
-  return ca ? { leaf, ca } : { leaf };
 }
 
 export async function makeHostCerts(
@@ -71,11 +95,11 @@ export async function makeHostCerts(
   cas: Record<CaFamily, Ca>,
   withUnserved: boolean,
 ): Promise<HostCerts> {
-  const [main, other] = await Promise.all([
-    makeLeaf(host, profile, cas),
-    withUnserved ? makeLeaf(host, profile, cas) : Promise.resolve(undefined),
+  const ca = await hostCa(host, profile, cas);
+  const [leaf, other] = await Promise.all([
+    makeLeaf(host, profile, ca),
+    withUnserved ? makeLeaf(host, profile, ca) : Promise.resolve(undefined),
   ]);
-  const { leaf, ca } = main;
   const served = profile.served ?? 'full';
   let servedPem = leaf.certPem;
   if (ca && served !== 'leaf') servedPem += ca.intermediate.certPem;
@@ -84,7 +108,7 @@ export async function makeHostCerts(
     leaf,
     ...(ca ? { intermediate: ca.intermediate, root: ca.root } : {}),
     servedPem,
-    ...(other ? { unserved: other.leaf } : {}),
+    ...(other ? { unserved: other } : {}),
   };
 }
 

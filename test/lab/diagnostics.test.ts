@@ -37,6 +37,11 @@ const EXPECTED: Record<string, string[]> = {
   'tlsa-denial-missing.test': ['tlsa-bogus'],
   'sig-expiring.test': ['rrsig-expires-soon', 'rrsig-expires-soon', 'no-rollover-slack'],
   'unsupported-ds.test': [],
+  'ta-nc-outside.test': ['ta-chain-invalid'],
+  'ta-nc-excluded-below.test': ['ta-chain-invalid'],
+  'ta-critical-ext-fallback.test': ['ta-chain-invalid'],
+  'ta-nc-inside.test': [],
+  'ee-ignores-constraints.test': ['no-rollover-slack'],
 };
 
 let world: World | undefined;
@@ -112,6 +117,17 @@ describe('check --json findings on lab domains', () => {
     expect(findingsOf('dnskey-unknown.test')[0]!.message).toMatch(/EDE 9\b/);
     expect(findingsOf('ds-wrong-digest.test')[0]!.message).toMatch(/EDE 9\b/);
     expect(findingsOf('nsec3-missing.test')[0]!.message).toMatch(/EDE 1[02]\b/);
+  });
+
+  it('ta-chain-invalid says which RFC 5280 rule the DANE-TA chain breaks (name constraints, critical extension)', () => {
+    for (const d of ['ta-nc-outside.test', 'ta-nc-excluded-below.test']) {
+      const [f] = findingsOf(d);
+      expect(f).toMatchObject({ severity: 'error', host: `mx.${d}` });
+      expect(f!.message).toMatch(/nameConstraints.*RFC 5280 §4\.2\.1\.10/);
+    }
+    const [c] = findingsOf('ta-critical-ext-fallback.test');
+    expect(c).toMatchObject({ severity: 'error', host: 'mx1.ta-critical-ext-fallback.test' });
+    expect(c!.message).toMatch(/critical extension.*1\.3\.6\.1\.4\.1\.32473\.1\.1.*RFC 5280 §4\.2/);
   });
 
   it('the human output has a "fix:" line per finding', async () => {

@@ -156,6 +156,9 @@ function single(
 
 const wrong: Partial<TlsaFrom> = { spoil: 'wrong' };
 
+/** An extension no client recognizes (an OID under the documentation PEN, RFC 5612), marked critical. */
+const unknownCritical = [{ oid: '1.3.6.1.4.1.32473.1.1', critical: true }];
+
 // ---------------------------------------------------------------------------------------
 
 export const scenarios: Scenario[] = [
@@ -189,6 +192,11 @@ export const scenarios: Scenario[] = [
   single('ee-ignores-names-dates', 'RFC 7672 §3.1.1: DANE-EE(3) ignores names and dates: an expired self-signed leaf naming another host authenticates', 'dane-authenticated', {
     signing: 'ecdsa-nsec3',
     host: { name: 'mx.ee-ignores-names-dates.test', tls: { selfSigned: true, expired: true, names: ['other-host.invalid'] } },
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+  }),
+  single('ee-ignores-constraints', 'RFC 7672 §3.1.1: DANE-EE(3) checks nothing beyond the match: a leaf with an unrecognized critical extension, under a CA whose nameConstraints exclude its name, authenticates with 3 1 1', 'dane-authenticated', {
+    signing: 'ecdsa-nsec3',
+    host: { name: 'mx.ee-ignores-constraints.test', tls: { leafExtensions: unknownCritical, intermediate: { nameConstraints: { permitted: ['DNS:elsewhere.test'] } } } },
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
   }),
   single('usable-beside-unusable', 'RFC 7672 §3.1.3: an unusable 4 1 1 record is ignored, the matching 3 1 1 beside it authenticates', 'dane-authenticated', {
@@ -250,6 +258,41 @@ export const scenarios: Scenario[] = [
       },
     ],
     hosts: [{ name: 'mx.ta-cname-mxname.test', tls: { names: ['mx.ta-cname-mxname.test'] } }],
+  },
+  // --- DANE-TA path checks: name constraints, critical extensions (RFC 7671 §5.2.2 "the usual
+  // checks", RFC 5280 §4.2, §4.2.1.10, §6.1.4 (g)) -----------------------------------------------
+  single('ta-nc-outside', 'RFC 7672 §3.1.2 / RFC 5280 §4.2.1.10: DANE-TA(2) 2 0 1 of an intermediate whose nameConstraints permit only elsewhere.test; the leaf names the MX host, outside them → the only MX fails → tempfail', 'tempfail', {
+    host: { name: 'mx.ta-nc-outside.test', tls: { intermediate: { nameConstraints: { permitted: ['DNS:elsewhere.test'] } } } },
+    tlsa: (h) => [tlsa(h, 2, 0, 1, { cert: 'intermediate' })],
+  }),
+  single('ta-nc-inside', 'RFC 7672 §3.1.2 / RFC 5280 §4.2.1.10: DANE-TA(2) 2 0 1 of an intermediate whose nameConstraints permit the MX host’s domain; the leaf is inside them → authenticated', 'dane-authenticated', {
+    host: { name: 'mx.ta-nc-inside.test', tls: { intermediate: { nameConstraints: { permitted: ['DNS:ta-nc-inside.test'] } } } },
+    tlsa: (h) => [tlsa(h, 2, 0, 1, { cert: 'intermediate' })],
+  }),
+  single('ta-nc-excluded-below', 'RFC 5280 §6.1.4 (g) / §4.2.1.10: DANE-TA(2) 2 1 1 of the root; the intermediate below it excludes the MX host’s domain, which the leaf names → tempfail', 'tempfail', {
+    signing: 'ecdsa-nsec3',
+    host: { name: 'mx.ta-nc-excluded-below.test', tls: { intermediate: { nameConstraints: { excluded: ['DNS:ta-nc-excluded-below.test'] } } } },
+    tlsa: (h) => [tlsa(h, 2, 1, 1, { cert: 'root' })],
+  }),
+  {
+    domain: 'ta-critical-ext-fallback.test',
+    description: 'RFC 5280 §4.2 / RFC 7672 §2.2: MX 10’s DANE-TA(2) chain has a leaf with an unrecognized critical extension → that host fails and is skipped; MX 20 (2 1 1) authenticates',
+    expect: { verdict: 'dane-authenticated', hosts: ['mx2.ta-critical-ext-fallback.test'], sni: 'mx2.ta-critical-ext-fallback.test' },
+    zones: [
+      {
+        name: 'ta-critical-ext-fallback.test',
+        signing: 'rsa-nsec',
+        records: [
+          mx('ta-critical-ext-fallback.test', 10, 'mx1.ta-critical-ext-fallback.test'),
+          mx('ta-critical-ext-fallback.test', 20, 'mx2.ta-critical-ext-fallback.test'),
+          a('mx1.ta-critical-ext-fallback.test'),
+          a('mx2.ta-critical-ext-fallback.test'),
+          tlsa('mx1.ta-critical-ext-fallback.test', 2, 1, 1, { cert: 'intermediate' }),
+          tlsa('mx2.ta-critical-ext-fallback.test', 2, 1, 1, { cert: 'intermediate' }),
+        ],
+      },
+    ],
+    hosts: [{ name: 'mx1.ta-critical-ext-fallback.test', tls: { leafExtensions: unknownCritical } }, { name: 'mx2.ta-critical-ext-fallback.test' }],
   },
 
   // --- Unusable records → encrypt-unauthenticated (RFC 7672 §2.2, §3.1.3) -----------------
