@@ -46,10 +46,10 @@ import {
   type TlsaParams,
 } from '../tools/tlsa/records.js';
 import { parseZoneTlsa } from '../tools/tlsa/zone.js';
-import { verifyServed, type VerifyReport } from '../tools/tlsa/verify.js';
-import { answerFailed } from '../dane/plan.js';
+import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
+import { answerFailed, findTlsaBase } from '../dane/plan.js';
 import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { hostPort, parseRecordText, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
+import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../smtp/served-chain.js';
 
 export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
@@ -244,6 +244,8 @@ export interface HostAddresses {
   warnings: string[];
   /** The A and AAAA answers, when the addresses came from a DNS resolver. */
   dns?: { type: 'A' | 'AAAA'; status: string; proof: string; records: string[]; cnameChain: string[]; reason?: string }[];
+  /** The A and AAAA answers themselves (the TLSA base domain is chosen from them). */
+  answers?: DnsAnswer<string>[];
 }
 
 /**
@@ -251,7 +253,7 @@ export interface HostAddresses {
  * resolved (A, then AAAA, as plan.ts does) with `resolver` when one is configured, else with
  * the system resolver.
  */
-async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo): Promise<HostAddresses> {
+async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo, mtaWarnings = true): Promise<HostAddresses> {
   if (spec.isAddress) return { addresses: [spec.host], source: 'given', errors: [], warnings: [] };
   if (!resolver) {
     try {
@@ -269,14 +271,14 @@ async function hostAddresses(spec: { host: string; isAddress: boolean }, resolve
   }
   const addresses = [...new Set([...(a.status === 'data' ? a.records : []), ...(aaaa.status === 'data' ? aaaa.records : [])])];
   if (addresses.length === 0 && errors.length === 0) errors.push(`${spec.host} has no A or AAAA records (${a.status}, ${aaaa.status})`);
-  if (addresses.length > 0 && resolver.validates) {
+  if (mtaWarnings && addresses.length > 0 && resolver.validates) {
     const weak = [a, aaaa].filter((x) => x.status !== 'failed' && x.proof !== 'secure');
     if (weak.length) {
       warnings.push(`the ${weak.map((x) => x.qtype).join(' and ')} records of ${spec.host} are ${weak[0]!.proof}: a sending MTA does not look up TLSA for it (RFC 7672 §2.2.2)`);
     }
   }
   const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
-  if (addresses.length > 0 && expanded !== spec.host) {
+  if (mtaWarnings && addresses.length > 0 && expanded !== spec.host) {
     warnings.push(`${spec.host} is an alias of ${expanded}: a sending MTA looks for TLSA at ${expanded} first when the CNAME chain is secure (RFC 7672 §2.2.2)`);
   }
   const dns = [a, aaaa].map((x) => ({
@@ -287,7 +289,7 @@ async function hostAddresses(spec: { host: string; isAddress: boolean }, resolve
     cnameChain: x.cnameChain,
     ...(x.reason ? { reason: x.reason } : {}),
   }));
-  return { addresses, source: resolver.text, errors, warnings, dns };
+  return { addresses, source: resolver.text, errors, warnings, dns, answers: [a, aaaa] };
 }
 
 /** Served chains grouped: addresses serving the same certificates (in the same order) together. */
@@ -427,8 +429,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   }
   const connectPort = connect?.port ?? 25;
   const port = o.port !== undefined ? portOption(o.port, '--port') : connect ? connectPort : 25;
-  const owner = ownerName(host, port);
-  const sni = o.sni !== undefined ? parseHostName(o.sni, '--sni') : host;
+  const sniOption = o.sni !== undefined ? parseHostName(o.sni, '--sni') : undefined;
 
   const warn = (w: string) => {
     if (!o.json) io.stderr(`dane-smtp: warning: ${w}\n`);
@@ -471,17 +472,72 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       }
     }
   }
+  // --verify --connect HOST (no --host): the TLSA base domain is the one a sending MTA uses
+  // (RFC 7672 §2.2.2, the rules of plan.ts findTlsaBase): the CNAME-expanded name first when
+  // the address records are secure, the original name when only the first CNAME is secure,
+  // none when they are insecure (DANE does not apply). It is then the default SNI and the
+  // DANE-TA reference identifier (RFC 7672 §2.2.3, §3.2.2).
+  const selectBase = o.verify === true && connect !== undefined && !connect.isAddress && o.host === undefined;
+  let hostAddrs: HostAddresses | undefined;
+  let tlsaAnswer: DnsAnswer<TlsaData> | undefined;
+  let baseReport: TlsaBaseReport | undefined;
+  let noTlsa: string | undefined;
+  if (selectBase && addressResolver) {
+    hostAddrs = await hostAddresses(connect, addressResolver, io, false);
+    const answered = (hostAddrs.answers ?? []).filter((x) => !answerFailed(x));
+    if (hostAddrs.addresses.length > 0 && answered.length > 0) {
+      const chosen = describeTlsaBase(host, port, await findTlsaBase(addressResolver.resolver, host, answered, port));
+      baseReport = chosen.report;
+      tlsaAnswer = chosen.answer;
+      noTlsa = chosen.noTlsa;
+      if (chosen.report.base) host = chosen.report.base;
+    }
+  }
+  if (!baseReport) {
+    const qname = ownerName(host, port).slice(0, -1);
+    const [t, h] = await Promise.all([
+      o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
+      hostAddrs
+        ? hostAddrs
+        : connect
+          ? resolverDown && !connect.isAddress
+            ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
+            : hostAddresses(connect, addressResolver, io, !o.verify || !selectBase)
+          : undefined,
+    ]);
+    tlsaAnswer = t;
+    hostAddrs = h;
+    if (o.verify) {
+      const why = selectBase
+        ? `the addresses of ${host} could not be looked up, so the TLSA base domain cannot be chosen as a sending MTA does (RFC 7672 §2.2.2): TLSA is looked up at ${host} itself`
+        : o.host !== undefined
+          ? `the TLSA base domain ${host} is given with --host: no RFC 7672 §2.2.2 selection`
+          : `--connect gives an address: the TLSA base domain ${host} is taken from --sni, with no RFC 7672 §2.2.2 selection`;
+      baseReport = {
+        base: host,
+        owner: ownerName(host, port),
+        selection: 'given',
+        daneApplies: null,
+        queried: t ? [{ owner: `${t.qname}.`, status: t.status, proof: t.proof, records: t.records.length }] : [],
+        reason: why,
+      };
+    }
+  }
+  const owner = ownerName(host, port);
   const qname = owner.slice(0, -1);
-  const [tlsaAnswer, hostAddrs] = await Promise.all([
-    o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
-    connect
-      ? resolverDown && !connect.isAddress
-        ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
-        : hostAddresses(connect, addressResolver, io)
-      : undefined,
-  ]);
+  const sni = sniOption ?? host;
   if (o.verify) {
-    answer = tlsaAnswer ?? { qname, qtype: 'TLSA', status: 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: resolverDown ?? 'no resolver' };
+    answer = tlsaAnswer ?? {
+      qname,
+      qtype: 'TLSA',
+      status: noTlsa ? 'nodata' : 'failed',
+      proof: 'indeterminate',
+      records: [],
+      ttl: 0,
+      cnameChain: [qname],
+      canonicalName: qname,
+      reason: noTlsa ? 'not looked up' : (resolverDown ?? 'no resolver'),
+    };
   }
   if (hostAddrs) warnings.push(...hostAddrs.warnings);
 
@@ -515,7 +571,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   // ---- verify (+ rollover)
   if (o.verify) {
     const now = io.now();
-    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now });
+    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now, ...(noTlsa ? { noTlsa } : {}) });
     const perAddress = results.map((c) => {
       const report = verifyOne(c.ok ? c.chain : []);
       if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
@@ -523,7 +579,8 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       return { connected: c, report };
     });
     const base = verifyOne([]);
-    const verdict = overallVerdict(perAddress, hostAddrs!.errors);
+    // DANE does not apply (or cannot be told): that is the verdict, said once.
+    const verdict = noTlsa ? { authenticated: false, summary: `NOT authenticated: ${[...hostAddrs!.errors, noTlsa].join('; ')}` } : overallVerdict(perAddress, hostAddrs!.errors);
 
     let rollover: MultiRollover | undefined;
     if (next) {
@@ -548,7 +605,8 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
           port,
           resolver: resolverJson ?? null,
           hostAddresses: addressesJson,
-          dns: base.dns,
+          tlsaBase: baseReport ?? null,
+          dns: noTlsa ? null : base.dns,
           addresses: perAddress.map(({ connected: c, report }) => {
             const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
             return { address: c.address, port: connectPort, connect: summaryOf(c), ...rest };
@@ -562,11 +620,11 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       );
     } else {
       warnings.forEach(warn);
-      const parts = [renderTlsaHeader(base, resolverText) + addressLine()];
+      const parts = [addressLine() + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, resolverText))];
       for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c)));
       parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
       io.stdout(parts.join('\n'));
-      if (rollover) io.stdout(`\n${renderMultiRollover(owner, `from DNS, ${answer!.proof}`, rollover)}`);
+      if (rollover) io.stdout(`\n${renderMultiRollover(owner, noTlsa ? 'not looked up' : `from DNS, ${answer!.proof}`, rollover)}`);
     }
     return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
   }
