@@ -10,10 +10,18 @@
  * generating records uses --resolver when given, else the system resolver. An address
  * literal (`--connect 192.0.2.1:25`, `[2001:db8::1]:25`) is the one address used.
  *
+ * `--verify --connect HOST` without --host looks TLSA up where a sending MTA would (RFC 7672
+ * §2.2.2, plan.ts findTlsaBase, shared with check/send): at the CNAME-expanded name of HOST
+ * first, then at HOST, when its address records are secure; at HOST only when the chain is
+ * insecure but its first CNAME is secure; nowhere when the address records are insecure
+ * (DANE does not apply: that is the verdict). The base found is the owner, the default SNI
+ * and the DANE-TA reference identifier. --host (or --sni with an address) gives it instead.
+ *
  * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready
- * (with --verify: any address not authenticated, an address that cannot be connected to
- * or a failed address lookup counts; --next: ready only when the RRset covers the key of
- * every address and the next key); 64 usage or input error (DaneSmtpError USAGE, printed
+ * (with --verify: any address not authenticated, an address that cannot be connected to,
+ * a failed address lookup, or DANE not applying to the host (insecure address records)
+ * counts; --next: ready only when the RRset covers the key of every address and the next
+ * key); 64 usage or input error (DaneSmtpError USAGE, printed
  * as one line by main.ts); 69 --connect failed while generating records (for any address:
  * the records of the other addresses are still printed).
  */
@@ -846,9 +854,9 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .description('generate TLSA records from a certificate, chain, key or live server; check the published records (--verify) and rollover readiness (--next)')
     .argument('[file]', 'certificate, chain, public or private key (PEM or DER, auto-detected); - reads standard input')
     .option('--connect <host[:port]>', 'take the chain from a live server, every address of the host (STARTTLS; implicit TLS on port 465); default port 25')
-    .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA host)')
+    .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA base domain)')
     .addOption(new Option('--tls <mode>', 'with --connect: starttls or implicit (default: implicit on port 465, STARTTLS otherwise)'))
-    .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name)')
+    .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name; with --verify, the one a sending MTA uses, RFC 7672 §2.2.2)')
     .option('--port <n>', 'port in the owner name (default: the --connect port, else 25)')
     .option('--usage <u>', 'certificate usage: 3 (dane-ee, default), 2 (dane-ta), 1, 0')
     .option('--selector <s>', 'selector: 1 (spki, default) or 0 (cert)')
