@@ -5,23 +5,31 @@
  * would; one STARTTLS SMTP server on a loopback address records the SNI it is sent.
  */
 import * as net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
 import dnsPacket from 'dns-packet';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { reply, ScriptedDnsServer } from '../support/dns-server.js';
 import { runTlsaCli } from '../support/tlsa-cli.js';
-import { makeChain, spkiSha256, type Chain } from '../support/pki.js';
+import { makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
 
 const HOST = 'mx.example.test';
 const TARGET = 'mx.target.test';
 
 /** The leaf names only the CNAME target: DANE-TA authenticates it only with TARGET as reference identifier. */
 let chain: Chain;
+let next: Issued;
+let dir: string;
 const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   chain = await makeChain({ leafCn: TARGET });
+  next = await makeCert({ cn: TARGET, sans: [TARGET], issuer: chain.intermediate });
+  dir = mkdtempSync(join(tmpdir(), 'tlsa-cname-'));
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
 });
@@ -236,5 +244,16 @@ describe('tlsa --verify --connect HOST: the TLSA base domain of RFC 7672 §2.2.2
     expect(r.code).toBe(0);
     expect(r.tlsaAsked).toEqual([`_25._tcp.${HOST}`]);
     expect(r.out).toContain(`TLSA base domain: ${HOST}: the TLSA base domain ${HOST} is given with --host: no RFC 7672 §2.2.2 selection`);
+  });
+
+  it('--next shares the lookup: the RRset at the target is checked and the RRset to publish is for the target', async () => {
+    const nextFile = join(dir, 'next.pem');
+    writeFileSync(nextFile, next.certPem);
+    const r = await verify({ chainSecure: true, firstCnameSecure: true, tlsa: { [TARGET]: [[3, 1, 1, leafSpki()], [3, 1, 1, spkiSha256(next.spkiDer)]], [HOST]: [[3, 1, 1, WRONG]] } }, ['--next', nextFile, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.rollover.status).toBe('ready');
+    for (const z of j.rollover.publishZone) expect(z).toMatch(new RegExp(`^_25\\._tcp\\.mx\\.target\\.test\\. `));
+    expect(r.tlsaAsked).toEqual([`_25._tcp.${TARGET}`]);
   });
 });
