@@ -10,10 +10,18 @@
  * generating records uses --resolver when given, else the system resolver. An address
  * literal (`--connect 192.0.2.1:25`, `[2001:db8::1]:25`) is the one address used.
  *
+ * `--verify --connect HOST` without --host looks TLSA up where a sending MTA would (RFC 7672
+ * §2.2.2, plan.ts findTlsaBase, shared with check/send): at the CNAME-expanded name of HOST
+ * first, then at HOST, when its address records are secure; at HOST only when the chain is
+ * insecure but its first CNAME is secure; nowhere when the address records are insecure
+ * (DANE does not apply: that is the verdict). The base found is the owner, the default SNI
+ * and the DANE-TA reference identifier. --host (or --sni with an address) gives it instead.
+ *
  * Exit codes: 0 records printed / authenticated / ready; 1 not authenticated or not ready
- * (with --verify: any address not authenticated, an address that cannot be connected to
- * or a failed address lookup counts; --next: ready only when the RRset covers the key of
- * every address and the next key); 64 usage or input error (DaneSmtpError USAGE, printed
+ * (with --verify: any address not authenticated, an address that cannot be connected to,
+ * a failed address lookup, or DANE not applying to the host (insecure address records)
+ * counts; --next: ready only when the RRset covers the key of every address and the next
+ * key); 64 usage or input error (DaneSmtpError USAGE, printed
  * as one line by main.ts); 69 --connect failed while generating records (for any address:
  * the records of the other addresses are still printed).
  */
@@ -46,10 +54,10 @@ import {
   type TlsaParams,
 } from '../tools/tlsa/records.js';
 import { parseZoneTlsa } from '../tools/tlsa/zone.js';
-import { verifyServed, type VerifyReport } from '../tools/tlsa/verify.js';
-import { answerFailed } from '../dane/plan.js';
+import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
+import { answerFailed, findTlsaBase } from '../dane/plan.js';
 import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { hostPort, parseRecordText, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
+import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../smtp/served-chain.js';
 
 export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
@@ -244,6 +252,8 @@ export interface HostAddresses {
   warnings: string[];
   /** The A and AAAA answers, when the addresses came from a DNS resolver. */
   dns?: { type: 'A' | 'AAAA'; status: string; proof: string; records: string[]; cnameChain: string[]; reason?: string }[];
+  /** The A and AAAA answers themselves (the TLSA base domain is chosen from them). */
+  answers?: DnsAnswer<string>[];
 }
 
 /**
@@ -251,7 +261,7 @@ export interface HostAddresses {
  * resolved (A, then AAAA, as plan.ts does) with `resolver` when one is configured, else with
  * the system resolver.
  */
-async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo): Promise<HostAddresses> {
+async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo, mtaWarnings = true): Promise<HostAddresses> {
   if (spec.isAddress) return { addresses: [spec.host], source: 'given', errors: [], warnings: [] };
   if (!resolver) {
     try {
@@ -269,14 +279,14 @@ async function hostAddresses(spec: { host: string; isAddress: boolean }, resolve
   }
   const addresses = [...new Set([...(a.status === 'data' ? a.records : []), ...(aaaa.status === 'data' ? aaaa.records : [])])];
   if (addresses.length === 0 && errors.length === 0) errors.push(`${spec.host} has no A or AAAA records (${a.status}, ${aaaa.status})`);
-  if (addresses.length > 0 && resolver.validates) {
+  if (mtaWarnings && addresses.length > 0 && resolver.validates) {
     const weak = [a, aaaa].filter((x) => x.status !== 'failed' && x.proof !== 'secure');
     if (weak.length) {
       warnings.push(`the ${weak.map((x) => x.qtype).join(' and ')} records of ${spec.host} are ${weak[0]!.proof}: a sending MTA does not look up TLSA for it (RFC 7672 §2.2.2)`);
     }
   }
   const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
-  if (addresses.length > 0 && expanded !== spec.host) {
+  if (mtaWarnings && addresses.length > 0 && expanded !== spec.host) {
     warnings.push(`${spec.host} is an alias of ${expanded}: a sending MTA looks for TLSA at ${expanded} first when the CNAME chain is secure (RFC 7672 §2.2.2)`);
   }
   const dns = [a, aaaa].map((x) => ({
@@ -287,7 +297,7 @@ async function hostAddresses(spec: { host: string; isAddress: boolean }, resolve
     cnameChain: x.cnameChain,
     ...(x.reason ? { reason: x.reason } : {}),
   }));
-  return { addresses, source: resolver.text, errors, warnings, dns };
+  return { addresses, source: resolver.text, errors, warnings, dns, answers: [a, aaaa] };
 }
 
 /** Served chains grouped: addresses serving the same certificates (in the same order) together. */
@@ -427,8 +437,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   }
   const connectPort = connect?.port ?? 25;
   const port = o.port !== undefined ? portOption(o.port, '--port') : connect ? connectPort : 25;
-  const owner = ownerName(host, port);
-  const sni = o.sni !== undefined ? parseHostName(o.sni, '--sni') : host;
+  const sniOption = o.sni !== undefined ? parseHostName(o.sni, '--sni') : undefined;
 
   const warn = (w: string) => {
     if (!o.json) io.stderr(`dane-smtp: warning: ${w}\n`);
@@ -471,17 +480,72 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       }
     }
   }
+  // --verify --connect HOST (no --host): the TLSA base domain is the one a sending MTA uses
+  // (RFC 7672 §2.2.2, the rules of plan.ts findTlsaBase): the CNAME-expanded name first when
+  // the address records are secure, the original name when only the first CNAME is secure,
+  // none when they are insecure (DANE does not apply). It is then the default SNI and the
+  // DANE-TA reference identifier (RFC 7672 §2.2.3, §3.2.2).
+  const selectBase = o.verify === true && connect !== undefined && !connect.isAddress && o.host === undefined;
+  let hostAddrs: HostAddresses | undefined;
+  let tlsaAnswer: DnsAnswer<TlsaData> | undefined;
+  let baseReport: TlsaBaseReport | undefined;
+  let noTlsa: string | undefined;
+  if (selectBase && addressResolver) {
+    hostAddrs = await hostAddresses(connect, addressResolver, io, false);
+    const answered = (hostAddrs.answers ?? []).filter((x) => !answerFailed(x));
+    if (hostAddrs.addresses.length > 0 && answered.length > 0) {
+      const chosen = describeTlsaBase(host, port, await findTlsaBase(addressResolver.resolver, host, answered, port));
+      baseReport = chosen.report;
+      tlsaAnswer = chosen.answer;
+      noTlsa = chosen.noTlsa;
+      if (chosen.report.base) host = chosen.report.base;
+    }
+  }
+  if (!baseReport) {
+    const qname = ownerName(host, port).slice(0, -1);
+    const [t, h] = await Promise.all([
+      o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
+      hostAddrs
+        ? hostAddrs
+        : connect
+          ? resolverDown && !connect.isAddress
+            ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
+            : hostAddresses(connect, addressResolver, io, !o.verify || !selectBase)
+          : undefined,
+    ]);
+    tlsaAnswer = t;
+    hostAddrs = h;
+    if (o.verify) {
+      const why = selectBase
+        ? `the addresses of ${host} could not be looked up, so the TLSA base domain cannot be chosen as a sending MTA does (RFC 7672 §2.2.2): TLSA is looked up at ${host} itself`
+        : o.host !== undefined
+          ? `the TLSA base domain ${host} is given with --host: no RFC 7672 §2.2.2 selection`
+          : `--connect gives an address: the TLSA base domain ${host} is taken from --sni, with no RFC 7672 §2.2.2 selection`;
+      baseReport = {
+        base: host,
+        owner: ownerName(host, port),
+        selection: 'given',
+        daneApplies: null,
+        queried: t ? [{ owner: `${t.qname}.`, status: t.status, proof: t.proof, records: t.records.length }] : [],
+        reason: why,
+      };
+    }
+  }
+  const owner = ownerName(host, port);
   const qname = owner.slice(0, -1);
-  const [tlsaAnswer, hostAddrs] = await Promise.all([
-    o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
-    connect
-      ? resolverDown && !connect.isAddress
-        ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
-        : hostAddresses(connect, addressResolver, io)
-      : undefined,
-  ]);
+  const sni = sniOption ?? host;
   if (o.verify) {
-    answer = tlsaAnswer ?? { qname, qtype: 'TLSA', status: 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: resolverDown ?? 'no resolver' };
+    answer = tlsaAnswer ?? {
+      qname,
+      qtype: 'TLSA',
+      status: noTlsa ? 'nodata' : 'failed',
+      proof: 'indeterminate',
+      records: [],
+      ttl: 0,
+      cnameChain: [qname],
+      canonicalName: qname,
+      reason: noTlsa ? 'not looked up' : (resolverDown ?? 'no resolver'),
+    };
   }
   if (hostAddrs) warnings.push(...hostAddrs.warnings);
 
@@ -515,7 +579,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   // ---- verify (+ rollover)
   if (o.verify) {
     const now = io.now();
-    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now });
+    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now, ...(noTlsa ? { noTlsa } : {}) });
     const perAddress = results.map((c) => {
       const report = verifyOne(c.ok ? c.chain : []);
       if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
@@ -523,7 +587,8 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       return { connected: c, report };
     });
     const base = verifyOne([]);
-    const verdict = overallVerdict(perAddress, hostAddrs!.errors);
+    // DANE does not apply (or cannot be told): that is the verdict, said once.
+    const verdict = noTlsa ? { authenticated: false, summary: `NOT authenticated: ${[...hostAddrs!.errors, noTlsa].join('; ')}` } : overallVerdict(perAddress, hostAddrs!.errors);
 
     let rollover: MultiRollover | undefined;
     if (next) {
@@ -548,7 +613,8 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
           port,
           resolver: resolverJson ?? null,
           hostAddresses: addressesJson,
-          dns: base.dns,
+          tlsaBase: baseReport ?? null,
+          dns: noTlsa ? null : base.dns,
           addresses: perAddress.map(({ connected: c, report }) => {
             const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
             return { address: c.address, port: connectPort, connect: summaryOf(c), ...rest };
@@ -562,11 +628,11 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       );
     } else {
       warnings.forEach(warn);
-      const parts = [renderTlsaHeader(base, resolverText) + addressLine()];
+      const parts = [addressLine() + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, resolverText))];
       for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c)));
       parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
       io.stdout(parts.join('\n'));
-      if (rollover) io.stdout(`\n${renderMultiRollover(owner, `from DNS, ${answer!.proof}`, rollover)}`);
+      if (rollover) io.stdout(`\n${renderMultiRollover(owner, noTlsa ? 'not looked up' : `from DNS, ${answer!.proof}`, rollover)}`);
     }
     return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
   }
@@ -788,9 +854,9 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .description('generate TLSA records from a certificate, chain, key or live server; check the published records (--verify) and rollover readiness (--next)')
     .argument('[file]', 'certificate, chain, public or private key (PEM or DER, auto-detected); - reads standard input')
     .option('--connect <host[:port]>', 'take the chain from a live server, every address of the host (STARTTLS; implicit TLS on port 465); default port 25')
-    .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA host)')
+    .option('--sni <name>', 'SNI name sent with --connect (default: the TLSA base domain)')
     .addOption(new Option('--tls <mode>', 'with --connect: starttls or implicit (default: implicit on port 465, STARTTLS otherwise)'))
-    .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name)')
+    .option('--host <name>', 'TLSA base domain for the owner _PORT._tcp.NAME (default: the --connect host name; with --verify, the one a sending MTA uses, RFC 7672 §2.2.2)')
     .option('--port <n>', 'port in the owner name (default: the --connect port, else 25)')
     .option('--usage <u>', 'certificate usage: 3 (dane-ee, default), 2 (dane-ta), 1, 0')
     .option('--selector <s>', 'selector: 1 (spki, default) or 0 (cert)')

@@ -208,7 +208,6 @@ export async function planHost(resolver: Resolver, host: MxHost, nextHop: string
   if (addresses.length === 0) {
     return { kind: 'no-address', host, dns, reason: `${host.name} has no A or AAAA records (${a.status})` };
   }
-  const addrProof = weakest([a.proof, aaaa.proof]);
   const withAddrs = (level: HostLevel): HostPlan => ({ kind: 'usable', host, addresses, level, dns });
 
   if (options.dane === false) return withAddrs({ kind: 'may', why: 'DANE is off by local policy' });
@@ -220,45 +219,109 @@ export async function planHost(resolver: Resolver, host: MxHost, nextHop: string
   // RFC 7672 §3.2.2: reference identifiers. The MX host and the next-hop domain come from
   // the MX RRset, so they count only when it is secure.
   const mxNames = mxSecure ? [host.name, ...nextHopNames] : [];
-  const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
-  const cnamed = expanded !== host.name;
-
-  // Candidate TLSA base domains, in the order RFC 7672 §2.2.2 gives.
-  const bases: string[] = [];
-  if (addrProof === 'secure') {
-    if (cnamed) bases.push(expanded);
-    bases.push(host.name);
-  } else if (cnamed) {
-    // RFC 7672 §2.2.2: an insecure chain whose FIRST CNAME is secure still gets TLSA at
-    // the original name.
-    const first = await resolver.lookup(host.name, 'CNAME', opts);
-    dns.push(reportAnswer(first));
-    if (answerFailed(first)) {
+  const found = await findTlsaBase(resolver, host.name, [a, aaaa], options.port, opts);
+  dns.push(...found.dns);
+  const r = found.result;
+  switch (r.kind) {
+    case 'cname-failed':
       // RFC 7672 §2.1.1: a failed lookup is never "insecure": it must not switch DANE off.
-      return { kind: 'failed', host, dns, reason: `CNAME lookup ${first.qname} failed (${failedWhy(first)}): cannot tell whether TLSA is due at ${host.name}; host skipped (RFC 7672 §2.2.2)` };
-    }
-    if (first.status === 'data' && first.proof === 'secure') bases.push(host.name);
-  }
-  if (bases.length === 0) {
-    return withAddrs({ kind: 'may', why: `the address records of ${host.name} are ${addrProof}: no TLSA lookup (RFC 7672 §2.2.2)` });
-  }
-
-  for (const base of bases) {
-    const t = await resolver.lookup(tlsaOwner(base, options.port), 'TLSA', opts);
-    dns.push(reportAnswer(t));
-    if (answerFailed(t)) {
+      return { kind: 'failed', host, dns, reason: `CNAME lookup ${r.answer.qname} failed (${failedWhy(r.answer)}): cannot tell whether TLSA is due at ${host.name}; host skipped (RFC 7672 §2.2.2)` };
+    case 'none':
+      return withAddrs({ kind: 'may', why: `the address records of ${host.name} are ${r.addrProof}: no TLSA lookup (RFC 7672 §2.2.2)` });
+    case 'tlsa-failed':
       // RFC 7672 §2.2.3: a failed or bogus TLSA lookup makes the host unusable.
-      return { kind: 'failed', host, dns, reason: `TLSA lookup ${t.qname} failed (${failedWhy(t)}): host skipped (RFC 7672 §2.2.3)` };
+      return { kind: 'failed', host, dns, reason: `TLSA lookup ${r.answer.qname} failed (${failedWhy(r.answer)}): host skipped (RFC 7672 §2.2.3)` };
+    case 'found': {
+      const refs = [...new Set([r.base, ...mxNames])];
+      return withAddrs(levelFromTlsa(r.base, r.answer.records, refs));
     }
-    if (t.status === 'data' && t.proof === 'secure') {
-      const refs = [...new Set([base, ...mxNames])];
-      return withAddrs(levelFromTlsa(base, t.records, refs));
-    }
-    // No secure TLSA here: try the next candidate (the original name after the expanded one).
+    case 'absent':
+      return withAddrs({ kind: 'may', why: `no secure TLSA records at ${r.bases.map((b) => tlsaOwner(b, options.port)).join(' or ')}` });
   }
-  return withAddrs({ kind: 'may', why: `no secure TLSA records at ${bases.map((b) => tlsaOwner(b, options.port)).join(' or ')}` });
 }
 
+/**
+ * RFC 7672 §2.2.2: the candidate TLSA base domains of a host, in lookup order, from its
+ * (not failed) address answers and, when it is needed, the answer to a CNAME query at the
+ * host name. Pure.
+ *  - address records secure: the fully CNAME-expanded name first (when it differs), then
+ *    the original name;
+ *  - insecure, and the host is a CNAME: the original name only when its FIRST CNAME is
+ *    secure — `need-first-cname` asks the caller for that answer;
+ *  - otherwise none: DANE does not apply.
+ */
+export type TlsaBaseCandidates =
+  | { kind: 'bases'; bases: string[]; rule: 'secure' | 'secure-cname' | 'first-cname-secure'; expanded: string; addrProof: Proof }
+  | { kind: 'need-first-cname'; expanded: string; addrProof: Proof }
+  | { kind: 'cname-failed'; answer: DnsAnswer<unknown>; expanded: string; addrProof: Proof }
+  | { kind: 'none'; expanded: string; addrProof: Proof };
+
+export function tlsaBaseCandidates(hostName: string, addressAnswers: readonly DnsAnswer<unknown>[], firstCname?: DnsAnswer<unknown>): TlsaBaseCandidates {
+  const addrProof = weakest(addressAnswers.map((x) => x.proof));
+  const expanded = (addressAnswers.find((x) => x.records.length > 0) ?? addressAnswers[addressAnswers.length - 1])?.canonicalName ?? hostName;
+  const cnamed = expanded !== hostName;
+  if (addrProof === 'secure') {
+    return cnamed ? { kind: 'bases', bases: [expanded, hostName], rule: 'secure-cname', expanded, addrProof } : { kind: 'bases', bases: [hostName], rule: 'secure', expanded, addrProof };
+  }
+  if (!cnamed) return { kind: 'none', expanded, addrProof };
+  if (!firstCname) return { kind: 'need-first-cname', expanded, addrProof };
+  // RFC 7672 §2.1.1: a failed lookup is never "insecure": it must not switch DANE off.
+  if (answerFailed(firstCname)) return { kind: 'cname-failed', answer: firstCname, expanded, addrProof };
+  // RFC 7672 §2.2.2: an insecure chain whose FIRST CNAME is secure still gets TLSA at the original name.
+  if (firstCname.status === 'data' && firstCname.proof === 'secure') return { kind: 'bases', bases: [hostName], rule: 'first-cname-secure', expanded, addrProof };
+  return { kind: 'none', expanded, addrProof };
+}
+
+/** The outcome of the RFC 7672 §2.2.2 TLSA lookups for one host. */
+export type TlsaBaseResult =
+  | { kind: 'none'; addrProof: Proof }
+  | { kind: 'cname-failed'; answer: DnsAnswer<unknown> }
+  /** The first candidate whose TLSA lookup failed: the host is unusable (RFC 7672 §2.2.3). */
+  | { kind: 'tlsa-failed'; base: string; answer: DnsAnswer<TlsaData> }
+  /** The first candidate with a secure TLSA RRset: the TLSA base domain. */
+  | { kind: 'found'; base: string; answer: DnsAnswer<TlsaData> }
+  /** No candidate has a secure TLSA RRset. */
+  | { kind: 'absent'; bases: string[] };
+
+export interface TlsaBaseLookup {
+  candidates: TlsaBaseCandidates;
+  /** The TLSA lookups done, in order: the base domain and its answer. */
+  queried: { base: string; answer: DnsAnswer<TlsaData> }[];
+  /** Every answer looked up here (the first CNAME, the TLSA RRsets), as reported. */
+  dns: DnsReport[];
+  /** The first CNAME answer, when it was looked up. */
+  firstCname?: DnsAnswer<string>;
+  result: TlsaBaseResult;
+}
+
+/**
+ * RFC 7672 §2.2.2: where a sending MTA finds the TLSA records of a host whose address
+ * answers (none of them failed) are given: the first CNAME when it is due, then the TLSA
+ * lookups at the candidates of tlsaBaseCandidates, in order, until one is failed or secure.
+ */
+export async function findTlsaBase(resolver: Resolver, hostName: string, addressAnswers: readonly DnsAnswer<unknown>[], port: number, opts: { signal?: AbortSignal } = {}): Promise<TlsaBaseLookup> {
+  const dns: DnsReport[] = [];
+  let candidates = tlsaBaseCandidates(hostName, addressAnswers);
+  let firstCname: DnsAnswer<string> | undefined;
+  if (candidates.kind === 'need-first-cname') {
+    firstCname = await resolver.lookup(hostName, 'CNAME', opts);
+    dns.push(reportAnswer(firstCname));
+    candidates = tlsaBaseCandidates(hostName, addressAnswers, firstCname);
+  }
+  const out = (result: TlsaBaseResult, queried: TlsaBaseLookup['queried'] = []): TlsaBaseLookup => ({ candidates, queried, dns, ...(firstCname ? { firstCname } : {}), result });
+  if (candidates.kind === 'cname-failed') return out({ kind: 'cname-failed', answer: candidates.answer });
+  if (candidates.kind !== 'bases') return out({ kind: 'none', addrProof: candidates.addrProof });
+  const queried: TlsaBaseLookup['queried'] = [];
+  for (const base of candidates.bases) {
+    const t = await resolver.lookup(tlsaOwner(base, port), 'TLSA', opts);
+    dns.push(reportAnswer(t));
+    queried.push({ base, answer: t });
+    if (answerFailed(t)) return out({ kind: 'tlsa-failed', base, answer: t }, queried);
+    if (t.status === 'data' && t.proof === 'secure') return out({ kind: 'found', base, answer: t }, queried);
+    // No secure TLSA here: try the next candidate (the original name after the expanded one).
+  }
+  return out({ kind: 'absent', bases: candidates.bases }, queried);
+}
 
 export function levelSummary(level: HostLevel): string {
   switch (level.kind) {

@@ -6,7 +6,7 @@
 import type { ComputedRecord } from './records.js';
 import { zoneLine } from './records.js';
 import type { RolloverRecord, RolloverReport } from './rollover.js';
-import type { VerifyReport } from './verify.js';
+import type { TlsaBaseReport, VerifyReport } from './verify.js';
 import type { TlsaData } from '../../dns/types.js';
 
 export interface ServedSummary {
@@ -70,6 +70,12 @@ export function renderTlsaHeader(r: VerifyReport, resolver: string): string {
   out.push(`TLSA ${r.owner}: ${what}, ${proof}, from ${resolver}${d.reason ? ` (${d.reason})` : ''}`);
   if (d.cnameChain.length > 1) out.push(`  via CNAME ${d.cnameChain.join(' → ')}`);
   return `${out.join('\n')}\n`;
+}
+
+/** Which TLSA base domain --verify uses and why; the TLSA owner names queried. */
+export function renderTlsaBase(r: TlsaBaseReport): string {
+  const queried = r.queried.length ? r.queried.map((q) => `${q.owner} (${q.status}, ${q.proof})`).join(', ') : 'none';
+  return `TLSA base domain: ${r.base ?? 'none'}: ${r.reason}\n  TLSA owner names queried: ${queried}\n`;
 }
 
 /** `192.0.2.1:25`, `[2001:db8::1]:25`. */

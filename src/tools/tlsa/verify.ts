@@ -4,6 +4,7 @@
  * from classifyTlsa (RFC 7672 §3.1, RFC 7671 §9), the verdict from authenticate().
  */
 import type { DnsAnswer, TlsaData } from '../../dns/types.js';
+import type { TlsaBaseLookup } from '../../dane/plan.js';
 import { classifyTlsa, tlsaToText, type UnusableReason } from '../../dane/tlsa.js';
 import { associationMatches, authenticate, type AuthResult } from '../../dane/authenticate.js';
 import { issuerPath, servedEntries, sha256Hex } from './material.js';
@@ -59,6 +60,11 @@ export interface VerifyInput {
   /** Reference identifier(s) for DANE-TA: the TLSA base domain (the host). */
   referenceNames: string[];
   now: Date;
+  /**
+   * Set when no TLSA RRset applies (DANE does not apply to the host, or whether it does
+   * could not be told): the verdict, one sentence; `answer` is then a placeholder.
+   */
+  noTlsa?: string;
 }
 
 export function verifyServed(input: VerifyInput): VerifyReport {
@@ -101,14 +107,15 @@ export function verifyServed(input: VerifyInput): VerifyReport {
   const auth = authenticate({ records: usable, served: input.served, referenceNames: input.referenceNames, now: input.now });
   const secure = a.proof === 'secure';
   let summary: string;
-  if (certs.length === 0) summary = 'NOT authenticated: the server sent no parsable certificate';
+  if (input.noTlsa !== undefined) summary = `NOT authenticated: ${input.noTlsa}`;
+  else if (certs.length === 0) summary = 'NOT authenticated: the server sent no parsable certificate';
   else if (a.status === 'failed') summary = `NOT authenticated: the TLSA lookup failed (${a.proof}${a.reason ? `: ${a.reason}` : ''})`;
   else if (a.status !== 'data') summary = `NOT authenticated: no TLSA records at ${input.owner} (${a.status}, ${a.proof})`;
   else if (!secure) summary = `NOT authenticated: the TLSA RRset is ${a.proof}, DANE needs a DNSSEC-secure RRset (RFC 7672 §2.2)${auth.ok ? '; the records would match' : ''}`;
   else if (usable.length === 0) summary = 'NOT authenticated: no usable TLSA record (RFC 7672 §2.2: the server is then not DANE-authenticated)';
   else if (auth.ok) summary = `authenticated by ${shortText({ ...parseText(auth.record) })} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})`;
   else summary = `NOT authenticated: ${auth.reason}`;
-  const authenticated = certs.length > 0 && secure && a.status === 'data' && auth.ok;
+  const authenticated = input.noTlsa === undefined && certs.length > 0 && secure && a.status === 'data' && auth.ok;
   return {
     owner: input.owner,
     dns: { status: a.status, proof: a.proof, ttl: a.ttl, cnameChain: a.cnameChain, ...(a.reason ? { reason: a.reason } : {}) },
@@ -119,6 +126,74 @@ export function verifyServed(input: VerifyInput): VerifyReport {
     summary,
     warnings,
   };
+}
+
+/** Which TLSA base domain --verify uses, and why (JSON `tlsaBase`; human "TLSA base domain:" lines). */
+export interface TlsaBaseReport {
+  /** The TLSA base domain used (also the default SNI and DANE-TA reference identifier); null when none applies. */
+  base: string | null;
+  /** `_PORT._tcp.BASE.`, or null. */
+  owner: string | null;
+  /** How it was chosen: as a sending MTA does (RFC 7672 §2.2.2), or given (--host, --sni, the host itself). */
+  selection: 'rfc7672' | 'given';
+  /**
+   * False when DANE does not apply to the host (insecure address records): no TLSA lookup;
+   * null when the base was given rather than chosen.
+   */
+  daneApplies: boolean | null;
+  /** The TLSA owner names looked up, in order. */
+  queried: { owner: string; status: DnsAnswer<TlsaData>['status']; proof: DnsAnswer<TlsaData>['proof']; records: number }[];
+  /** The first CNAME of the host, when it was looked up (insecure chain, RFC 7672 §2.2.2). */
+  firstCname?: { status: string; proof: string; target?: string };
+  /** One sentence. */
+  reason: string;
+}
+
+const fqdn = (owner: string) => `${owner}.`;
+
+/**
+ * The report of findTlsaBase (RFC 7672 §2.2.2, the rules of a sending MTA) for `host`, with
+ * the TLSA answer --verify checks (absent when none applies) and, then, the verdict. Pure.
+ */
+export function describeTlsaBase(host: string, port: number, lookup: TlsaBaseLookup): { report: TlsaBaseReport; answer?: DnsAnswer<TlsaData>; noTlsa?: string } {
+  const owner = (base: string) => `_${port}._tcp.${base}`;
+  const queried = lookup.queried.map((q) => ({ owner: fqdn(q.answer.qname), status: q.answer.status, proof: q.answer.proof, records: q.answer.records.length }));
+  const fc = lookup.firstCname;
+  const firstCname = fc ? { status: fc.status, proof: fc.proof, ...(fc.records[0] ? { target: fc.records[0] } : {}) } : undefined;
+  const c = lookup.candidates;
+  const r = lookup.result;
+  const common = { selection: 'rfc7672' as const, queried, ...(firstCname ? { firstCname } : {}) };
+  if (r.kind === 'none') {
+    const cname = c.expanded !== host ? ` and its first CNAME is not secure (${fc ? `${fc.status}, ${fc.proof}` : 'not looked up'})` : '';
+    const reason = `DANE does not apply: the address records of ${host} are ${r.addrProof}${cname}, so a sending MTA looks up no TLSA records and uses opportunistic TLS (RFC 7672 §2.2.2)`;
+    return { report: { base: null, owner: null, daneApplies: false, ...common, reason }, noTlsa: reason };
+  }
+  if (r.kind === 'cname-failed') {
+    const reason = `the CNAME lookup ${r.answer.qname} failed (${r.answer.proof}${r.answer.reason ? `: ${r.answer.reason}` : ''}): whether TLSA is due at ${host} cannot be told, a sending MTA skips this host (RFC 7672 §2.1.1, §2.2.2)`;
+    return { report: { base: null, owner: null, daneApplies: true, ...common, reason }, noTlsa: reason };
+  }
+  let rule: string;
+  if (c.kind === 'bases' && c.rule === 'secure-cname') rule = `${host} is a CNAME for ${c.expanded} and the chain and its address records are secure, so TLSA is looked up at the expanded name ${c.expanded} first, then at ${host}`;
+  else if (c.kind === 'bases' && c.rule === 'first-cname-secure') rule = `the CNAME chain from ${host} to ${c.expanded} is ${c.addrProof} but its first CNAME is secure, so TLSA is looked up at the original name ${host} only`;
+  else rule = `the address records of ${host} are secure and ${host} is not a CNAME, so TLSA is looked up at ${host}`;
+  const skipped = (base: string) => lookup.queried.filter((q) => q.base !== base).map((q) => `${owner(q.base)} has no secure TLSA RRset (${q.answer.status}, ${q.answer.proof})`);
+  let outcome: string;
+  let base: string;
+  let answer: DnsAnswer<TlsaData>;
+  if (r.kind === 'found' || r.kind === 'tlsa-failed') {
+    base = r.base;
+    answer = r.answer;
+    const before = skipped(base);
+    const used = r.kind === 'found' ? `${base} is used: it has a secure TLSA RRset` : `the lookup at ${owner(base)} failed, so a sending MTA skips this host (RFC 7672 §2.2.3)`;
+    outcome = before.length ? `${before.join(', ')}, so ${used}` : used;
+  } else {
+    const last = lookup.queried[lookup.queried.length - 1]!;
+    base = last.base;
+    answer = last.answer;
+    outcome = `no secure TLSA RRset at ${lookup.queried.map((q) => `${owner(q.base)} (${q.answer.status}, ${q.answer.proof})`).join(' or ')}, so a sending MTA does no DANE for this host${lookup.queried.length > 1 ? `; ${base} is reported` : ''}`;
+  }
+  const reason = `${rule}; ${outcome} (RFC 7672 §2.2.2)`;
+  return { report: { base, owner: fqdn(owner(base)), daneApplies: true, ...common, reason }, answer };
 }
 
 function parseText(text: string): TlsaData {
