@@ -260,3 +260,16 @@ export function tcpFrame(message: Buffer | dnsPacket.Packet): Buffer {
   buf.copy(frame, 2);
   return frame;
 }
+
+/** The root SOA; a validating resolver answers it with AD (how a client checks that it validates). */
+export const ROOT_SOA: dnsPacket.Answer = {
+  type: 'SOA',
+  name: '.',
+  ttl: 86400,
+  data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 1, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 },
+};
+
+/** A TLSA RR at `name` (TTL 300), the certificate association data given in hex. */
+export function tlsaRr(name: string, usage: number, selector: number, matchingType: number, hex: string): dnsPacket.Answer {
+  return { type: 'TLSA', name, ttl: 300, data: { usage, selector, matchingType, certificate: Buffer.from(hex, 'hex') } } as unknown as dnsPacket.Answer;
+}

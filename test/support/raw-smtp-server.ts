@@ -1,7 +1,8 @@
 /**
- * A scripted raw TCP "SMTP server" for protocol edge cases: 127.0.0.1, port 0 (the OS picks a
- * free port). Each connection runs a test-supplied async handler with helpers (readLine, write,
- * startTls, ...) and records everything it received, in plaintext and inside TLS.
+ * A scripted raw TCP "SMTP server" for protocol edge cases: 127.0.0.1 port 0 (the OS picks a
+ * free port) unless another host or port is given. Each connection runs a test-supplied async
+ * handler with helpers (readLine, write, startTls, ...) and records everything it received, in
+ * plaintext and inside TLS.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -12,6 +13,8 @@ export interface ServerTlsOptions {
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
   ciphers?: string;
+  /** Called with the SNI of the ClientHello, before the handshake completes (a client may be gone before it does). */
+  onSni?: (servername: string) => void;
 }
 
 export interface TlsInfo {
@@ -147,7 +150,12 @@ export class RawConn {
       ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
       ...(options.ciphers ? { ciphers: options.ciphers } : {}),
     });
-    const secure = new tls.TLSSocket(this.socket, { isServer: true, secureContext });
+    const onSni = options.onSni;
+    const secure = new tls.TLSSocket(this.socket, {
+      isServer: true,
+      secureContext,
+      ...(onSni ? { SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => (onSni(name), cb(null, secureContext)) } : {}),
+    });
     this.tls = secure;
     this.current = secure;
     secure.on('error', () => {});
@@ -192,7 +200,15 @@ export interface RawServer {
 
 export type Handler = (conn: RawConn) => Promise<void> | void;
 
-export async function startRawServer(handler: Handler): Promise<RawServer> {
+export interface ListenOptions {
+  /** Address to bind (default 127.0.0.1), e.g. another 127.0.0.0/8 address or ::1. */
+  host?: string;
+  /** Port (default 0: the OS picks); a taken port rejects with EADDRINUSE. */
+  port?: number;
+}
+
+export async function startRawServer(handler: Handler, listen: ListenOptions = {}): Promise<RawServer> {
+  const host = listen.host ?? '127.0.0.1';
   const connections: RawConn[] = [];
   const errors: Error[] = [];
   const running: Promise<void>[] = [];
@@ -212,12 +228,12 @@ export async function startRawServer(handler: Handler): Promise<RawServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen({ host, port: listen.port ?? 0, exclusive: true }, () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    host: '127.0.0.1',
+    host,
     connections,
     errors,
     handlersDone: async () => {

@@ -1,9 +1,13 @@
 /**
  * Test helpers for `dane-smtp tlsa`: run the command in-process as main.ts would (usage
- * errors are exit 64 with one line) with injected I/O, and assert a one-line usage error.
+ * errors are exit 64 with one line) with injected I/O, assert a one-line usage error, and
+ * a temp directory for the files given to it.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { registerTlsaCommand, type TlsaIo } from '../../src/cli/tlsa-command.js';
 import { DaneSmtpError } from '../../src/errors.js';
 
@@ -53,4 +57,33 @@ export function expectUsageError(f: () => unknown, re: RegExp): void {
   expect((err as DaneSmtpError).code).toBe('USAGE');
   expect((err as Error).message).toMatch(re);
   expect((err as Error).message).not.toMatch(/\n/);
+}
+
+export interface TempDir {
+  /** The directory (set in beforeAll). */
+  readonly dir: string;
+  /** The path of `name` in the directory. */
+  path(name: string): string;
+  /** Write `name` in the directory; returns its path. */
+  file(name: string, content: string | Buffer): string;
+}
+
+/** Call at the top level of a test file: a fresh temp directory for the file's tests, removed after them all. */
+export function useTempDir(prefix: string): TempDir {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const path = (name: string) => join(dir, name);
+  return {
+    get dir() {
+      return dir;
+    },
+    path,
+    file: (name, content) => {
+      writeFileSync(path(name), content);
+      return path(name);
+    },
+  };
 }

@@ -2,141 +2,22 @@
  * `dane-smtp tlsa` end to end (in process): STARTTLS and implicit-TLS test servers on
  * 127.0.0.1 port 0, a scripted DNS server for --verify, files in a temp directory.
  */
-import * as net from 'node:net';
-import * as tls from 'node:tls';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { reply, ScriptedDnsServer } from '../support/dns-server.js';
-import { runTlsaCli, type TlsaRun } from '../support/tlsa-cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { reply, ROOT_SOA, tlsaRr } from '../support/dns-server.js';
+import { runTlsaCli, useTempDir, type TlsaRun } from '../support/tlsa-cli.js';
+import { useTlsaServers, type TlsaTestServer } from '../support/tlsa-servers.js';
 import { certSha256, makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
 
 let chain: Chain;
 let next: Issued;
-let dir: string;
-const closers: (() => Promise<void>)[] = [];
+const { file } = useTempDir('tlsa-cli-');
+const servers = useTlsaServers(() => ({ certPem: chain.servedPem, keyPem: chain.leaf.keyPem }));
 
 beforeAll(async () => {
   chain = await makeChain({ leafCn: 'mx.example.test' });
   next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
-  dir = mkdtempSync(join(tmpdir(), 'tlsa-cli-'));
 }, 60_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c()));
-});
-
-function file(name: string, content: string | Buffer): string {
-  const p = join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
-
-
-
-interface TestServer {
-  port: number;
-  sni: (string | false | null | undefined)[];
-  commands: string[];
-}
-
-/** An SMTP server with STARTTLS that serves `certPem` (leaf first) after the handshake. */
-async function startSmtp(certPem: string, keyPem: string): Promise<TestServer> {
-  const sockets = new Set<net.Socket>();
-  const state: TestServer = { port: 0, sni: [], commands: [] };
-  const lines = (s: net.Socket | tls.TLSSocket, on: (line: string) => void) => {
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        state.commands.push(line);
-        on(line);
-      }
-    };
-    s.on('data', onData);
-    return onData;
-  };
-  const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    sock.write('220 mx.example.test ESMTP test\r\n');
-    const onData = lines(sock, (line) => {
-      if (/^EHLO /i.test(line)) sock.write('250-mx.example.test\r\n250 STARTTLS\r\n');
-      else if (/^STARTTLS$/i.test(line)) {
-        sock.pause();
-        sock.removeListener('data', onData);
-        sock.write('220 go ahead\r\n', () => {
-          const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: tls.createSecureContext({ cert: certPem, key: keyPem }) });
-          secure.on('error', () => undefined);
-          secure.once('secure', () => state.sni.push(secure.servername));
-          lines(secure, (l) => {
-            if (/^EHLO /i.test(l)) secure.write('250 mx.example.test\r\n');
-            else if (/^QUIT$/i.test(l)) secure.end('221 bye\r\n');
-            else secure.write('502 no\r\n');
-          });
-        });
-      } else if (/^QUIT$/i.test(line)) sock.end('221 bye\r\n');
-      else sock.write('502 no\r\n');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.port = (server.address() as net.AddressInfo).port;
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return state;
-}
-
-/** Implicit TLS (the submissions port 465 way). */
-async function startImplicit(certPem: string, keyPem: string): Promise<TestServer> {
-  const state: TestServer = { port: 0, sni: [], commands: [] };
-  const sockets = new Set<tls.TLSSocket>();
-  const context = tls.createSecureContext({ cert: certPem, key: keyPem });
-  const server = tls.createServer(
-    {
-      cert: certPem,
-      key: keyPem,
-      // Seen during the ClientHello: the client may be gone before 'secureConnection' (TLS 1.3).
-      SNICallback: (name, cb) => {
-        state.sni.push(name);
-        cb(null, context);
-      },
-    },
-    (s) => {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.end('220 mx.example.test ESMTP\r\n');
-    },
-  );
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.port = (server.address() as net.AddressInfo).port;
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return state;
-}
-
-/** A TCP server that closes every connection at once. */
-async function startRude(): Promise<number> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
-}
 
 interface Tlsa {
   usage: number;
@@ -156,36 +37,16 @@ function addressReply(q: dnsPacket.DecodedPacket): dnsPacket.Packet | null {
  * A validating resolver's answers: AD on the root SOA, `records` at any TLSA name, and the
  * address of mx.example.test (--verify resolves the --connect host with the resolver).
  */
-async function startDns(records: Tlsa[], ad = true): Promise<ScriptedDnsServer> {
-  const s = await ScriptedDnsServer.start((q) => {
+async function startDns(records: Tlsa[], ad = true) {
+  return servers.dns((q) => {
     const question = q.questions?.[0];
     if (!question) return null;
     const address = addressReply(q);
     if (address) return address;
-    if (question.type === 'SOA') {
-      return reply(q, {
-        ad: true,
-        answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 1, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 } }],
-      });
-    }
-    if (question.type === 'TLSA') {
-      return reply(q, {
-        ad,
-        answers: records.map(
-          (r) =>
-            ({
-              type: 'TLSA',
-              name: question.name,
-              ttl: 300,
-              data: { usage: r.usage, selector: r.selector, matchingType: r.matchingType, certificate: Buffer.from(r.hex, 'hex') },
-            }) as unknown as dnsPacket.Answer,
-        ),
-      });
-    }
+    if (question.type === 'SOA') return reply(q, { ad: true, answers: [ROOT_SOA] });
+    if (question.type === 'TLSA') return reply(q, { ad, answers: records.map((r) => tlsaRr(question.name, r.usage, r.selector, r.matchingType, r.hex)) });
     return reply(q, { rcode: 'NXDOMAIN' });
   });
-  closers.push(() => s.close());
-  return s;
 }
 
 const leafSpki = () => spkiSha256(chain.leaf.spkiDer);
@@ -210,7 +71,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('--connect with STARTTLS: the served chain, host and port from --connect, SNI = host', async () => {
-    const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
+    const srv = await servers.smtp();
     const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '3 1 1', '--record', '2 1 1']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -222,7 +83,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('--connect IP:PORT needs --host; 2 x x warns when the server sends no CA', async () => {
-    const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
+    const srv = await servers.smtp({ certPem: chain.leaf.certPem });
     const noHost = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`]);
     expect(noHost.code).toBe(64);
     expect(noHost.err).toMatch(/^dane-smtp: --connect gives an IP address: give the TLSA base domain with --host NAME/);
@@ -233,7 +94,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('a chain file and --connect: warns when the file\'s CA is not in the served chain', async () => {
-    const srv = await startSmtp(chain.leaf.certPem, chain.leaf.keyPem);
+    const srv = await servers.smtp({ certPem: chain.leaf.certPem });
     const r = await runTlsaCli([file('chain2.pem', chain.servedPem), '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--record', '2', '1', '1']);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning: the CA CN=DANE Test Intermediate CA is not in the chain the server sends/);
@@ -241,7 +102,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('--connect with implicit TLS (port 465 style) and --sni', async () => {
-    const srv = await startImplicit(chain.servedPem, chain.leaf.keyPem);
+    const srv = await servers.implicit();
     const r = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`, '--tls', 'implicit', '--sni', 'mx.example.test', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
@@ -252,7 +113,7 @@ describe('dane-smtp tlsa: generate', () => {
   });
 
   it('a server that drops the connection: exit 69, one line', async () => {
-    const port = await startRude();
+    const { port } = await servers.rude();
     const r = await runTlsaCli(['--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--timeout', '5']);
     expect(r.code).toBe(69);
     expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -260,9 +121,9 @@ describe('dane-smtp tlsa: generate', () => {
 });
 
 describe('dane-smtp tlsa --verify', () => {
-  async function verify(records: Tlsa[], extra: string[] = [], ad = true, certPem = chain.servedPem): Promise<TlsaRun & { srv: TestServer }> {
+  async function verify(records: Tlsa[], extra: string[] = [], ad = true, certPem = chain.servedPem): Promise<TlsaRun & { srv: TlsaTestServer }> {
     const dns = await startDns(records, ad);
-    const srv = await startSmtp(certPem, chain.leaf.keyPem);
+    const srv = await servers.smtp({ certPem });
     const r = await runTlsaCli(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--port', '25', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', ...extra]);
     return { ...r, srv };
   }
@@ -315,7 +176,7 @@ describe('dane-smtp tlsa --verify', () => {
 describe('dane-smtp tlsa --verify: failures are exit 1', () => {
   it('the server drops the connection', async () => {
     const dns = await startDns([rec(3, 1, 1, leafSpki())]);
-    const port = await startRude();
+    const { port } = await servers.rude();
     const r = await runTlsaCli(['--verify', '--connect', `127.0.0.1:${port}`, '--host', 'mx.example.test', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--json']);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
@@ -325,18 +186,14 @@ describe('dane-smtp tlsa --verify: failures are exit 1', () => {
   });
 
   it('a resolver that does not validate: its AD bit is not trusted', async () => {
-    const dns = await ScriptedDnsServer.start((q) => {
+    const dns = await servers.dns((q) => {
       const question = q.questions?.[0];
       const address = addressReply(q);
       if (address) return address;
       if (question?.type !== 'TLSA') return reply(q, {}); // root SOA without AD
-      return reply(q, {
-        ad: true,
-        answers: [{ type: 'TLSA', name: question.name, ttl: 300, data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.from(leafSpki(), 'hex') } } as unknown as dnsPacket.Answer],
-      });
+      return reply(q, { ad: true, answers: [tlsaRr(question.name, 3, 1, 1, leafSpki())] });
     });
-    closers.push(() => dns.close());
-    const srv = await startSmtp(chain.servedPem, chain.leaf.keyPem);
+    const srv = await servers.smtp();
     const r = await runTlsaCli(['--verify', '--connect', `mx.example.test:${srv.port}`, '--tls', 'starttls', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/warning: .*does not validate DNSSEC.*AD bit is not trusted/);

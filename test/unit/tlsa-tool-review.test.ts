@@ -6,37 +6,30 @@
  * `--verify` (which record matches what, digest agility) and rollover.
  */
 import { execFileSync } from 'node:child_process';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import dnsPacket from 'dns-packet';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseMaterial, type Material } from '../../src/tools/tlsa/material.js';
 import { computeRecords, DEFAULT_PARAMS } from '../../src/tools/tlsa/records.js';
 import { analyzeRollover } from '../../src/tools/tlsa/rollover.js';
 import { verifyServed } from '../../src/tools/tlsa/verify.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
 import type { DnsAnswer, TlsaData } from '../../src/dns/types.js';
-import { reply, ScriptedDnsServer } from '../support/dns-server.js';
-import { expectUsageError, runTlsaCli } from '../support/tlsa-cli.js';
+import { expectUsageError, runTlsaCli, useTempDir } from '../support/tlsa-cli.js';
+import { loopbackNet, useTlsaServers } from '../support/tlsa-servers.js';
 import { makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../support/pki.js';
 
-let dir: string;
 let chain: Chain;
 let next: Issued;
-const closers: (() => Promise<void>)[] = [];
+const { path, file } = useTempDir('tlsa-review-');
+const servers = useTlsaServers(() => ({ certPem: chain.servedPem, keyPem: chain.leaf.keyPem }));
 
 function openssl(args: string[], input?: Buffer | string): Buffer {
   return execFileSync('openssl', args, { ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'ignore'] });
 }
-const path = (name: string) => join(dir, name);
 const read = (name: string) => readFileSync(path(name));
 const dgst = (alg: 'sha256' | 'sha512', data: Buffer) => openssl(['dgst', `-${alg}`, '-r'], data).toString().split(' ')[0]!;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tlsa-review-'));
   // Keys and self-signed certificates as an operator makes them with openssl.
   const newkey: Record<string, string[]> = { rsa: ['rsa:2048'], ec: ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ed: ['ed25519'] };
   for (const [k, spec] of Object.entries(newkey)) {
@@ -55,10 +48,6 @@ beforeAll(async () => {
   chain = await makeChain({ leafCn: 'mx.example.test' });
   next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c()));
-});
 
 const hexOf = (m: Material, p = DEFAULT_PARAMS) => computeRecords(m, [p]).records[0]!.data.toString('hex');
 const certs = (m: Material) => (m.kind === 'certs' ? m.certs : []);
@@ -173,89 +162,14 @@ describe('key files as found on servers', () => {
 
 
 
-interface Srv {
-  port: number;
-  sni: (string | false | null | undefined)[];
-  commands: string[];
-}
-
-function track(server: net.Server, sockets: Set<net.Socket>): void {
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-  });
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-}
-
-/** An SMTP server: STARTTLS offered or not; `greet: false` never says anything. */
-async function startSmtp(opts: { starttls?: boolean; greet?: boolean; host?: string; port?: number } = {}): Promise<Srv> {
-  const state: Srv = { port: 0, sni: [], commands: [] };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    if (opts.greet === false) return;
-    sock.write('220 mx.example.test ESMTP\r\n');
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        state.commands.push(line);
-        if (/^EHLO /i.test(line)) sock.write(opts.starttls === false ? '250-mx.example.test\r\n250 PIPELINING\r\n' : '250-mx.example.test\r\n250 STARTTLS\r\n');
-        else if (/^STARTTLS$/i.test(line) && opts.starttls !== false) {
-          sock.removeListener('data', onData);
-          sock.write('220 go ahead\r\n', () => {
-            const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: tls.createSecureContext({ cert: chain.servedPem, key: chain.leaf.keyPem }) });
-            secure.on('error', () => undefined);
-            secure.once('secure', () => state.sni.push(secure.servername));
-            secure.on('data', (x: Buffer) => {
-              const l = x.toString('latin1');
-              if (/^EHLO/i.test(l)) secure.write('250 mx.example.test\r\n');
-              else if (/^QUIT/i.test(l)) secure.end('221 bye\r\n');
-            });
-          });
-        } else if (/^QUIT$/i.test(line)) sock.end('221 bye\r\n');
-        else sock.write('502 no\r\n');
-      }
-    };
-    sock.on('data', onData);
-  });
-  track(server, sockets);
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
-  state.port = (server.address() as net.AddressInfo).port;
-  return state;
-}
-
-async function startImplicit(host = '127.0.0.1', port = 0): Promise<Srv> {
-  const state: Srv = { port: 0, sni: [], commands: [] };
-  const context = tls.createSecureContext({ cert: chain.servedPem, key: chain.leaf.keyPem });
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: chain.servedPem, key: chain.leaf.keyPem, SNICallback: (name, cb) => (state.sni.push(name), cb(null, context)) }, (s) => {
-    s.on('error', () => undefined);
-    s.end('220 mx.example.test ESMTP\r\n');
-  });
-  server.on('tlsClientError', () => undefined);
-  track(server, sockets);
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  state.port = (server.address() as net.AddressInfo).port;
-  return state;
-}
-
 /** A loopback address of its own (127.x.y.z), so that ports 465 and 587 are free. */
-const privateLoopback = () => `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
+const privateLoopback = () => loopbackNet()(2 + Math.floor(Math.random() * 250));
 
 describe('--connect', () => {
   const leaf = () => spkiSha256(chain.leaf.spkiDer);
 
   it('STARTTLS to an IP address with --host: the SNI is the --host name; the owner uses the --connect port', async () => {
-    const srv = await startSmtp();
+    const srv = await servers.smtp();
     const r = await runTlsaCli(['--connect', `127.0.0.1:${srv.port}`, '--host', 'MX.Example.Test.', '--timeout', '5']);
     expect(r.code).toBe(0);
     expect(srv.sni).toEqual(['mx.example.test']);
@@ -265,12 +179,12 @@ describe('--connect', () => {
 
   it('port 465 means implicit TLS and port 587 STARTTLS, without --tls', async () => {
     const ip = privateLoopback();
-    const implicit = await startImplicit(ip, 465);
+    const implicit = await servers.implicit({ host: ip, port: 465 });
     const r465 = await runTlsaCli(['--connect', `${ip}:465`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r465.code).toBe(0);
     expect(JSON.parse(r465.out)).toMatchObject({ owner: '_465._tcp.mx.example.test.', addresses: [{ address: ip, tls: 'implicit', port: 465 }] });
     expect(implicit.sni).toEqual(['mx.example.test']);
-    const submission = await startSmtp({ host: ip, port: 587 });
+    const submission = await servers.smtp({ host: ip, port: 587 });
     const r587 = await runTlsaCli(['--connect', `${ip}:587`, '--host', 'mx.example.test', '--timeout', '5', '--json']);
     expect(r587.code).toBe(0);
     expect(JSON.parse(r587.out)).toMatchObject({ owner: '_587._tcp.mx.example.test.', addresses: [{ address: ip, tls: 'starttls', port: 587 }] });
@@ -278,7 +192,7 @@ describe('--connect', () => {
   });
 
   it('a server without STARTTLS: exit 69, one line that says so', async () => {
-    const srv = await startSmtp({ starttls: false });
+    const srv = await servers.smtp({ starttls: false });
     const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
     expect(r.code).toBe(69);
     expect(r.out).toBe('');
@@ -287,7 +201,7 @@ describe('--connect', () => {
   });
 
   it('a server that never greets: --timeout is honoured (exit 69, a timeout), STARTTLS and implicit TLS alike', async () => {
-    const silent = await startSmtp({ greet: false });
+    const silent = await servers.smtp({ greet: false });
     for (const tlsMode of ['starttls', 'implicit']) {
       const r = await runTlsaCli(['--connect', `mx.example.test:${silent.port}`, '--tls', tlsMode, '--timeout', '0.5']);
       expect(r.code, tlsMode).toBe(69);
@@ -297,24 +211,23 @@ describe('--connect', () => {
   });
 
   it('implicit TLS to a plain SMTP port and STARTTLS to an implicit-TLS port fail with exit 69, not a hang', async () => {
-    const plain = await startSmtp();
+    const plain = await servers.smtp();
     const a = await runTlsaCli(['--connect', `mx.example.test:${plain.port}`, '--tls', 'implicit', '--timeout', '2']);
     expect(a.code).toBe(69);
     expect(a.err.trim().split('\n')).toHaveLength(1);
-    const implicit = await startImplicit();
+    const implicit = await servers.implicit();
     const b = await runTlsaCli(['--connect', `mx.example.test:${implicit.port}`, '--tls', 'starttls', '--timeout', '1']);
     expect(b.code).toBe(69);
     expect(b.ms).toBeLessThan(5000);
   });
 
   it('2 x x: the top CA the server sends; a root from a file that the server does not send is warned about', async () => {
-    const srv = await startSmtp();
+    const srv = await servers.smtp();
     const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--record', '2', '0', '1', '--timeout', '5']);
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/; 2 0 1: DANE-TA, SHA-256 of the certificate of CN=DANE Test Intermediate CA \(depth 1\)/);
-    writeFileSync(path('full.pem'), chain.servedPem + chain.root.certPem);
-    const root = await runTlsaCli([path('full.pem'), '--record', '2', '1', '1', '--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
+    const root = await runTlsaCli([file('full.pem', chain.servedPem + chain.root.certPem), '--record', '2', '1', '1', '--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
     expect(root.code).toBe(0);
     expect(root.out).toMatch(/of CN=DANE Test Root CA \(depth 2\)/);
     expect(root.err).toMatch(/warning: the CA CN=DANE Test Root CA is not in the chain the server sends/);

@@ -5,44 +5,28 @@
  * explicit loopback addresses (127.X.Y.1, 127.X.Y.2, ::1), the port chosen by the OS.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import dnsPacket from 'dns-packet';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { reply, ScriptedDnsServer } from '../support/dns-server.js';
-import { runTlsaCli } from '../support/tlsa-cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { reply, ROOT_SOA, tlsaRr } from '../support/dns-server.js';
+import { runTlsaCli, useTempDir } from '../support/tlsa-cli.js';
+import { loopbackNet, useTlsaServers, type TlsaTestServer } from '../support/tlsa-servers.js';
 import { makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
 
 let chain: Chain;
 /** Another key for the same name (a renewal that reached one node only). */
 let other: Issued;
 let next: Issued;
-let dir: string;
-const closers: (() => Promise<void>)[] = [];
+const { file } = useTempDir('tlsa-addr-');
+const servers = useTlsaServers(() => ({ certPem: chain.servedPem, keyPem: chain.leaf.keyPem }));
 
 beforeAll(async () => {
   chain = await makeChain({ leafCn: 'mx.example.test' });
   other = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
   next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
-  dir = mkdtempSync(join(tmpdir(), 'tlsa-addr-'));
 }, 60_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c()));
-});
 
 const leafSpki = () => spkiSha256(chain.leaf.spkiDer);
 const otherSpki = () => spkiSha256(other.spkiDer);
 const otherPem = () => `${other.certPem}${chain.intermediate.certPem}`;
-
-/** 127.X.Y.1, 127.X.Y.2, … for this test (X, Y random: other test files use 127.0.0.0/8 too). */
-function loopbackNet(): (i: number) => string {
-  const x = 20 + Math.floor(Math.random() * 200);
-  const y = Math.floor(Math.random() * 250);
-  return (i) => `127.${x}.${y}.${i}`;
-}
 
 interface Node {
   address: string;
@@ -53,30 +37,24 @@ interface Node {
 
 interface Cluster {
   port: number;
-  /** STARTTLS handshakes per address. */
-  handshakes: Map<string, number>;
+  /** STARTTLS handshakes per address (addresses with none left out). */
+  readonly handshakes: Map<string, number>;
 }
 
 /** STARTTLS SMTP servers on one port on each address that has a certificate. */
 async function startCluster(nodes: Node[]): Promise<Cluster> {
   for (let attempt = 0; ; attempt++) {
-    const handshakes = new Map<string, number>();
-    const servers: net.Server[] = [];
-    const sockets = new Set<net.Socket>();
+    const started: [string, TlsaTestServer][] = [];
     let port = 0;
     try {
       for (const n of nodes) {
         if (n.certPem === null) continue;
-        const server = smtpServer(n, handshakes, sockets);
-        servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ host: n.address, port, exclusive: true }, () => resolve());
-        });
-        port = (server.address() as net.AddressInfo).port;
+        const srv = await servers.smtp({ host: n.address, port, certPem: n.certPem, keyPem: n.keyPem ?? chain.leaf.keyPem });
+        started.push([n.address, srv]);
+        port = srv.port;
       }
     } catch (e) {
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      await Promise.all(started.map(([, srv]) => srv.close()));
       if (attempt < 10 && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
       throw e;
     }
@@ -87,45 +65,13 @@ async function startCluster(nodes: Node[]): Promise<Cluster> {
       port = (probe.address() as net.AddressInfo).port;
       await new Promise((r) => probe.close(r));
     }
-    closers.push(async () => {
-      for (const s of sockets) s.destroy();
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    });
-    return { port, handshakes };
-  }
-}
-
-function smtpServer(n: Node, handshakes: Map<string, number>, sockets: Set<net.Socket>): net.Server {
-  return net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    sock.write('220 mx.example.test ESMTP\r\n');
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        if (/^EHLO /i.test(line)) sock.write('250-mx.example.test\r\n250 STARTTLS\r\n');
-        else if (/^STARTTLS$/i.test(line)) {
-          sock.removeListener('data', onData);
-          sock.write('220 go ahead\r\n', () => {
-            const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: tls.createSecureContext({ cert: n.certPem!, key: n.keyPem ?? chain.leaf.keyPem }) });
-            secure.on('error', () => undefined);
-            secure.once('secure', () => handshakes.set(n.address, (handshakes.get(n.address) ?? 0) + 1));
-            secure.on('data', (x: Buffer) => {
-              const l = x.toString('latin1');
-              if (/^EHLO/i.test(l)) secure.write('250 mx.example.test\r\n');
-              else if (/^QUIT/i.test(l)) secure.end('221 bye\r\n');
-            });
-          });
-        } else if (/^QUIT$/i.test(line)) sock.end('221 bye\r\n');
-        else sock.write('502 no\r\n');
-      }
+    return {
+      port,
+      get handshakes() {
+        return new Map(started.filter(([, srv]) => srv.handshakes > 0).map(([address, srv]) => [address, srv.handshakes]));
+      },
     };
-    sock.on('data', onData);
-  });
+  }
 }
 
 interface Zone {
@@ -137,17 +83,12 @@ interface Zone {
 }
 
 /** A validating resolver on loopback: the root SOA with AD, mx.example.test A/AAAA and TLSA (hex of 3 1 1). */
-async function startDns(zone: Zone, bind: string): Promise<ScriptedDnsServer> {
-  const s = await ScriptedDnsServer.start(
+async function startDns(zone: Zone, bind: string) {
+  return servers.dns(
     (q) => {
       const question = q.questions?.[0];
       if (!question) return null;
-      if (question.type === 'SOA' && question.name === '.') {
-        return reply(q, {
-          ad: true,
-          answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 1, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 } }],
-        });
-      }
+      if (question.type === 'SOA' && question.name === '.') return reply(q, { ad: true, answers: [ROOT_SOA] });
       if (question.name === 'mx.example.test' && question.type === 'A') {
         return reply(q, { ad: true, answers: (zone.a ?? []).map((data) => ({ type: 'A', name: question.name, ttl: 300, data })) });
       }
@@ -155,20 +96,11 @@ async function startDns(zone: Zone, bind: string): Promise<ScriptedDnsServer> {
         if (zone.aaaaFails) return reply(q, { rcode: 'SERVFAIL' });
         return reply(q, { ad: true, answers: (zone.aaaa ?? []).map((data) => ({ type: 'AAAA', name: question.name, ttl: 300, data })) });
       }
-      if (question.type === 'TLSA') {
-        return reply(q, {
-          ad: true,
-          answers: zone.tlsa.map(
-            (hex) => ({ type: 'TLSA', name: question.name, ttl: 300, data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.from(hex, 'hex') } }) as unknown as dnsPacket.Answer,
-          ),
-        });
-      }
+      if (question.type === 'TLSA') return reply(q, { ad: true, answers: zone.tlsa.map((hex) => tlsaRr(question.name, 3, 1, 1, hex)) });
       return reply(q, { ad: true, rcode: 'NXDOMAIN' });
     },
     { address: bind },
   );
-  closers.push(() => s.close());
-  return s;
 }
 
 async function verify(nodes: Node[], zone: Omit<Zone, 'a' | 'aaaa'> & { extra?: string[] }, ip: (i: number) => string) {
@@ -267,8 +199,7 @@ describe('tlsa --verify --connect HOST: every address', () => {
 
   it('--next: ready only when the RRset covers the key of every address and the next key', async () => {
     const ip = loopbackNet();
-    const nextFile = join(dir, 'next.pem');
-    writeFileSync(nextFile, next.certPem);
+    const nextFile = file('next.pem', next.certPem);
     const nodes = [
       { address: ip(1), certPem: chain.servedPem },
       { address: ip(2), certPem: otherPem(), keyPem: other.keyPem },
@@ -286,8 +217,7 @@ describe('tlsa --verify --connect HOST: every address', () => {
 
   it('--next: all addresses covered with the next key: exit 0', async () => {
     const ip = loopbackNet();
-    const nextFile = join(dir, 'next2.pem');
-    writeFileSync(nextFile, next.certPem);
+    const nextFile = file('next2.pem', next.certPem);
     const nodes = [
       { address: ip(1), certPem: chain.servedPem },
       { address: ip(2), certPem: otherPem(), keyPem: other.keyPem },

@@ -4,15 +4,11 @@
  * scripted resolver on loopback answers with the AD bit per RRset as a validating resolver
  * would; one STARTTLS SMTP server on a loopback address records the SNI it is sent.
  */
-import * as net from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as tls from 'node:tls';
 import dnsPacket from 'dns-packet';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { reply, ScriptedDnsServer } from '../support/dns-server.js';
-import { runTlsaCli } from '../support/tlsa-cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { reply, ROOT_SOA, tlsaRr } from '../support/dns-server.js';
+import { runTlsaCli, useTempDir } from '../support/tlsa-cli.js';
+import { loopbackNet, useTlsaServers } from '../support/tlsa-servers.js';
 import { makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../support/pki.js';
 
 const HOST = 'mx.example.test';
@@ -21,79 +17,17 @@ const TARGET = 'mx.target.test';
 /** The leaf names only the CNAME target: DANE-TA authenticates it only with TARGET as reference identifier. */
 let chain: Chain;
 let next: Issued;
-let dir: string;
-const closers: (() => Promise<void>)[] = [];
+const { file } = useTempDir('tlsa-cname-');
+const servers = useTlsaServers(() => ({ certPem: chain.servedPem, keyPem: chain.leaf.keyPem }));
 
 beforeAll(async () => {
   chain = await makeChain({ leafCn: TARGET });
   next = await makeCert({ cn: TARGET, sans: [TARGET], issuer: chain.intermediate });
-  dir = mkdtempSync(join(tmpdir(), 'tlsa-cname-'));
 }, 60_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c()));
-});
 
 const leafSpki = () => spkiSha256(chain.leaf.spkiDer);
 const caSpki = () => spkiSha256(chain.intermediate.spkiDer);
 const WRONG = 'ab'.repeat(32);
-
-function loopback(i: number): string {
-  const x = 20 + Math.floor(Math.random() * 200);
-  const y = Math.floor(Math.random() * 250);
-  return `127.${x}.${y}.${i}`;
-}
-
-/** A STARTTLS SMTP server; `sni` lists the server names the clients sent. */
-async function startSmtp(address: string): Promise<{ port: number; sni: string[] }> {
-  const sni: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    sock.write('220 mx ESMTP\r\n');
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        if (/^EHLO /i.test(line)) sock.write('250-mx\r\n250 STARTTLS\r\n');
-        else if (/^STARTTLS$/i.test(line)) {
-          sock.removeListener('data', onData);
-          sock.write('220 go ahead\r\n', () => {
-            const secure = new tls.TLSSocket(sock, {
-              isServer: true,
-              secureContext: tls.createSecureContext({ cert: chain.servedPem, key: chain.leaf.keyPem }),
-              SNICallback: (name, cb) => {
-                sni.push(name);
-                cb(null, tls.createSecureContext({ cert: chain.servedPem, key: chain.leaf.keyPem }));
-              },
-            });
-            secure.on('error', () => undefined);
-            secure.on('data', (x: Buffer) => {
-              const l = x.toString('latin1');
-              if (/^EHLO/i.test(l)) secure.write('250 mx\r\n');
-              else if (/^QUIT/i.test(l)) secure.end('221 bye\r\n');
-            });
-          });
-        } else if (/^QUIT$/i.test(line)) sock.end('221 bye\r\n');
-        else sock.write('502 no\r\n');
-      }
-    };
-    sock.on('data', onData);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: address, port: 0 }, () => resolve());
-  });
-  closers.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
-  return { port: (server.address() as net.AddressInfo).port, sni };
-}
 
 interface Zone {
   /** AD on the A/AAAA answers (the whole CNAME chain and the address records). */
@@ -106,19 +40,14 @@ interface Zone {
   tlsa: Record<string, [number, number, number, string][]>;
 }
 
-async function startDns(zone: Zone, address: string, bind: string): Promise<ScriptedDnsServer> {
+async function startDns(zone: Zone, address: string, bind: string) {
   const cname = zone.cname ?? true;
-  const s = await ScriptedDnsServer.start(
+  return servers.dns(
     (q) => {
       const question = q.questions?.[0];
       if (!question) return null;
       const { name, type } = question;
-      if (type === 'SOA' && name === '.') {
-        return reply(q, {
-          ad: true,
-          answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 1, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 } }],
-        });
-      }
+      if (type === 'SOA' && name === '.') return reply(q, { ad: true, answers: [ROOT_SOA] });
       const chainRr: dnsPacket.Answer[] = cname ? [{ type: 'CNAME', name: HOST, ttl: 300, data: TARGET }] : [];
       const owner = cname ? TARGET : HOST;
       if (name === HOST && type === 'CNAME') {
@@ -130,25 +59,18 @@ async function startDns(zone: Zone, address: string, bind: string): Promise<Scri
       }
       if (type === 'TLSA') {
         const base = name.replace(/^_25\._tcp\./, '');
-        return reply(q, {
-          ad: true,
-          answers: (zone.tlsa[base] ?? []).map(
-            ([usage, selector, matchingType, hex]) => ({ type: 'TLSA', name, ttl: 300, data: { usage, selector, matchingType, certificate: Buffer.from(hex, 'hex') } }) as unknown as dnsPacket.Answer,
-          ),
-        });
+        return reply(q, { ad: true, answers: (zone.tlsa[base] ?? []).map(([usage, selector, matchingType, hex]) => tlsaRr(name, usage, selector, matchingType, hex)) });
       }
       return reply(q, { ad: true, rcode: 'NXDOMAIN' });
     },
     { address: bind },
   );
-  closers.push(() => s.close());
-  return s;
 }
 
 async function verify(zone: Zone, extra: string[] = []) {
-  const address = loopback(1);
-  const srv = await startSmtp(address);
-  const dns = await startDns(zone, address, address.replace(/\.1$/, '.53'));
+  const ip = loopbackNet();
+  const srv = await servers.smtp({ host: ip(1) });
+  const dns = await startDns(zone, ip(1), ip(53));
   const r = await runTlsaCli(['--verify', '--connect', `${HOST}:${srv.port}`, '--port', '25', '--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', ...extra]);
   const asked = dns.queries.map((x) => `${x.query?.questions?.[0]?.name} ${x.query?.questions?.[0]?.type}`).filter((x) => !x.startsWith('. '));
   const tlsaAsked = asked.filter((x) => x.endsWith(' TLSA')).map((x) => x.replace(/ TLSA$/, ''));
@@ -247,8 +169,7 @@ describe('tlsa --verify --connect HOST: the TLSA base domain of RFC 7672 §2.2.2
   });
 
   it('--next shares the lookup: the RRset at the target is checked and the RRset to publish is for the target', async () => {
-    const nextFile = join(dir, 'next.pem');
-    writeFileSync(nextFile, next.certPem);
+    const nextFile = file('next.pem', next.certPem);
     const r = await verify({ chainSecure: true, firstCnameSecure: true, tlsa: { [TARGET]: [[3, 1, 1, leafSpki()], [3, 1, 1, spkiSha256(next.spkiDer)]], [HOST]: [[3, 1, 1, WRONG]] } }, ['--next', nextFile, '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
