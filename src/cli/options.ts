@@ -34,6 +34,14 @@ export interface CommonOptions {
   daneInsecureMx?: boolean;
 }
 
+/** The loud stderr lines for a resolver that answers but does not validate DNSSEC (RFC 7672 §2.1). */
+export function nonValidatingWarning(reason: string): string {
+  return (
+    `dane-smtp: WARNING: ${reason}.\n` +
+    "dane-smtp: WARNING: DANE is OFF: without a validating resolver nothing is authenticated by DANE and at the dane levels no verdict is better than 'opportunistic' (encrypt, fingerprint, verify and secure policies still apply).\n"
+  );
+}
+
 export function intOption(value: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, not '${value}'`);
   return Number(value);

@@ -17,7 +17,7 @@ import { isValidMailbox } from '../smtp/message.js';
 import { ansi, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
-import { UsageError, commonSettings, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
+import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 import { groupRecipients } from '../delivery/recipients.js';
 
 export const EX_OK = 0;
@@ -81,13 +81,14 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     ...(extra.caCertificates ? { caCertificates: extra.caCertificates } : {}),
     ...(anchors ? { selfValidating: true } : {}),
     onProbe: (p) => {
+      if (p.skipped) return;
       if (!p.reachable) {
         process.stderr.write(probeFailureLines(p.reason, { validating: Boolean(anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
         if (interrupted) interruptionSaid = true;
       } else if (!p.validates && anchors) {
         process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${p.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
       } else if (!p.validates) {
-        process.stderr.write(`dane-smtp: WARNING: ${p.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
+        process.stderr.write(nonValidatingWarning(p.reason));
       }
     },
     onResult: (r) => {

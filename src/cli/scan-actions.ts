@@ -27,7 +27,7 @@ import { ScanStore, StoreError } from '../scan/store.js';
 import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
-import { UsageError, commonSettings, intOption, policySettings, trustAnchors, type CommonOptions } from './options.js';
+import { UsageError, commonSettings, intOption, nonValidatingWarning, policySettings, trustAnchors, type CommonOptions } from './options.js';
 import { defaultScanConcurrency } from './scan-command.js';
 
 export const SCAN_EXIT = { OK: 0, USAGE: 64, INCOMPLETE: 75 } as const;
@@ -186,7 +186,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
       if (!probe.validates && anchors) {
         process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${probe.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
       } else if (!probe.validates) {
-        process.stderr.write(`dane-smtp: WARNING: ${probe.reason}.\ndane-smtp: WARNING: DANE is OFF: without a validating resolver no verdict is better than 'opportunistic'.\n`);
+        process.stderr.write(nonValidatingWarning(probe.reason));
       }
 
       const progress = o.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, pending.length) : undefined;

@@ -6,7 +6,7 @@ import { probeValidation, type ValidationProbe } from '../dns/probe.js';
 import { DaneSmtpError } from '../errors.js';
 import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
-import { parseMailDomain } from '../dns/names.js';
+import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
 import { diagnose } from '../diagnostics/findings.js';
@@ -77,8 +77,11 @@ function deferredResult(work: Work, cause: NonNullable<DomainResult['deferredEar
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
   let probe: ValidationProbe;
   let abortedInProbe = false;
+  // A next hop given as an IP address literal needs no DNS at all (no MX, address or TLSA
+  // lookup): it is not held up, nor deferred, by the resolver.
+  const needsDns = (w: Work) => !(w.nexthop && isAddressLiteral(w.nexthop.host));
   try {
-    probe = options.probe ?? (await probeValidation(options.resolver, options.signal));
+    probe = options.probe ?? (works.some(needsDns) ? await probeValidation(options.resolver, options.signal) : { validates: false, reachable: true, skipped: true, reason: 'no DNS needed: every destination is an IP address literal' });
   } catch (e) {
     // Only an abort throws here: every destination is deferred as aborted, not blamed on the resolver.
     abortedInProbe = true;
@@ -91,7 +94,7 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
     let result: DomainResult;
     if (abortedInProbe) {
       result = deferredResult(work, 'aborted', 'aborted', false);
-    } else if (!probe.reachable) {
+    } else if (!probe.reachable && needsDns(work)) {
       // An unreachable resolver is temporary: defer, connect nowhere.
       result = deferredResult(work, 'resolver', probe.reason, false);
     } else {

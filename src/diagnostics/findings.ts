@@ -3,6 +3,7 @@
  * contract), one Finding per problem, each with a stable code. Pure: the result and the
  * time in, findings out; no DNS, no sockets, no clock.
  */
+import { isAddressLiteral } from '../dns/names.js';
 import type { DnsReport } from '../dane/plan.js';
 import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, TlsaReport } from '../delivery/result.js';
 
@@ -244,7 +245,8 @@ export function diagnose(result: DomainResult, now: Date): Finding[] {
   // Deferred before any DNS answer (runAll): unreachable resolver, abort, internal error.
   if (result.deferredEarly === 'resolver') {
     c.add('resolver-unreachable', `the DNS resolver gave no usable answer (${result.reason}): mail is deferred; check --resolver (a running, recursive resolver) and, with --trust-anchor or --validate, the trust anchors`);
-  } else if (!result.resolverValidates) {
+  } else if (!result.resolverValidates && !(result.nextHop && isAddressLiteral(result.domain))) {
+    // (An address-literal next hop uses no DNS: whether the resolver validates does not matter.)
     c.add('resolver-not-validating', 'the resolver does not validate DNSSEC (no AD bit on the signed root): DANE is off and nothing is better than opportunistic TLS; use a validating resolver on loopback (e.g. unbound), or --validate');
   }
   if (result.deferredEarly === 'internal-error') {

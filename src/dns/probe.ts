@@ -9,6 +9,8 @@ export interface ValidationProbe {
   reachable: boolean;
   /** One line for humans. */
   reason: string;
+  /** No probe was made: no destination of the run needs DNS (IP address literals only). */
+  skipped?: true;
 }
 
 /**

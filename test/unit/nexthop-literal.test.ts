@@ -102,7 +102,7 @@ describe('delivery to an address literal', () => {
 });
 
 describe('the CLI with an address literal', () => {
-  it('check [127.0.0.1]:PORT asks the resolver nothing but the probe and talks to that address', async () => {
+  it('check [127.0.0.1]:PORT asks the resolver nothing, not even the validation probe, and talks to that address', async () => {
     const asked: string[] = [];
     const dns = await ScriptedDnsServer.start((q) => {
       const question = q.questions![0]!;
@@ -122,7 +122,8 @@ describe('the CLI with an address literal', () => {
       expect(code).toBe(0);
       const r = JSON.parse(out.text()) as DomainResult;
       expect(r).toMatchObject({ domain: '127.0.0.1', verdict: 'opportunistic', host: '127.0.0.1', address: '127.0.0.1', tls: false, nextHop: `[127.0.0.1]:${smtp.port}` });
-      expect(asked).toEqual(['. SOA']);
+      expect(asked).toEqual([]);
+      expect(r.findings ?? [], 'no resolver finding: no DNS is used').toEqual([]);
       expect(smtp.errors).toEqual([]);
 
       const out2 = captureStdout();
@@ -134,6 +135,30 @@ describe('the CLI with an address literal', () => {
     } finally {
       await smtp.close();
       await dns.close();
+    }
+  });
+});
+
+describe('an unreachable resolver does not hold up an address literal', () => {
+  it('check with a dead resolver: the domain is deferred, the address literal is checked', async () => {
+    // A DNS server that never answers: the probe times out.
+    const silent = await ScriptedDnsServer.start(() => null);
+    const smtp = await startRawServer(script(['220 relay.test ESMTP', [/^EHLO /, '250 relay.test'], [/^QUIT/, '221 bye']]));
+    try {
+      const out = captureStdout();
+      const err = captureStderr();
+      const code = await main(['node', 'dane-smtp', 'check', '--resolver', `${silent.address}:${silent.port}`, '--timeout', '0.3', '--helo', 'client.test', '--json', 'example.test', `[127.0.0.1]:${smtp.port}`]);
+      vi.restoreAllMocks();
+      expect(code).toBe(75);
+      const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as DomainResult);
+      const byDomain = Object.fromEntries(lines.map((l) => [l.domain, l]));
+      expect(byDomain['example.test']).toMatchObject({ verdict: 'tempfail', deferredEarly: 'resolver' });
+      expect(byDomain['127.0.0.1']).toMatchObject({ verdict: 'opportunistic', address: '127.0.0.1' });
+      expect(err.text()).toMatch(/every destination is deferred|resolver/);
+      expect(smtp.connections).toHaveLength(1);
+    } finally {
+      await smtp.close();
+      await silent.close();
     }
   });
 });
@@ -174,7 +199,7 @@ describe('the library with a fixed next hop', () => {
       const resolver = probeOnly();
       const r = await check(`[127.0.0.1]:${smtp.port}`, { resolver, helo: 'client.test', timeoutMs: 5000 });
       expect(r).toMatchObject({ domain: '127.0.0.1', verdict: 'opportunistic', nextHop: `[127.0.0.1]:${smtp.port}` });
-      expect(resolver.asked).toEqual([' SOA']);
+      expect(resolver.asked).toEqual([]);
       await expect(check('[127.0.0]:25', { resolver, helo: 'client.test' })).rejects.toMatchObject({ code: 'USAGE' });
     } finally {
       await smtp.close();
