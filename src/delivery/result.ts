@@ -47,7 +47,12 @@ export interface HostReport {
   tlsaBase?: string;
   tlsa?: TlsaReport[];
   attempts: AttemptReport[];
-  /** 'used': this host took the session; 'failed': tried and unusable; 'no-address'; 'not-tried' (only with --all it is tried anyway). */
+  /**
+   * 'used': a session here settled the job (for send: delivered or bounced recipients; the
+   * first server that deferred them all when nothing did better); 'probed': usable, probed
+   * with --all after the job was settled; 'failed': tried and unusable; 'no-address'.
+   * 'not-tried' is only the value while the host is being tried: it never appears in a result.
+   */
   status: 'used' | 'failed' | 'no-address' | 'not-tried' | 'probed';
   failure?: string;
 }

@@ -121,7 +121,7 @@ export function answerFromMessage<K extends RecordType>(
 
   if (msg.rcode === RCODE.SERVFAIL) {
     // A validating resolver answers SERVFAIL for bogus data (RFC 4035 §5.5); only an
-    // EDE 6-12 says that this was the reason (RFC 8914 §4), otherwise we cannot tell.
+    // EDE 6-12 or 25 says that this was the reason (RFC 8914 §4), otherwise we cannot tell.
     return failed(edes.some((e) => bogusEde(e.infoCode)) ? 'bogus' : 'indeterminate', `SERVFAIL${edeText}`);
   }
   if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
