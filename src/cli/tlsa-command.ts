@@ -1,8 +1,14 @@
 /**
  * `dane-smtp tlsa`: generate TLSA records from a certificate, chain or key (or a live
  * server), check the published RRset against a live server (--verify), and check rollover
- * readiness (--next). The logic is in src/tools/tlsa/; this file does the I/O: files,
- * standard input, DNS (StubResolver), SMTP/STARTTLS (runSmtpSession) and implicit TLS.
+ * readiness (--next). The logic is in src/tools/tlsa/, connecting to the server in
+ * src/tools/tlsa/connect.ts; this file checks the options, reads the files and standard
+ * input, sets up DNS (StubResolver) and prints the reports.
+ *
+ * runTlsa: tlsaSettings (options → TlsaSettings), then without --connect
+ * generateFromMaterial or rolloverFromMaterial; with --connect lookUpServer (DNS) and
+ * connectServer (every address), then verifyServer, or fromLiveServer → generateFromServer,
+ * generateFromMaterial or rolloverFromServer. Warnings are collected and printed at the end.
  *
  * `--connect HOST` checks every address of HOST (A, then AAAA), a few at a time: with
  * --verify they are looked up with the resolver that the TLSA RRset comes from (--resolver,
@@ -53,8 +59,8 @@ import {
 import { parseZoneTlsa, type ZoneParse } from '../tools/tlsa/zone.js';
 import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
 import { answerFailed, findTlsaBase } from '../dane/plan.js';
-import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
+import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
+import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
 import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';
 
 export { CONNECT_CONCURRENCY, type Connected, type HostAddresses } from '../tools/tlsa/connect.js';
@@ -104,6 +110,8 @@ interface TlsaOptions {
   timeout: string;
   json?: boolean;
 }
+
+// ---------------------------------------------------------------- options and input files
 
 function usage(message: string): DaneSmtpError {
   return new DaneSmtpError('USAGE', message);
@@ -157,8 +165,6 @@ function inputName(path: string): string {
   return path === '-' ? 'standard input' : path;
 }
 
-// ---------------------------------------------------------------- the command
-
 function recordParams(o: TlsaOptions, positional: string | undefined): { params: TlsaParams[]; file: string | undefined } {
   let file = positional;
   if (o.record) {
@@ -205,14 +211,6 @@ function nameFromCertificate(m: Material): string | undefined {
     }
   }
   return undefined;
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))}\n`;
-}
-
-function rolloverJson(owner: string, r: RolloverReport) {
-  return { ...r, publishZone: r.publish.map((p) => zoneLine(owner, parseRecordText(p.record))) };
 }
 
 /**
@@ -679,6 +677,32 @@ function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: Tls
   return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
 }
 
+/**
+ * The verdict over every address: authenticated only when the addresses could be looked
+ * up and every one of them is authenticated. An address that cannot be reached fails.
+ */
+function overallVerdict(perAddress: { connected: Connected; report: VerifyReport }[], lookupErrors: string[]): { authenticated: boolean; summary: string } {
+  const n = perAddress.length;
+  const failing = perAddress.filter((p) => !p.report.authenticated);
+  if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
+    return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.connected.address} matches` : `all ${n} addresses match`}` };
+  }
+  const why = (p: { report: VerifyReport }) => p.report.summary.replace(/^NOT authenticated: /, '');
+  const parts = [...lookupErrors];
+  const reached = failing.filter((p) => p.connected.ok);
+  const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
+  if (sameReason) parts.push(`none of the ${n} addresses is authenticated: ${why(reached[0]!)}`);
+  else {
+    for (const p of failing) {
+      const r = p.report;
+      const verb = !p.connected.ok ? 'cannot be checked' : r.dns.status === 'data' && r.dns.proof === 'secure' && r.records.some((x) => x.usable) ? 'does NOT match' : 'is NOT authenticated';
+      parts.push(`${p.connected.address} ${verb}: ${why(p)}`);
+    }
+  }
+  if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
+  return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
+}
+
 // ---------------------------------------------------------------- records or rollover from --connect
 
 /** The chains the addresses served, and what could not be reached (each one a failure). */
@@ -787,78 +811,20 @@ function rolloverFromServer(s: TlsaSettings, { host, owner }: Target, served: Se
   return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
 }
 
+// ---------------------------------------------------------------- output
+
+/** Adds a warning unless it is already there. */
 function pushOnce(list: string[], w: string): void {
   if (!list.includes(w)) list.push(w);
 }
 
-/**
- * The verdict over every address: authenticated only when the addresses could be looked
- * up and every one of them is authenticated. An address that cannot be reached fails.
- */
-function overallVerdict(perAddress: { connected: Connected; report: VerifyReport }[], lookupErrors: string[]): { authenticated: boolean; summary: string } {
-  const n = perAddress.length;
-  const failing = perAddress.filter((p) => !p.report.authenticated);
-  if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
-    return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.connected.address} matches` : `all ${n} addresses match`}` };
-  }
-  const why = (p: { report: VerifyReport }) => p.report.summary.replace(/^NOT authenticated: /, '');
-  const parts = [...lookupErrors];
-  const reached = failing.filter((p) => p.connected.ok);
-  const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
-  if (sameReason) parts.push(`none of the ${n} addresses is authenticated: ${why(reached[0]!)}`);
-  else {
-    for (const p of failing) {
-      const r = p.report;
-      const verb = !p.connected.ok ? 'cannot be checked' : r.dns.status === 'data' && r.dns.proof === 'secure' && r.records.some((x) => x.usable) ? 'does NOT match' : 'is NOT authenticated';
-      parts.push(`${p.connected.address} ${verb}: ${why(p)}`);
-    }
-  }
-  if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
-  return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
+/** One line of JSON; Buffers as hex. */
+function json(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))}\n`;
 }
 
-/** Rollover readiness over the addresses of a host: one analysis per served chain. */
-interface MultiRollover {
-  /** 'ready' only when every served chain's key and the next key are covered and every address was checked. */
-  status: RolloverReport['status'] | 'incomplete';
-  keys: { addresses: string[]; report: RolloverReport }[];
-  /** The RRset to publish: covers the current key of every address and the next key. */
-  publish: { record: string; who: string }[];
-  added: string[];
-  warnings: string[];
-}
-
-function rolloverAcross(groups: ServedGroup[], published: TlsaData[], next: Material, host: string, now: Date, ttl?: number): MultiRollover {
-  const input = (g: ServedGroup, records: TlsaData[]) => ({
-    published: records,
-    current: { kind: 'certs', certs: g.certs, warnings: [] } as Material,
-    next,
-    host,
-    now,
-    ...(ttl !== undefined ? { ttl } : {}),
-  });
-  const keys = groups.map((g) => ({ addresses: g.addresses, report: analyzeRollover(input(g, published)) }));
-  // The RRset to publish: each key's analysis adds to what the previous one proposed.
-  let set = published;
-  for (const g of groups) set = analyzeRollover(input(g, set)).publish.map((p) => parseRecordText(p.record));
-  const finals = groups.map((g) => analyzeRollover(input(g, set)));
-  const before = new Set(published.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`));
-  const rows = finals[0]?.published ?? [];
-  const publish = rows.map((row, i) => {
-    const cur = groups.filter((_g, k) => finals[k]!.published[i]!.current === 'yes').map((g) => g.addresses.join(', '));
-    const who = [cur.length ? `current key of ${cur.join(' and ')}` : '', row.next === 'yes' ? 'next' : ''].filter(Boolean).join(' + ') || 'neither';
-    return { record: row.record, who: `${who}${before.has(row.record) ? '' : ' (new)'}` };
-  });
-  const notReady = keys.find((k) => k.report.status !== 'ready');
-  const warnings: string[] = [];
-  for (const k of keys) for (const w of k.report.warnings) pushOnce(warnings, w);
-  return {
-    status: notReady ? notReady.report.status : 'ready',
-    keys,
-    publish,
-    added: publish.filter((p) => !before.has(p.record)).map((p) => p.record),
-    warnings,
-  };
+function rolloverJson(owner: string, r: RolloverReport) {
+  return { ...r, publishZone: r.publish.map((p) => zoneLine(owner, parseRecordText(p.record))) };
 }
 
 function multiRolloverJson(owner: string, m: MultiRollover) {
@@ -869,17 +835,6 @@ function multiRolloverJson(owner: string, m: MultiRollover) {
     added: m.added,
     publishZone: m.publish.map((p) => zoneLine(owner, parseRecordText(p.record))),
   };
-}
-
-function renderMultiRollover(owner: string, publishedFrom: string, m: MultiRollover): string {
-  if (m.keys.length === 1) {
-    const k = m.keys[0]!;
-    const text = renderRollover(owner, publishedFrom, k.report);
-    return m.status === 'incomplete' ? `${text}status over every address: incomplete — not ready: not every address could be checked\n` : text;
-  }
-  const parts = m.keys.map((k) => `; current key served by ${k.addresses.join(', ')}\n${renderRollover(owner, publishedFrom, k.report)}`);
-  parts.push(`status over every address: ${m.status}${m.status === 'ready' ? '' : ' — not ready'}\n${renderCombinedPublish(owner, m.publish, m.added.length)}`);
-  return parts.join('\n');
 }
 
 export function registerTlsaCommand(program: Command, setExit: (code: number) => void, io: Partial<TlsaIo> = {}): void {
