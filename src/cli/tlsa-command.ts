@@ -1,8 +1,14 @@
 /**
  * `dane-smtp tlsa`: generate TLSA records from a certificate, chain or key (or a live
  * server), check the published RRset against a live server (--verify), and check rollover
- * readiness (--next). The logic is in src/tools/tlsa/; this file does the I/O: files,
- * standard input, DNS (StubResolver), SMTP/STARTTLS (runSmtpSession) and implicit TLS.
+ * readiness (--next). The logic is in src/tools/tlsa/, connecting to the server in
+ * src/tools/tlsa/connect.ts; this file checks the options, reads the files and standard
+ * input, sets up DNS (StubResolver) and prints the reports.
+ *
+ * runTlsa: tlsaSettings (options → TlsaSettings), then without --connect
+ * generateFromMaterial or rolloverFromMaterial; with --connect lookUpServer (DNS) and
+ * connectServer (every address), then verifyServer, or fromLiveServer → generateFromServer,
+ * generateFromMaterial or rolloverFromServer. Warnings are collected and printed at the end.
  *
  * `--connect HOST` checks every address of HOST (A, then AAAA), a few at a time: with
  * --verify they are looked up with the resolver that the TLSA RRset comes from (--resolver,
@@ -29,7 +35,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
-import * as tls from 'node:tls';
 import { Command, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { firstNameserver, isLoopback, parseResolverSpec } from '../dns/resolv-conf.js';
@@ -37,9 +42,7 @@ import { StubResolver } from '../dns/stub.js';
 import { probeValidation } from '../dns/probe.js';
 import { untrustedResolver } from '../dns/untrusted.js';
 import type { DnsAnswer, Resolver, TlsaData } from '../dns/types.js';
-import { runSmtpSession } from '../smtp/session.js';
-import type { ServedTls } from '../smtp/types.js';
-import { MAX_INPUT_BYTES, describeMaterial, parseMaterial, servedEntries, sha256Hex, type CertEntry, type Material } from '../tools/tlsa/material.js';
+import { MAX_INPUT_BYTES, describeMaterial, parseMaterial, type Material } from '../tools/tlsa/material.js';
 import {
   DEFAULT_PARAMS,
   computeRecords,
@@ -53,12 +56,14 @@ import {
   type ComputedRecord,
   type TlsaParams,
 } from '../tools/tlsa/records.js';
-import { parseZoneTlsa } from '../tools/tlsa/zone.js';
+import { parseZoneTlsa, type ZoneParse } from '../tools/tlsa/zone.js';
 import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
 import { answerFailed, findTlsaBase } from '../dane/plan.js';
-import { analyzeRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderCombinedPublish, type ServedSummary } from '../tools/tlsa/render.js';
-import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../smtp/served-chain.js';
+import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
+import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
+import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';
+
+export { CONNECT_CONCURRENCY, type Connected, type HostAddresses } from '../tools/tlsa/connect.js';
 
 export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
 
@@ -106,6 +111,8 @@ interface TlsaOptions {
   json?: boolean;
 }
 
+// ---------------------------------------------------------------- options and input files
+
 function usage(message: string): DaneSmtpError {
   return new DaneSmtpError('USAGE', message);
 }
@@ -115,8 +122,11 @@ function portOption(value: string, what: string): number {
   return Number(value);
 }
 
+/** --connect, parsed: `isAddress` when it names one address rather than a host name. */
+export type ConnectSpec = { host: string; port?: number; isAddress: boolean };
+
 /** `HOST[:PORT]`, `[IPv6]:PORT`, a bare IPv6 address. */
-export function parseConnectSpec(spec: string): { host: string; port?: number; isAddress: boolean } {
+export function parseConnectSpec(spec: string): ConnectSpec {
   const s = spec.trim();
   const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
   if (bracket) {
@@ -147,196 +157,13 @@ function readInput(path: string, what: string): Buffer {
 }
 
 function loadMaterial(path: string, what: string): Material {
-  return parseMaterial(readInput(path, what), path === '-' ? 'standard input' : path);
+  return parseMaterial(readInput(path, what), inputName(path));
 }
 
-// ---------------------------------------------------------------- connecting
-
-export type Connected =
-  | ({ ok: true; chain: Buffer[] } & ServedSummary)
-  | { ok: false; error: string; address?: string };
-
-
-
-function implicitTls(address: string, port: number, servername: string | undefined, timeoutMs: number): Promise<Connected> {
-  return new Promise((resolve) => {
-    let done = false;
-    const sock = tls.connect({
-      host: address,
-      port,
-      ...(servername ? { servername } : {}),
-      // An empty trust store, so that the chain is only what was sent (served-chain.ts).
-      ...DANE_TLS_CLIENT_OPTIONS,
-    });
-    const finish = (r: Connected) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (r.ok) {
-        sock.end();
-        setTimeout(() => sock.destroy(), 1000).unref();
-      } else {
-        sock.destroy();
-      }
-      resolve(r);
-    };
-    const timer = setTimeout(() => finish({ ok: false, address, error: `timeout: TLS connection to ${address}:${port} took more than ${timeoutMs} ms` }), timeoutMs);
-    sock.once('secureConnect', () => {
-      const cipher = sock.getCipher();
-      finish({
-        ok: true,
-        chain: servedChain(sock),
-        address,
-        port,
-        tls: 'implicit',
-        version: sock.getProtocol() ?? 'unknown',
-        cipher: cipher?.standardName || cipher?.name || 'unknown',
-      });
-    });
-    sock.on('error', (e) => finish({ ok: false, address, error: `TLS connection to ${address}:${port} failed: ${e.message}` }));
-    sock.on('close', () => finish({ ok: false, address, error: `connection to ${address}:${port} closed before the TLS handshake completed` }));
-  });
+/** A path for humans: '-' is standard input. */
+function inputName(path: string): string {
+  return path === '-' ? 'standard input' : path;
 }
-
-async function starttls(address: string, port: number, servername: string | undefined, helo: string, timeoutMs: number): Promise<Connected> {
-  let captured: ServedTls | undefined;
-  const result = await runSmtpSession(
-    {
-      address,
-      port,
-      helo,
-      timeoutMs,
-      tls: 'required',
-      ...(servername ? { servername } : {}),
-      checkTls: (served) => {
-        captured = served;
-        return { ok: true };
-      },
-    },
-    { kind: 'probe' },
-  );
-  const served = captured ?? result.served;
-  if (served) return { ok: true, chain: served.chain, address, port, tls: 'starttls', version: served.version, cipher: served.cipher };
-  return { ok: false, address, error: result.error?.message ?? 'no TLS handshake' };
-}
-
-function connectOne(address: string, port: number, mode: 'starttls' | 'implicit', servername: string | undefined, helo: string, timeoutMs: number): Promise<Connected> {
-  return mode === 'implicit' ? implicitTls(address, port, servername, timeoutMs) : starttls(address, port, servername, helo, timeoutMs);
-}
-
-/** At most this many connections at a time when a host name has several addresses. */
-export const CONNECT_CONCURRENCY = 4;
-
-/** Connects to every address (a few at a time, each with the timeout); results in address order. */
-async function connectAll(addresses: string[], port: number, mode: 'starttls' | 'implicit', servername: string | undefined, helo: string, timeoutMs: number): Promise<Connected[]> {
-  const results: Connected[] = new Array(addresses.length);
-  let nextIndex = 0;
-  const worker = async () => {
-    while (nextIndex < addresses.length) {
-      const i = nextIndex++;
-      const address = addresses[i]!;
-      const r = await connectOne(address, port, mode, servername, helo, timeoutMs);
-      results[i] = r.ok ? r : { ...r, address };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, addresses.length) }, worker));
-  return results;
-}
-
-export interface HostAddresses {
-  addresses: string[];
-  /** Where they came from, for humans: "127.0.0.1:53", "the system resolver", "given". */
-  source: string;
-  /** Failed lookups (or no address at all): each one is a failure of the check. */
-  errors: string[];
-  warnings: string[];
-  /** The A and AAAA answers, when the addresses came from a DNS resolver. */
-  dns?: { type: 'A' | 'AAAA'; status: string; proof: string; records: string[]; cnameChain: string[]; reason?: string }[];
-  /** The A and AAAA answers themselves (the TLSA base domain is chosen from them). */
-  answers?: DnsAnswer<string>[];
-}
-
-/**
- * The addresses of the --connect host: an address literal is used as it is; a name is
- * resolved (A, then AAAA, as plan.ts does) with `resolver` when one is configured, else with
- * the system resolver.
- */
-async function hostAddresses(spec: { host: string; isAddress: boolean }, resolver: { resolver: Resolver; text: string; validates: boolean } | undefined, io: TlsaIo, mtaWarnings = true): Promise<HostAddresses> {
-  if (spec.isAddress) return { addresses: [spec.host], source: 'given', errors: [], warnings: [] };
-  if (!resolver) {
-    try {
-      const addresses = [...new Set(await io.resolveHost(spec.host))];
-      return { addresses, source: 'the system resolver', errors: addresses.length ? [] : [`cannot resolve ${spec.host}: no address`], warnings: [] };
-    } catch (e) {
-      return { addresses: [], source: 'the system resolver', errors: [`cannot resolve ${spec.host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`], warnings: [] };
-    }
-  }
-  const [a, aaaa] = await Promise.all([resolver.resolver.lookup(spec.host, 'A'), resolver.resolver.lookup(spec.host, 'AAAA')]);
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  for (const x of [a, aaaa]) {
-    if (answerFailed(x)) errors.push(`address lookup ${x.qname} ${x.qtype} failed (${x.proof}${x.reason ? `: ${x.reason}` : ''})`);
-  }
-  const addresses = [...new Set([...(a.status === 'data' ? a.records : []), ...(aaaa.status === 'data' ? aaaa.records : [])])];
-  if (addresses.length === 0 && errors.length === 0) errors.push(`${spec.host} has no A or AAAA records (${a.status}, ${aaaa.status})`);
-  if (mtaWarnings && addresses.length > 0 && resolver.validates) {
-    const weak = [a, aaaa].filter((x) => x.status !== 'failed' && x.proof !== 'secure');
-    if (weak.length) {
-      warnings.push(`the ${weak.map((x) => x.qtype).join(' and ')} records of ${spec.host} are ${weak[0]!.proof}: a sending MTA does not look up TLSA for it (RFC 7672 §2.2.2)`);
-    }
-  }
-  const expanded = a.records.length > 0 ? a.canonicalName : aaaa.canonicalName;
-  if (mtaWarnings && addresses.length > 0 && expanded !== spec.host) {
-    warnings.push(`${spec.host} is an alias of ${expanded}: a sending MTA looks for TLSA at ${expanded} first when the CNAME chain is secure (RFC 7672 §2.2.2)`);
-  }
-  const dns = [a, aaaa].map((x) => ({
-    type: x.qtype as 'A' | 'AAAA',
-    status: x.status,
-    proof: x.proof,
-    records: x.records,
-    cnameChain: x.cnameChain,
-    ...(x.reason ? { reason: x.reason } : {}),
-  }));
-  return { addresses, source: resolver.text, errors, warnings, dns, answers: [a, aaaa] };
-}
-
-/** Served chains grouped: addresses serving the same certificates (in the same order) together. */
-interface ServedGroup {
-  addresses: string[];
-  certs: CertEntry[];
-  warnings: string[];
-}
-
-function groupServed(results: Connected[]): ServedGroup[] {
-  const groups = new Map<string, ServedGroup>();
-  for (const r of results) {
-    if (!r.ok) continue;
-    const key = r.chain.map((d) => sha256Hex(d)).join(',');
-    const g = groups.get(key);
-    if (g) g.addresses.push(r.address);
-    else {
-      const { certs, warnings } = servedEntries(r.chain);
-      groups.set(key, { addresses: [r.address], certs, warnings });
-    }
-  }
-  return [...groups.values()];
-}
-
-/** One warning when the addresses do not all serve the same chain, naming who serves what. */
-function differenceWarning(host: string, groups: ServedGroup[]): string | undefined {
-  if (groups.length < 2) return undefined;
-  const keys = new Set(groups.map((g) => (g.certs[0] ? sha256Hex(g.certs[0].spki) : '')));
-  const what = keys.size > 1 ? `${keys.size} different keys` : `${groups.length} different certificate chains (same key)`;
-  const each = groups
-    .map((g) => {
-      const leaf = g.certs[0];
-      return `${g.addresses.join(', ')}: ${leaf ? `${leaf.subject}, SPKI SHA-256 ${sha256Hex(leaf.spki).slice(0, 16)}…` : 'no parsable certificate'}`;
-    })
-    .join('; ');
-  return `the addresses of ${host} serve ${what}: ${each}`;
-}
-
-// ---------------------------------------------------------------- the command
 
 function recordParams(o: TlsaOptions, positional: string | undefined): { params: TlsaParams[]; file: string | undefined } {
   let file = positional;
@@ -386,16 +213,60 @@ function nameFromCertificate(m: Material): string | undefined {
   return undefined;
 }
 
-function json(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))}\n`;
-}
-
-function rolloverJson(owner: string, r: RolloverReport) {
-  return { ...r, publishZone: r.publish.map((p) => zoneLine(owner, parseRecordText(p.record))) };
-}
-
+/**
+ * `dane-smtp tlsa`: checks the options, then runs one mode. Without --connect: records from
+ * FILE, or a rollover check of FILE against --rrset. With --connect: DNS, then every address
+ * of the host, then --verify, or records (or a rollover check) from what was served.
+ */
 export async function runTlsa(positional: string | undefined, o: TlsaOptions, io: TlsaIo): Promise<number> {
-  // ---- options
+  const s = tlsaSettings(positional, o);
+  if (!s.connect) {
+    const target = { host: s.host, owner: ownerName(s.host, s.port) };
+    return s.next && s.rrset ? rolloverFromMaterial(s, target, io) : generateFromMaterial(s, target, io);
+  }
+  const dns = await lookUpServer(s, s.connect, io);
+  const live = await connectServer(s, s.connect, dns);
+  return s.verify ? verifyServer(s, dns, live, io) : fromLiveServer(s, dns, live, io);
+}
+
+// ---------------------------------------------------------------- settings
+
+/** The options, checked, with the input files read: what every mode starts from. */
+interface TlsaSettings {
+  json: boolean;
+  verify: boolean;
+  params: TlsaParams[];
+  /** FILE ('-': standard input) and what it holds. */
+  file: string | undefined;
+  material: Material | undefined;
+  /** --next: the next key or certificate. */
+  next: Material | undefined;
+  /** --rrset: the published RRset, and the path it was read from. */
+  rrset: ZoneParse | undefined;
+  rrsetPath: string | undefined;
+  /** --resolver as given. */
+  resolver: string | undefined;
+  connect: ConnectSpec | undefined;
+  /** --connect as given, for humans. */
+  connectText: string | undefined;
+  connectPort: number;
+  tlsMode: TlsMode | undefined;
+  helo: string;
+  timeoutMs: number;
+  /** The TLSA base domain from the options (or the certificate); --verify may choose another (RFC 7672 §2.2.2). */
+  host: string;
+  /** --host was given: no RFC 7672 §2.2.2 selection. */
+  hostGiven: boolean;
+  /** The port in the owner name _PORT._tcp.HOST. */
+  port: number;
+  /** --sni as given. */
+  sni: string | undefined;
+  /** Warnings so far: each step adds its own; printed (or put in the JSON) at the end. */
+  warnings: string[];
+}
+
+/** Checks the options (each mistake is a USAGE error) and reads FILE, --next and --rrset. */
+function tlsaSettings(positional: string | undefined, o: TlsaOptions): TlsaSettings {
   const { params, file } = recordParams(o, positional);
   // The same rule and message as check, send and scan (options.ts).
   const timeoutSeconds = /^\d{1,4}(\.\d{1,3})?$/.test(o.timeout) ? Number(o.timeout) : NaN;
@@ -422,7 +293,7 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   if ([file, o.next, o.rrset].filter((x) => x === '-').length > 1) throw usage('only one of FILE, --next and --rrset can be standard input (-)');
   const material = file !== undefined ? loadMaterial(file, 'certificate or key') : undefined;
   const next = o.next !== undefined ? loadMaterial(o.next, '--next') : undefined;
-  const rrset = o.rrset !== undefined ? parseZoneTlsa(readInput(o.rrset, '--rrset').toString('utf8'), o.rrset === '-' ? 'standard input' : o.rrset) : undefined;
+  const rrset = o.rrset !== undefined ? parseZoneTlsa(readInput(o.rrset, '--rrset').toString('utf8'), inputName(o.rrset)) : undefined;
 
   const warnings: string[] = [...(material?.warnings ?? []), ...(next?.warnings ?? [])];
   let host = o.host !== undefined ? parseHostName(o.host) : undefined;
@@ -437,61 +308,201 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   }
   const connectPort = connect?.port ?? 25;
   const port = o.port !== undefined ? portOption(o.port, '--port') : connect ? connectPort : 25;
-  const sniOption = o.sni !== undefined ? parseHostName(o.sni, '--sni') : undefined;
-
-  const warn = (w: string) => {
-    if (!o.json) io.stderr(`dane-smtp: warning: ${w}\n`);
+  const sni = o.sni !== undefined ? parseHostName(o.sni, '--sni') : undefined;
+  return {
+    json: o.json === true,
+    verify: o.verify === true,
+    params,
+    file,
+    material,
+    next,
+    rrset,
+    rrsetPath: o.rrset,
+    resolver: o.resolver,
+    connect,
+    connectText: o.connect,
+    connectPort,
+    tlsMode,
+    helo,
+    timeoutMs,
+    host,
+    hostGiven: o.host !== undefined,
+    port,
+    sni,
+    warnings,
   };
+}
 
-  // ---- DNS. --verify looks the TLSA RRset and the addresses of the --connect host up with
-  // one resolver (--resolver, else the first nameserver of resolv.conf), as a sending MTA
-  // does; generating records from a host name uses --resolver when given, else the system
-  // resolver.
-  let answer: DnsAnswer<TlsaData> | undefined;
-  let resolverText = '';
-  let resolverJson: Record<string, unknown> | undefined;
-  let addressResolver: { resolver: Resolver; text: string; validates: boolean } | undefined;
-  let resolverDown: string | undefined;
-  if (o.verify || o.resolver !== undefined) {
-    let spec: { address: string; port: number };
-    if (o.resolver !== undefined) spec = parseResolverSpec(o.resolver);
-    else {
-      const ns = firstNameserver(io.resolvConf());
-      if (!ns) throw usage('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
-      spec = { address: ns, port: 53 };
-    }
-    resolverText = hostPort(spec.address, spec.port);
-    const stub = new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
-    if (!o.verify) addressResolver = { resolver: stub, text: resolverText, validates: false };
-    else {
-      if (!isLoopback(spec.address)) warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
-      const probe = await probeValidation(stub);
-      resolverJson = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
-      if (!probe.reachable) {
-        warnings.push(`${probe.reason}: no TLSA lookup`);
-        resolverDown = probe.reason;
-      } else {
-        let resolver: Resolver = stub;
-        if (!probe.validates) {
-          warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
-          resolver = untrustedResolver(stub);
-        }
-        addressResolver = { resolver, text: resolverText, validates: probe.validates };
-      }
-    }
+/** The TLSA base domain and owner name a mode reports on. */
+interface Target {
+  host: string;
+  owner: string;
+}
+
+/** The warnings, one line each on standard error (the human report only). */
+function printWarnings(s: TlsaSettings, io: TlsaIo): void {
+  for (const w of s.warnings) io.stderr(`dane-smtp: warning: ${w}\n`);
+}
+
+// ---------------------------------------------------------------- FILE without --connect
+
+/** Records from FILE (with --connect too: checked against what each address serves). */
+function generateFromMaterial(s: TlsaSettings, target: Target, io: TlsaIo, served?: Served): number {
+  const m = s.material!;
+  const runs = served ? served.groups.map((g) => computeRecords(m, s.params, g.certs)) : [computeRecords(m, s.params)];
+  for (const w of runs.flatMap((r) => r.warnings)) pushOnce(s.warnings, w);
+  const records = runs[0]!.records;
+  const source = inputName(s.file!);
+  return printRecords(s, target, io, { source, material: m, records, text: renderGenerate(target.owner, `${source}: ${describeMaterial(m)}`, records) }, served);
+}
+
+/** --next with --rrset: does the RRset file cover the key of FILE and the next key (RFC 7671 §8.1)? */
+function rolloverFromMaterial(s: TlsaSettings, { host, owner }: Target, io: TlsaIo): number {
+  const from = rrsetSource(s, owner);
+  const r = analyzeRollover({ published: s.rrset!.records, current: s.material!, next: s.next!, host, now: io.now() });
+  s.warnings.push(...r.warnings);
+  if (s.json) {
+    io.stdout(json({ mode: 'rollover', owner, host, port: s.port, source: inputName(s.file!), ...rolloverJson(owner, r), ok: r.status === 'ready', warnings: s.warnings }));
+  } else {
+    printWarnings(s, io);
+    io.stdout(renderRollover(owner, from, r));
   }
-  // --verify --connect HOST (no --host): the TLSA base domain is the one a sending MTA uses
-  // (RFC 7672 §2.2.2, the rules of plan.ts findTlsaBase): the CNAME-expanded name first when
-  // the address records are secure, the original name when only the first CNAME is secure,
-  // none when they are insecure (DANE does not apply). It is then the default SNI and the
-  // DANE-TA reference identifier (RFC 7672 §2.2.3, §3.2.2).
-  const selectBase = o.verify === true && connect !== undefined && !connect.isAddress && o.host === undefined;
+  return r.status === 'ready' ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
+}
+
+/** Warnings about what the --rrset file holds; returns where its records came from, for humans. */
+function rrsetSource(s: TlsaSettings, owner: string): string {
+  const rrset = s.rrset!;
+  const owners = [...new Set(rrset.records.flatMap((x) => (x.owner && x.owner !== owner ? [x.owner] : [])))];
+  if (owners.length) s.warnings.push(`the RRset file has records for ${owners.join(', ')}, not only ${owner}: all of them are used`);
+  if (rrset.ignored) s.warnings.push(`${rrset.ignored} record(s) of other types in the RRset file are ignored`);
+  if (rrset.records.length === 0) s.warnings.push('the RRset file has no TLSA record');
+  return `${rrset.records.length} record(s) from ${inputName(s.rrsetPath!)}`;
+}
+
+/** Prints generated records, human or JSON; with --connect, what each address served and what failed. */
+function printRecords(
+  s: TlsaSettings,
+  { host, owner }: Target,
+  io: TlsaIo,
+  g: { source: string; material: Material; records: (ComputedRecord & { addresses?: string[] })[]; text: string },
+  served?: Served,
+): number {
+  const partial = served !== undefined && served.failures.length > 0;
+  if (s.json) {
+    io.stdout(
+      json({
+        mode: 'generate',
+        owner,
+        host,
+        port: s.port,
+        source: g.source,
+        material: describeMaterial(g.material),
+        ...(served ? { hostAddresses: served.live.addressesJson, addresses: served.live.results.map((c) => summaryOf(c, s.connectPort)) } : {}),
+        records: g.records.map((r) => ({
+          usage: r.usage,
+          selector: r.selector,
+          matchingType: r.matchingType,
+          data: r.data.toString('hex'),
+          text: r.text,
+          zone: zoneLine(owner, r),
+          description: r.description,
+          target: r.target,
+          ...(r.addresses ? { servedBy: r.addresses } : {}),
+        })),
+        ...(partial ? { ok: false, error: served.failures.join('; ') } : {}),
+        warnings: s.warnings,
+      }),
+    );
+  } else {
+    printWarnings(s, io);
+    io.stdout(g.text);
+  }
+  return partial ? TLSA_EXIT.UNAVAILABLE : TLSA_EXIT.OK;
+}
+
+// ---------------------------------------------------------------- --connect: DNS
+
+/** The resolver of --verify (or --resolver) and what its probe found. */
+interface ResolverSetup {
+  /** "127.0.0.1:53" ('' when there is none). */
+  text: string;
+  /** `resolver` in the --verify JSON report. */
+  json?: Record<string, unknown>;
+  /** For the TLSA RRset and the host's addresses; none when unconfigured or unreachable. */
+  lookup?: AddressResolver;
+  /** Why the resolver cannot be used: it did not answer the probe. */
+  down?: string;
+}
+
+/**
+ * --verify looks the TLSA RRset and the addresses of the --connect host up with one resolver
+ * (--resolver, else the first nameserver of resolv.conf), as a sending MTA does; generating
+ * records from a host name uses --resolver when given, else the system resolver.
+ */
+async function setUpResolver(s: TlsaSettings, io: TlsaIo): Promise<ResolverSetup> {
+  if (!s.verify && s.resolver === undefined) return { text: '' };
+  let spec: { address: string; port: number };
+  if (s.resolver !== undefined) spec = parseResolverSpec(s.resolver);
+  else {
+    const ns = firstNameserver(io.resolvConf());
+    if (!ns) throw usage('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
+    spec = { address: ns, port: 53 };
+  }
+  const text = hostPort(spec.address, spec.port);
+  const stub = new StubResolver({ server: spec.address, port: spec.port, timeoutMs: s.timeoutMs });
+  if (!s.verify) return { text, lookup: { resolver: stub, text, validates: false } };
+  if (!isLoopback(spec.address)) s.warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
+  const probe = await probeValidation(stub);
+  const json = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
+  if (!probe.reachable) {
+    s.warnings.push(`${probe.reason}: no TLSA lookup`);
+    return { text, json, down: probe.reason };
+  }
+  let resolver: Resolver = stub;
+  if (!probe.validates) {
+    s.warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
+    resolver = untrustedResolver(stub);
+  }
+  return { text, json, lookup: { resolver, text, validates: probe.validates } };
+}
+
+/** What DNS says about the --connect host: its addresses and, for --verify, the TLSA RRset. */
+interface ServerDns extends Target {
+  /** The SNI name: --sni, else the TLSA base domain. */
+  sni: string;
+  resolver: ResolverSetup;
+  hostAddrs: HostAddresses;
+  /** --verify: the TLSA RRset (a stand-in without records when it was not looked up). */
+  answer?: DnsAnswer<TlsaData>;
+  /** --verify: how the TLSA base domain was chosen. */
+  baseReport?: TlsaBaseReport;
+  /** Why no TLSA lookup is done (DANE does not apply); the verdict when set. */
+  noTlsa?: string;
+}
+
+/**
+ * The resolver, the addresses of the --connect host and (--verify) its TLSA RRset.
+ *
+ * --verify --connect HOST (no --host): the TLSA base domain is the one a sending MTA uses
+ * (RFC 7672 §2.2.2, the rules of plan.ts findTlsaBase): the CNAME-expanded name first when
+ * the address records are secure, the original name when only the first CNAME is secure,
+ * none when they are insecure (DANE does not apply). It is then the default SNI and the
+ * DANE-TA reference identifier (RFC 7672 §2.2.3, §3.2.2).
+ */
+async function lookUpServer(s: TlsaSettings, connect: ConnectSpec, io: TlsaIo): Promise<ServerDns> {
+  const resolver = await setUpResolver(s, io);
+  const addressResolver = resolver.lookup;
+  const resolveHost = (name: string) => io.resolveHost(name);
+  let host = s.host;
+  const port = s.port;
+  const selectBase = s.verify && !connect.isAddress && !s.hostGiven;
   let hostAddrs: HostAddresses | undefined;
   let tlsaAnswer: DnsAnswer<TlsaData> | undefined;
   let baseReport: TlsaBaseReport | undefined;
   let noTlsa: string | undefined;
   if (selectBase && addressResolver) {
-    hostAddrs = await hostAddresses(connect, addressResolver, io, false);
+    hostAddrs = await hostAddresses(connect, addressResolver, resolveHost, false);
     const answered = (hostAddrs.answers ?? []).filter((x) => !answerFailed(x));
     if (hostAddrs.addresses.length > 0 && answered.length > 0) {
       const chosen = describeTlsaBase(host, port, await findTlsaBase(addressResolver.resolver, host, answered, port));
@@ -504,21 +515,19 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
   if (!baseReport) {
     const qname = ownerName(host, port).slice(0, -1);
     const [t, h] = await Promise.all([
-      o.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
+      s.verify && addressResolver ? addressResolver.resolver.lookup(qname, 'TLSA') : undefined,
       hostAddrs
         ? hostAddrs
-        : connect
-          ? resolverDown && !connect.isAddress
-            ? (Promise.resolve({ addresses: [], source: resolverText, errors: [`cannot resolve ${connect.host}: ${resolverDown}`], warnings: [] }) as Promise<HostAddresses>)
-            : hostAddresses(connect, addressResolver, io, !o.verify || !selectBase)
-          : undefined,
+        : resolver.down && !connect.isAddress
+          ? (Promise.resolve({ addresses: [], source: resolver.text, errors: [`cannot resolve ${connect.host}: ${resolver.down}`], warnings: [] }) as Promise<HostAddresses>)
+          : hostAddresses(connect, addressResolver, resolveHost, !s.verify || !selectBase),
     ]);
     tlsaAnswer = t;
     hostAddrs = h;
-    if (o.verify) {
+    if (s.verify) {
       const why = selectBase
         ? `the addresses of ${host} could not be looked up, so the TLSA base domain cannot be chosen as a sending MTA does (RFC 7672 §2.2.2): TLSA is looked up at ${host} itself`
-        : o.host !== undefined
+        : s.hostGiven
           ? `the TLSA base domain ${host} is given with --host: no RFC 7672 §2.2.2 selection`
           : `--connect gives an address: the TLSA base domain ${host} is taken from --sni, with no RFC 7672 §2.2.2 selection`;
       baseReport = {
@@ -531,10 +540,12 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       };
     }
   }
+  // Set on both paths above: by the base selection, or by the lookup after it.
+  const addrs = hostAddrs!;
   const owner = ownerName(host, port);
   const qname = owner.slice(0, -1);
-  const sni = sniOption ?? host;
-  if (o.verify) {
+  let answer: DnsAnswer<TlsaData> | undefined;
+  if (s.verify) {
     answer = tlsaAnswer ?? {
       qname,
       qtype: 'TLSA',
@@ -544,216 +555,126 @@ export async function runTlsa(positional: string | undefined, o: TlsaOptions, io
       ttl: 0,
       cnameChain: [qname],
       canonicalName: qname,
-      reason: noTlsa ? 'not looked up' : (resolverDown ?? 'no resolver'),
+      reason: noTlsa ? 'not looked up' : (resolver.down ?? 'no resolver'),
     };
   }
-  if (hostAddrs) warnings.push(...hostAddrs.warnings);
+  s.warnings.push(...addrs.warnings);
+  return { host, owner, sni: s.sni ?? host, resolver, hostAddrs: addrs, answer, baseReport, noTlsa };
+}
 
-  // ---- connect: every address of the host (or the one given)
-  let results: Connected[] = [];
-  if (connect && hostAddrs) {
-    const mode = tlsMode ?? (connectPort === 465 ? 'implicit' : 'starttls');
-    results = await connectAll(hostAddrs.addresses, connectPort, mode, sni, helo, timeoutMs);
-  }
+// ---------------------------------------------------------------- --connect: the addresses
+
+/** What the addresses of the --connect host served. */
+interface LiveServer {
+  connect: ConnectSpec;
+  addrs: HostAddresses;
+  /** One per address, in address order. */
+  results: Connected[];
+  /** Addresses that served the same chain, together. */
+  groups: ServedGroup[];
+  /** `hostAddresses` in the JSON reports. */
+  addressesJson: Record<string, unknown>;
+}
+
+/** Connects to every address of the host (or the one given) and groups what they served. */
+async function connectServer(s: TlsaSettings, connect: ConnectSpec, dns: ServerDns): Promise<LiveServer> {
+  const mode = s.tlsMode ?? (s.connectPort === 465 ? 'implicit' : 'starttls');
+  const results = await connectAll(dns.hostAddrs.addresses, s.connectPort, mode, dns.sni, s.helo, s.timeoutMs);
   const several = results.length > 1;
-  const summaryOf = (c: Connected): ServedSummary | { error: string; address?: string; port?: number } =>
-    c.ok ? { address: c.address, port: c.port, tls: c.tls, version: c.version, cipher: c.cipher } : { address: c.address!, port: connectPort, error: c.error };
   const groups = groupServed(results);
-  for (const g of groups) for (const w of g.warnings) pushOnce(warnings, several ? `${g.addresses.join(', ')}: ${w}` : w);
-  const difference = connect ? differenceWarning(connect.host, groups) : undefined;
-  if (difference) warnings.push(difference);
-  const addressesJson = hostAddrs
-    ? {
-        source: hostAddrs.source,
-        addresses: hostAddrs.addresses,
-        ...(hostAddrs.errors.length ? { errors: hostAddrs.errors } : {}),
-        ...(hostAddrs.dns ? { dns: hostAddrs.dns } : {}),
-      }
-    : undefined;
-  const addressLine = (): string => {
-    if (!connect || connect.isAddress || !hostAddrs) return '';
-    const list = hostAddrs.addresses.length ? hostAddrs.addresses.join(', ') : 'none';
-    return `addresses of ${connect.host} (from ${hostAddrs.source}): ${list}${hostAddrs.errors.length ? `; ${hostAddrs.errors.join('; ')}` : ''}\n`;
+  for (const g of groups) for (const w of g.warnings) pushOnce(s.warnings, several ? `${g.addresses.join(', ')}: ${w}` : w);
+  const difference = differenceWarning(connect.host, groups);
+  if (difference) s.warnings.push(difference);
+  const h = dns.hostAddrs;
+  const addressesJson = {
+    source: h.source,
+    addresses: h.addresses,
+    ...(h.errors.length ? { errors: h.errors } : {}),
+    ...(h.dns ? { dns: h.dns } : {}),
   };
+  return { connect, addrs: h, results, groups, addressesJson };
+}
 
-  // ---- verify (+ rollover)
-  if (o.verify) {
-    const now = io.now();
-    const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer: answer!, served, referenceNames: [host], now, ...(noTlsa ? { noTlsa } : {}) });
-    const perAddress = results.map((c) => {
-      const report = verifyOne(c.ok ? c.chain : []);
-      if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
-      for (const w of report.warnings) pushOnce(warnings, several ? `${c.address}: ${w}` : w);
-      return { connected: c, report };
-    });
-    const base = verifyOne([]);
-    // DANE does not apply (or cannot be told): that is the verdict, said once.
-    const verdict = noTlsa ? { authenticated: false, summary: `NOT authenticated: ${[...hostAddrs!.errors, noTlsa].join('; ')}` } : overallVerdict(perAddress, hostAddrs!.errors);
+function summaryOf(c: Connected, connectPort: number): ServedSummary | { error: string; address?: string; port?: number } {
+  return c.ok ? { address: c.address, port: c.port, tls: c.tls, version: c.version, cipher: c.cipher } : { address: c.address!, port: connectPort, error: c.error };
+}
 
-    let rollover: MultiRollover | undefined;
-    if (next) {
-      const unserved = results.filter((c) => !c.ok || groups.every((g) => !g.addresses.includes(c.address!) || g.certs.length === 0));
-      for (const c of unserved) warnings.push(`no served chain from ${c.address}: the rollover check needs the current certificate from every address`);
-      const usable = groups.filter((g) => g.certs.length > 0);
-      if (usable.length === 0) {
-        warnings.push('no served chain: the rollover check needs the current certificate from the server');
-      } else {
-        rollover = rolloverAcross(usable, answer!.status === 'data' ? answer!.records : [], next, host, now, answer!.status === 'data' ? answer!.ttl : undefined);
-        for (const w of rollover.warnings) pushOnce(warnings, w);
-        if (unserved.length) rollover.status = rollover.status === 'ready' ? 'incomplete' : rollover.status;
-      }
-    }
-    const ok = verdict.authenticated && (!next || rollover?.status === 'ready');
-    if (o.json) {
-      io.stdout(
-        json({
-          mode: 'verify',
-          owner,
-          host,
-          port,
-          resolver: resolverJson ?? null,
-          hostAddresses: addressesJson,
-          tlsaBase: baseReport ?? null,
-          dns: noTlsa ? null : base.dns,
-          addresses: perAddress.map(({ connected: c, report }) => {
-            const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
-            return { address: c.address, port: connectPort, connect: summaryOf(c), ...rest };
-          }),
-          authenticated: verdict.authenticated,
-          summary: verdict.summary,
-          ...(next ? { rollover: rollover ? multiRolloverJson(owner, rollover) : null } : {}),
-          ok,
-          warnings,
-        }),
-      );
+/** "addresses of HOST (from …): …" above the --verify report ('' for an address literal). */
+function addressLine(live: LiveServer): string {
+  const { connect, addrs } = live;
+  if (connect.isAddress) return '';
+  const list = addrs.addresses.length ? addrs.addresses.join(', ') : 'none';
+  return `addresses of ${connect.host} (from ${addrs.source}): ${list}${addrs.errors.length ? `; ${addrs.errors.join('; ')}` : ''}\n`;
+}
+
+// ---------------------------------------------------------------- --verify
+
+/** --verify (and --next): the published RRset against what every address serves. */
+function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: TlsaIo): number {
+  const { host, owner, noTlsa, baseReport } = dns;
+  const { results, groups } = live;
+  const answer = dns.answer!;
+  const qname = owner.slice(0, -1);
+  const next = s.next;
+  const warnings = s.warnings;
+  const several = results.length > 1;
+  const now = io.now();
+  const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer, served, referenceNames: [host], now, ...(noTlsa ? { noTlsa } : {}) });
+  const perAddress = results.map((c) => {
+    const report = verifyOne(c.ok ? c.chain : []);
+    if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
+    for (const w of report.warnings) pushOnce(warnings, several ? `${c.address}: ${w}` : w);
+    return { connected: c, report };
+  });
+  const base = verifyOne([]);
+  // DANE does not apply (or cannot be told): that is the verdict, said once.
+  const verdict = noTlsa ? { authenticated: false, summary: `NOT authenticated: ${[...live.addrs.errors, noTlsa].join('; ')}` } : overallVerdict(perAddress, live.addrs.errors);
+
+  let rollover: MultiRollover | undefined;
+  if (next) {
+    const unserved = results.filter((c) => !c.ok || groups.every((g) => !g.addresses.includes(c.address!) || g.certs.length === 0));
+    for (const c of unserved) warnings.push(`no served chain from ${c.address}: the rollover check needs the current certificate from every address`);
+    const usable = groups.filter((g) => g.certs.length > 0);
+    if (usable.length === 0) {
+      warnings.push('no served chain: the rollover check needs the current certificate from the server');
     } else {
-      warnings.forEach(warn);
-      const parts = [addressLine() + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, resolverText))];
-      for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c)));
-      parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
-      io.stdout(parts.join('\n'));
-      if (rollover) io.stdout(`\n${renderMultiRollover(owner, noTlsa ? 'not looked up' : `from DNS, ${answer!.proof}`, rollover)}`);
+      rollover = rolloverAcross(usable, answer.status === 'data' ? answer.records : [], next, host, now, answer.status === 'data' ? answer.ttl : undefined);
+      for (const w of rollover.warnings) pushOnce(warnings, w);
+      if (unserved.length) rollover.status = rollover.status === 'ready' ? 'incomplete' : rollover.status;
     }
-    return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
   }
-
-  // ---- generate or rollover from a live server: what could not be reached is reported
-  const failures: string[] = [...(hostAddrs?.errors ?? [])];
-  for (const c of results) if (!c.ok) failures.push(c.error);
-  for (const g of groups) if (g.certs.length === 0) failures.push(`${g.addresses.join(', ')}: the server sent no parsable certificate`);
-  const servedGroups = groups.filter((g) => g.certs.length > 0);
-  if (connect && servedGroups.length === 0) {
-    const error = failures.join('; ') || 'the server sent no parsable certificate';
-    if (o.json) io.stdout(json({ mode: next ? 'rollover' : 'generate', owner, hostAddresses: addressesJson, addresses: results.map(summaryOf), ok: false, error, warnings }));
-    else {
-      warnings.forEach(warn);
-      for (const f of failures.length ? failures : [error]) io.stderr(`dane-smtp: ${f}\n`);
-    }
-    return next ? TLSA_EXIT.FAILED : TLSA_EXIT.UNAVAILABLE;
-  }
-  for (const f of failures) warnings.push(`${f}: not in the ${next ? 'rollover check' : 'records'} below`);
-  const partial = failures.length > 0;
-  const allAddresses = servedGroups.flatMap((g) => g.addresses);
-  const source =
-    file !== undefined
-      ? file === '-'
-        ? 'standard input'
-        : file
-      : `the server at ${o.connect}${allAddresses.length > 1 && servedGroups.length === 1 ? ` (${allAddresses.length} addresses: ${allAddresses.join(', ')})` : ''}`;
-  const groupMaterial = (g: ServedGroup): Material => ({ kind: 'certs', certs: g.certs, warnings: [] });
-
-  // ---- rollover with an RRset file
-  if (next && rrset) {
-    const owners = [...new Set(rrset.records.flatMap((x) => (x.owner && x.owner !== owner ? [x.owner] : [])))];
-    if (owners.length) warnings.push(`the RRset file has records for ${owners.join(', ')}, not only ${owner}: all of them are used`);
-    if (rrset.ignored) warnings.push(`${rrset.ignored} record(s) of other types in the RRset file are ignored`);
-    if (rrset.records.length === 0) warnings.push('the RRset file has no TLSA record');
-    const from = `${rrset.records.length} record(s) from ${o.rrset === '-' ? 'standard input' : o.rrset}`;
-    if (material) {
-      const r = analyzeRollover({ published: rrset.records, current: material, next, host, now: io.now() });
-      warnings.push(...r.warnings);
-      if (o.json) {
-        io.stdout(json({ mode: 'rollover', owner, host, port, source, ...rolloverJson(owner, r), ok: r.status === 'ready', warnings }));
-      } else {
-        warnings.forEach(warn);
-        io.stdout(renderRollover(owner, from, r));
-      }
-      return r.status === 'ready' ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
-    }
-    const m = rolloverAcross(servedGroups, rrset.records, next, host, io.now());
-    for (const w of m.warnings) pushOnce(warnings, w);
-    if (partial && m.status === 'ready') m.status = 'incomplete';
-    const ok = m.status === 'ready';
-    if (o.json) {
-      io.stdout(json({ mode: 'rollover', owner, host, port, source, hostAddresses: addressesJson, addresses: results.map(summaryOf), ...rolloverJson(owner, m.keys[0]!.report), ...multiRolloverJson(owner, m), ok, warnings }));
-    } else {
-      warnings.forEach(warn);
-      io.stdout(renderMultiRollover(owner, from, m));
-    }
-    return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
-  }
-
-  // ---- generate
-  let records: (ComputedRecord & { addresses?: string[] })[];
-  let text: string;
-  if (material || servedGroups.length <= 1) {
-    const m = material ?? groupMaterial(servedGroups[0]!);
-    const runs = connect ? servedGroups.map((g) => computeRecords(m, params, g.certs)) : [computeRecords(m, params)];
-    for (const w of runs.flatMap((r) => r.warnings)) pushOnce(warnings, w);
-    records = runs[0]!.records.map((r) => (material || !connect ? r : { ...r, addresses: servedGroups[0]!.addresses }));
-    text = renderGenerate(owner, `${source}: ${describeMaterial(m)}`, records);
-  } else {
-    const blocks = servedGroups.map((g) => {
-      const c = computeRecords(groupMaterial(g), params, g.certs);
-      for (const w of c.warnings) pushOnce(warnings, `${g.addresses.join(', ')}: ${w}`);
-      return { addresses: g.addresses, what: describeMaterial(groupMaterial(g)), records: c.records };
-    });
-    const byText = new Map<string, ComputedRecord & { addresses: string[] }>();
-    for (const b of blocks) {
-      for (const r of b.records) {
-        const seen = byText.get(r.text);
-        if (seen) seen.addresses.push(...b.addresses.filter((a) => !seen.addresses.includes(a)));
-        else byText.set(r.text, { ...r, addresses: [...b.addresses] });
-      }
-    }
-    records = [...byText.values()];
-    text = renderGenerateGroups(owner, source, blocks);
-  }
-  const m = material ?? groupMaterial(servedGroups[0]!);
-  if (o.json) {
+  const ok = verdict.authenticated && (!next || rollover?.status === 'ready');
+  if (s.json) {
     io.stdout(
       json({
-        mode: 'generate',
+        mode: 'verify',
         owner,
         host,
-        port,
-        source,
-        material: describeMaterial(m),
-        ...(connect ? { hostAddresses: addressesJson, addresses: results.map(summaryOf) } : {}),
-        records: records.map((r) => ({
-          usage: r.usage,
-          selector: r.selector,
-          matchingType: r.matchingType,
-          data: r.data.toString('hex'),
-          text: r.text,
-          zone: zoneLine(owner, r),
-          description: r.description,
-          target: r.target,
-          ...(r.addresses ? { servedBy: r.addresses } : {}),
-        })),
-        ...(partial ? { ok: false, error: failures.join('; ') } : {}),
+        port: s.port,
+        resolver: dns.resolver.json ?? null,
+        hostAddresses: live.addressesJson,
+        tlsaBase: baseReport ?? null,
+        dns: noTlsa ? null : base.dns,
+        addresses: perAddress.map(({ connected: c, report }) => {
+          const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
+          return { address: c.address, port: s.connectPort, connect: summaryOf(c, s.connectPort), ...rest };
+        }),
+        authenticated: verdict.authenticated,
+        summary: verdict.summary,
+        ...(next ? { rollover: rollover ? multiRolloverJson(owner, rollover) : null } : {}),
+        ok,
         warnings,
       }),
     );
   } else {
-    warnings.forEach(warn);
-    io.stdout(text);
+    printWarnings(s, io);
+    const parts = [addressLine(live) + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, dns.resolver.text))];
+    for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c, s.connectPort)));
+    parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
+    io.stdout(parts.join('\n'));
+    if (rollover) io.stdout(`\n${renderMultiRollover(owner, noTlsa ? 'not looked up' : `from DNS, ${answer.proof}`, rollover)}`);
   }
-  return partial ? TLSA_EXIT.UNAVAILABLE : TLSA_EXIT.OK;
-}
-
-function pushOnce(list: string[], w: string): void {
-  if (!list.includes(w)) list.push(w);
+  return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
 }
 
 /**
@@ -782,48 +703,128 @@ function overallVerdict(perAddress: { connected: Connected; report: VerifyReport
   return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
 }
 
-/** Rollover readiness over the addresses of a host: one analysis per served chain. */
-interface MultiRollover {
-  /** 'ready' only when every served chain's key and the next key are covered and every address was checked. */
-  status: RolloverReport['status'] | 'incomplete';
-  keys: { addresses: string[]; report: RolloverReport }[];
-  /** The RRset to publish: covers the current key of every address and the next key. */
-  publish: { record: string; who: string }[];
-  added: string[];
-  warnings: string[];
+// ---------------------------------------------------------------- records or rollover from --connect
+
+/** The chains the addresses served, and what could not be reached (each one a failure). */
+interface Served {
+  live: LiveServer;
+  /** The groups with at least one parsable certificate (never empty). */
+  groups: ServedGroup[];
+  failures: string[];
 }
 
-function rolloverAcross(groups: ServedGroup[], published: TlsaData[], next: Material, host: string, now: Date, ttl?: number): MultiRollover {
-  const input = (g: ServedGroup, records: TlsaData[]) => ({
-    published: records,
-    current: { kind: 'certs', certs: g.certs, warnings: [] } as Material,
-    next,
-    host,
-    now,
-    ...(ttl !== undefined ? { ttl } : {}),
-  });
-  const keys = groups.map((g) => ({ addresses: g.addresses, report: analyzeRollover(input(g, published)) }));
-  // The RRset to publish: each key's analysis adds to what the previous one proposed.
-  let set = published;
-  for (const g of groups) set = analyzeRollover(input(g, set)).publish.map((p) => parseRecordText(p.record));
-  const finals = groups.map((g) => analyzeRollover(input(g, set)));
-  const before = new Set(published.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`));
-  const rows = finals[0]?.published ?? [];
-  const publish = rows.map((row, i) => {
-    const cur = groups.filter((_g, k) => finals[k]!.published[i]!.current === 'yes').map((g) => g.addresses.join(', '));
-    const who = [cur.length ? `current key of ${cur.join(' and ')}` : '', row.next === 'yes' ? 'next' : ''].filter(Boolean).join(' + ') || 'neither';
-    return { record: row.record, who: `${who}${before.has(row.record) ? '' : ' (new)'}` };
-  });
-  const notReady = keys.find((k) => k.report.status !== 'ready');
-  const warnings: string[] = [];
-  for (const k of keys) for (const w of k.report.warnings) pushOnce(warnings, w);
-  return {
-    status: notReady ? notReady.report.status : 'ready',
-    keys,
-    publish,
-    added: publish.filter((p) => !before.has(p.record)).map((p) => p.record),
-    warnings,
-  };
+/**
+ * Records (or, with --next and --rrset, a rollover check) from what the --connect host
+ * served. What could not be reached is reported; nothing served at all is an error (69, or
+ * 1 for a rollover check).
+ */
+function fromLiveServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: TlsaIo): number {
+  const failures: string[] = [...live.addrs.errors];
+  for (const c of live.results) if (!c.ok) failures.push(c.error);
+  for (const g of live.groups) if (g.certs.length === 0) failures.push(`${g.addresses.join(', ')}: the server sent no parsable certificate`);
+  const groups = live.groups.filter((g) => g.certs.length > 0);
+  if (groups.length === 0) {
+    const error = failures.join('; ') || 'the server sent no parsable certificate';
+    if (s.json) io.stdout(json({ mode: s.next ? 'rollover' : 'generate', owner: dns.owner, hostAddresses: live.addressesJson, addresses: live.results.map((c) => summaryOf(c, s.connectPort)), ok: false, error, warnings: s.warnings }));
+    else {
+      printWarnings(s, io);
+      for (const f of failures.length ? failures : [error]) io.stderr(`dane-smtp: ${f}\n`);
+    }
+    return s.next ? TLSA_EXIT.FAILED : TLSA_EXIT.UNAVAILABLE;
+  }
+  for (const f of failures) s.warnings.push(`${f}: not in the ${s.next ? 'rollover check' : 'records'} below`);
+  const served: Served = { live, groups, failures };
+  if (s.next && s.rrset) return rolloverFromServer(s, dns, served, io);
+  return s.material ? generateFromMaterial(s, dns, io, served) : generateFromServer(s, dns, served, io);
+}
+
+/** "the server at HOST[:PORT]", with its addresses when they all serve the same chain. */
+function serverSource(s: TlsaSettings, groups: ServedGroup[]): string {
+  const allAddresses = groups.flatMap((g) => g.addresses);
+  return `the server at ${s.connectText}${allAddresses.length > 1 && groups.length === 1 ? ` (${allAddresses.length} addresses: ${allAddresses.join(', ')})` : ''}`;
+}
+
+function groupMaterial(g: ServedGroup): Material {
+  return { kind: 'certs', certs: g.certs, warnings: [] };
+}
+
+/** Records from the served chains: one list when every address serves the same chain, else one block per chain. */
+function generateFromServer(s: TlsaSettings, target: Target, served: Served, io: TlsaIo): number {
+  const source = serverSource(s, served.groups);
+  let records: (ComputedRecord & { addresses?: string[] })[];
+  let text: string;
+  if (served.groups.length === 1) {
+    const g = served.groups[0]!;
+    const m = groupMaterial(g);
+    const c = computeRecords(m, s.params, g.certs);
+    for (const w of c.warnings) pushOnce(s.warnings, w);
+    records = c.records.map((r) => ({ ...r, addresses: g.addresses }));
+    text = renderGenerate(target.owner, `${source}: ${describeMaterial(m)}`, records);
+  } else {
+    const blocks = served.groups.map((g) => {
+      const c = computeRecords(groupMaterial(g), s.params, g.certs);
+      for (const w of c.warnings) pushOnce(s.warnings, `${g.addresses.join(', ')}: ${w}`);
+      return { addresses: g.addresses, what: describeMaterial(groupMaterial(g)), records: c.records };
+    });
+    const byText = new Map<string, ComputedRecord & { addresses: string[] }>();
+    for (const b of blocks) {
+      for (const r of b.records) {
+        const seen = byText.get(r.text);
+        if (seen) seen.addresses.push(...b.addresses.filter((a) => !seen.addresses.includes(a)));
+        else byText.set(r.text, { ...r, addresses: [...b.addresses] });
+      }
+    }
+    records = [...byText.values()];
+    text = renderGenerateGroups(target.owner, source, blocks);
+  }
+  return printRecords(s, target, io, { source, material: groupMaterial(served.groups[0]!), records, text }, served);
+}
+
+/** --next with --rrset: does the RRset file cover the key every address serves and the next key (RFC 7671 §8.1)? */
+function rolloverFromServer(s: TlsaSettings, { host, owner }: Target, served: Served, io: TlsaIo): number {
+  const { live } = served;
+  const from = rrsetSource(s, owner);
+  const m = rolloverAcross(served.groups, s.rrset!.records, s.next!, host, io.now());
+  for (const w of m.warnings) pushOnce(s.warnings, w);
+  if (served.failures.length > 0 && m.status === 'ready') m.status = 'incomplete';
+  const ok = m.status === 'ready';
+  if (s.json) {
+    io.stdout(
+      json({
+        mode: 'rollover',
+        owner,
+        host,
+        port: s.port,
+        source: serverSource(s, served.groups),
+        hostAddresses: live.addressesJson,
+        addresses: live.results.map((c) => summaryOf(c, s.connectPort)),
+        ...rolloverJson(owner, m.keys[0]!.report),
+        ...multiRolloverJson(owner, m),
+        ok,
+        warnings: s.warnings,
+      }),
+    );
+  } else {
+    printWarnings(s, io);
+    io.stdout(renderMultiRollover(owner, from, m));
+  }
+  return ok ? TLSA_EXIT.OK : TLSA_EXIT.FAILED;
+}
+
+// ---------------------------------------------------------------- output
+
+/** Adds a warning unless it is already there. */
+function pushOnce(list: string[], w: string): void {
+  if (!list.includes(w)) list.push(w);
+}
+
+/** One line of JSON; Buffers as hex. */
+function json(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))}\n`;
+}
+
+function rolloverJson(owner: string, r: RolloverReport) {
+  return { ...r, publishZone: r.publish.map((p) => zoneLine(owner, parseRecordText(p.record))) };
 }
 
 function multiRolloverJson(owner: string, m: MultiRollover) {
@@ -834,17 +835,6 @@ function multiRolloverJson(owner: string, m: MultiRollover) {
     added: m.added,
     publishZone: m.publish.map((p) => zoneLine(owner, parseRecordText(p.record))),
   };
-}
-
-function renderMultiRollover(owner: string, publishedFrom: string, m: MultiRollover): string {
-  if (m.keys.length === 1) {
-    const k = m.keys[0]!;
-    const text = renderRollover(owner, publishedFrom, k.report);
-    return m.status === 'incomplete' ? `${text}status over every address: incomplete — not ready: not every address could be checked\n` : text;
-  }
-  const parts = m.keys.map((k) => `; current key served by ${k.addresses.join(', ')}\n${renderRollover(owner, publishedFrom, k.report)}`);
-  parts.push(`status over every address: ${m.status}${m.status === 'ready' ? '' : ' — not ready'}\n${renderCombinedPublish(owner, m.publish, m.added.length)}`);
-  return parts.join('\n');
 }
 
 export function registerTlsaCommand(program: Command, setExit: (code: number) => void, io: Partial<TlsaIo> = {}): void {

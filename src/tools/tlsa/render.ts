@@ -5,7 +5,7 @@
  */
 import type { ComputedRecord } from './records.js';
 import { zoneLine } from './records.js';
-import type { RolloverRecord, RolloverReport } from './rollover.js';
+import type { MultiRollover, RolloverRecord, RolloverReport } from './rollover.js';
 import type { TlsaBaseReport, VerifyReport } from './verify.js';
 import type { TlsaData } from '../../dns/types.js';
 
@@ -138,6 +138,18 @@ export function renderCombinedPublish(owner: string, rows: { record: string; who
     lines.push(zoneLine(owner, parseRecordText(r.record)));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Rollover readiness over the addresses of a host (rolloverAcross); one address's report as it is. */
+export function renderMultiRollover(owner: string, publishedFrom: string, m: MultiRollover): string {
+  if (m.keys.length === 1) {
+    const k = m.keys[0]!;
+    const text = renderRollover(owner, publishedFrom, k.report);
+    return m.status === 'incomplete' ? `${text}status over every address: incomplete — not ready: not every address could be checked\n` : text;
+  }
+  const parts = m.keys.map((k) => `; current key served by ${k.addresses.join(', ')}\n${renderRollover(owner, publishedFrom, k.report)}`);
+  parts.push(`status over every address: ${m.status}${m.status === 'ready' ? '' : ' — not ready'}\n${renderCombinedPublish(owner, m.publish, m.added.length)}`);
+  return parts.join('\n');
 }
 
 export function parseRecordText(text: string): TlsaData {

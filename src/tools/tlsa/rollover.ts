@@ -8,6 +8,7 @@ import { Matching, Selector, Usage, classifyTlsa, tlsaToText, type ClassifiedTls
 import { associationMatches, authenticate } from '../../dane/authenticate.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 import { associationData, shortText } from './records.js';
+import { parseRecordText } from './render.js';
 
 export type RolloverStatus = 'ready' | 'current-only' | 'next-only' | 'neither';
 
@@ -211,6 +212,61 @@ export function analyzeRollover(input: RolloverInput): RolloverReport {
     dropped,
     retireAfterSwitch,
     advice: advice[status],
+    warnings,
+  };
+}
+
+/** Addresses that serve the same chain, and its certificates. */
+export interface ServedKeys {
+  addresses: string[];
+  certs: CertEntry[];
+}
+
+/** Rollover readiness over the addresses of a host: one analysis per served chain. */
+export interface MultiRollover {
+  /** 'ready' only when every served chain's key and the next key are covered and every address was checked. */
+  status: RolloverReport['status'] | 'incomplete';
+  keys: { addresses: string[]; report: RolloverReport }[];
+  /** The RRset to publish: covers the current key of every address and the next key. */
+  publish: { record: string; who: string }[];
+  added: string[];
+  warnings: string[];
+}
+
+/**
+ * Rollover readiness of every served chain (addresses serving the same chain together): one
+ * analysis per chain against the published RRset, and the one RRset to publish that covers
+ * the current key of every address and the next key.
+ */
+export function rolloverAcross(groups: ServedKeys[], published: TlsaData[], next: Material, host: string, now: Date, ttl?: number): MultiRollover {
+  const input = (g: ServedKeys, records: TlsaData[]) => ({
+    published: records,
+    current: { kind: 'certs', certs: g.certs, warnings: [] } as Material,
+    next,
+    host,
+    now,
+    ...(ttl !== undefined ? { ttl } : {}),
+  });
+  const keys = groups.map((g) => ({ addresses: g.addresses, report: analyzeRollover(input(g, published)) }));
+  // The RRset to publish: each key's analysis adds to what the previous one proposed.
+  let set = published;
+  for (const g of groups) set = analyzeRollover(input(g, set)).publish.map((p) => parseRecordText(p.record));
+  const finals = groups.map((g) => analyzeRollover(input(g, set)));
+  const before = new Set(published.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`));
+  const rows = finals[0]?.published ?? [];
+  const publish = rows.map((row, i) => {
+    const cur = groups.filter((_g, k) => finals[k]!.published[i]!.current === 'yes').map((g) => g.addresses.join(', '));
+    const who = [cur.length ? `current key of ${cur.join(' and ')}` : '', row.next === 'yes' ? 'next' : ''].filter(Boolean).join(' + ') || 'neither';
+    return { record: row.record, who: `${who}${before.has(row.record) ? '' : ' (new)'}` };
+  });
+  const notReady = keys.find((k) => k.report.status !== 'ready');
+  const warnings: string[] = [];
+  for (const k of keys) for (const w of k.report.warnings) if (!warnings.includes(w)) warnings.push(w);
+  return {
+    status: notReady ? notReady.report.status : 'ready',
+    keys,
+    publish,
+    added: publish.filter((p) => !before.has(p.record)).map((p) => p.record),
     warnings,
   };
 }
