@@ -42,6 +42,16 @@ export function nonValidatingWarning(reason: string): string {
   );
 }
 
+/** `--timeout SECONDS` (0.001 to 3600, at most three decimals) in milliseconds. */
+export function timeoutOption(value: string): number {
+  const seconds = /^\d{1,4}(\.\d{1,3})?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 0.001 && seconds <= 3600)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to 3600, not '${value}'`);
+  return Math.round(seconds * 1000);
+}
+
+/** The --timeout help text, the same for every command. */
+export const TIMEOUT_HELP = 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply';
+
 export function intOption(value: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, not '${value}'`);
   return Number(value);
@@ -88,13 +98,11 @@ export function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefin
 
 export function commonSettings(o: CommonOptions) {
   const port = intOption(o.port, '--port', 1, 65535);
-  const timeoutSeconds = /^\d{1,4}(\.\d{1,3})?$/.test(o.timeout) ? Number(o.timeout) : NaN;
-  if (!(timeoutSeconds >= 0.001 && timeoutSeconds <= 3600)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to 3600, not '${o.timeout}'`);
+  const timeoutMs = timeoutOption(o.timeout);
   const concurrency = intOption(o.concurrency, '--concurrency', 1, 1000);
   const helo = o.helo ?? hostname();
   if (!isValidHeloName(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
   const spec = resolverSpec(o.resolver);
-  const timeoutMs = Math.round(timeoutSeconds * 1000);
   return { port, timeoutMs, concurrency, helo, spec };
 }
 
@@ -144,7 +152,7 @@ export const COMMON_OPTIONS: readonly (readonly [flags: string, description: str
   ['--resolver <ip[:port]>', 'validating DNS resolver (default: first nameserver in /etc/resolv.conf)'],
   ['--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', '25'],
   ['--helo <name>', 'EHLO name (default: this host name)'],
-  ['--timeout <seconds>', 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply', '30'],
+  ['--timeout <seconds>', TIMEOUT_HELP, '30'],
   ['--concurrency <n>', 'destinations handled at once', '8'],
   ['--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)'],
   ['--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)'],

@@ -62,6 +62,7 @@ import { answerFailed, findTlsaBase } from '../dane/plan.js';
 import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
 import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
 import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';
+import { TIMEOUT_HELP, timeoutOption } from './options.js';
 
 export { CONNECT_CONCURRENCY, type Connected, type HostAddresses } from '../tools/tlsa/connect.js';
 
@@ -269,11 +270,7 @@ interface TlsaSettings {
 function tlsaSettings(positional: string | undefined, o: TlsaOptions): TlsaSettings {
   const { params, file } = recordParams(o, positional);
   // The same rule and message as check, send and scan (options.ts).
-  const timeoutSeconds = /^\d{1,4}(\.\d{1,3})?$/.test(o.timeout) ? Number(o.timeout) : NaN;
-  if (!(timeoutSeconds >= 0.001 && timeoutSeconds <= 3600)) {
-    throw usage(`--timeout must be a number of seconds from 0.001 to 3600, not '${o.timeout}'`);
-  }
-  const timeoutMs = Math.round(timeoutSeconds * 1000);
+  const timeoutMs = timeoutOption(o.timeout);
   const connect = o.connect !== undefined ? parseConnectSpec(o.connect) : undefined;
   if (o.verify && !connect) throw usage('--verify checks a live server: give --connect HOST[:PORT]');
   if (o.verify && file !== undefined) throw usage('--verify checks what the server sends: give --connect without a FILE');
@@ -857,7 +854,7 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .option('--next <file>', 'rollover check: the next key or certificate; exit 0 only when the published RRset matches current and next')
     .option('--rrset <file>', 'published RRset as zone-file TLSA lines (instead of --verify) for --next')
     .option('--helo <name>', 'EHLO name for --connect (default: this host name)')
-    .option('--timeout <seconds>', 'deadline of each step: DNS answer, connect, TLS handshake, one SMTP reply', '30')
+    .option('--timeout <seconds>', TIMEOUT_HELP, '30')
     .option('--json', 'one JSON object instead of the human report')
     .action(async (file: string | undefined, o: TlsaOptions) => {
       setExit(await runTlsa(file, o, ioAll));
