@@ -52,6 +52,7 @@ import {
   parseRecordSpecs,
   parseSelector,
   parseUsage,
+  parseRecordText,
   zoneLine,
   type ComputedRecord,
   type TlsaParams,
@@ -60,7 +61,7 @@ import { parseZoneTlsa, type ZoneParse } from '../tools/tlsa/zone.js';
 import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
 import { answerFailed, findTlsaBase } from '../dane/plan.js';
 import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
-import { hostPort, parseRecordText, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
+import { hostPort, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
 import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';
 import { TIMEOUT_HELP, timeoutOption } from './options.js';
 

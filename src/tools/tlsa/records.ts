@@ -220,3 +220,9 @@ export function computeRecords(material: Material, params: TlsaParams[], served?
   }
   return { records, warnings };
 }
+
+/** "U S M HEX" as this tool prints a record (tlsaToText) back to TLSA data. */
+export function parseRecordText(text: string): TlsaData {
+  const [u, s, m, hex] = text.split(' ');
+  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
+}

@@ -4,10 +4,9 @@
  * generate mode can be pasted into a zone as it is.
  */
 import type { ComputedRecord } from './records.js';
-import { zoneLine } from './records.js';
+import { parseRecordText, zoneLine } from './records.js';
 import type { MultiRollover, RolloverRecord, RolloverReport } from './rollover.js';
 import type { TlsaBaseReport, VerifyReport } from './verify.js';
-import type { TlsaData } from '../../dns/types.js';
 
 export interface ServedSummary {
   address: string;
@@ -152,7 +151,3 @@ export function renderMultiRollover(owner: string, publishedFrom: string, m: Mul
   return parts.join('\n');
 }
 
-export function parseRecordText(text: string): TlsaData {
-  const [u, s, m, hex] = text.split(' ');
-  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
-}

@@ -8,7 +8,7 @@ import { Matching, Selector, Usage, classifyTlsa, tlsaToText, type ClassifiedTls
 import { associationMatches, authenticate } from '../../dane/authenticate.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 import { associationData, shortText } from './records.js';
-import { parseRecordText } from './render.js';
+import { parseRecordText } from './records.js';
 
 export type RolloverStatus = 'ready' | 'current-only' | 'next-only' | 'neither';
 
