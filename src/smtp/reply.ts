@@ -205,3 +205,48 @@ export function sizeLimit(param: string | undefined): number | undefined {
   const n = Number(param);
   return n > 0 ? n : undefined;
 }
+
+/**
+ * Enhanced status code (RFC 3463 §2, RFC 2034 §4) at the start of a reply's first line, e.g.
+ * { class: 4, subject: 5, detail: 3 } for "452 4.5.3 Too many recipients"; undefined when none.
+ */
+export function enhancedStatus(reply: SmtpReply): { class: number; subject: number; detail: number } | undefined {
+  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)/.exec(reply.lines[0] ?? '');
+  return m ? { class: Number(m[1]), subject: Number(m[2]), detail: Number(m[3]) } : undefined;
+}
+
+/**
+ * A RCPT refusal that means "too many recipients in this transaction", so the recipient goes in
+ * another transaction (RFC 5321 §4.5.3.1.8 "100-recipient chunks", §4.5.3.1.10): reply code 452
+ * (or 552, RFC 821's code for it, which clients "SHOULD treat ... as temporary"), and an
+ * enhanced status code, when there is one, of X.5.3 "Too many recipients" (RFC 3463 §3.6).
+ * Not 452 4.2.2 (mailbox full) nor 452 4.3.1 (system storage): per recipient or per server, a
+ * new transaction would fare no better. Not another 5yz either: §4.5.3.1.10 lets a server with a
+ * site-policy limit answer 5yz, a permanent refusal.
+ */
+export function isTooManyRecipients(reply: SmtpReply): boolean {
+  if (reply.code !== 452 && reply.code !== 552) return false;
+  const esc = enhancedStatus(reply);
+  return esc === undefined || (esc.subject === 5 && esc.detail === 3);
+}
+
+/**
+ * RCPTMAX from the LIMITS extension parameter (RFC 9422 §4, §5.2): the most RCPT commands the
+ * server takes in one transaction. limits-param = limit-name-value *(SP limit-name-value),
+ * limit-name-value = limit-name ["=" limit-value], names case-insensitive; RCPTMAX's value is
+ * 1*6DIGIT. Undefined when absent, malformed (not 1 to 6 digits, 0), or given twice with
+ * different values; other limits and malformed tokens are ignored.
+ */
+export function rcptMax(param: string | undefined): number | undefined {
+  if (param === undefined) return undefined;
+  let found: number | undefined;
+  for (const token of param.split(' ')) {
+    const m = /^([A-Za-z0-9_-]+)(?:=([\x21-\x3a\x3c-\x7e]+))?$/.exec(token);
+    if (!m || m[1]!.toUpperCase() !== 'RCPTMAX') continue;
+    if (m[2] === undefined || !/^\d{1,6}$/.test(m[2])) return undefined;
+    const n = Number(m[2]);
+    if (n === 0 || (found !== undefined && found !== n)) return undefined;
+    found = n;
+  }
+  return found;
+}

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
 import { asciiDomainAddress, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8, prepareMessage } from './message.js';
-import { ReplyReader, formatReply, parseEhloExtensions, replyClass, sizeLimit } from './reply.js';
+import { ReplyReader, formatReply, isTooManyRecipients, parseEhloExtensions, rcptMax, replyClass, sizeLimit } from './reply.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
 import type {
   RecipientResult,
@@ -31,6 +31,35 @@ export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
 const FINAL_REPLY_TIMEOUT_MS = 10 * 60_000;
 /** Message data is written in chunks, each with its own deadline (a stalled reader cannot hang us). */
 const DATA_CHUNK_BYTES = 64 * 1024;
+/**
+ * Most transactions for one message on one connection (recipients refused as "too many", or
+ * beyond LIMITS RCPTMAX, go in the next one): 50 × the 100 recipients RFC 5321 §4.5.3.1.8
+ * requires a server to take. Whatever is left after that is deferred.
+ */
+const MAX_TRANSACTIONS = 50;
+
+/** An envelope recipient during a send: its RCPT command, and its status once decided. */
+type Rcpt = { address: string; command: string; status?: RecipientStatus; reply: string; tooMany?: boolean };
+
+/** What every transaction of one message shares. */
+interface Transaction {
+  mail: string;
+  pipelining: boolean;
+  /** The dot-stuffed message and its terminator. */
+  data: () => Buffer;
+  brokenLines: number;
+}
+
+/** How one transaction ended. */
+type RoundEnd =
+  /** The final reply to the data was read (whatever it was, but not 421). */
+  | { kind: 'final'; reply: SmtpReply; accepted: Rcpt[] }
+  | { kind: 'mail-refused'; reply: SmtpReply }
+  /** MAIL accepted, every RCPT refused: the transaction is still open. */
+  | { kind: 'none-accepted'; error: SessionError }
+  | { kind: 'data-refused'; reply: SmtpReply; accepted: Rcpt[] }
+  /** 421, timeout, lost connection, abort: the connection is over. */
+  | { kind: 'broken'; error: SessionError; mailReply: SmtpReply | undefined; mailAccepted: boolean };
 
 class SessionError extends Error {
   constructor(
@@ -436,10 +465,7 @@ class Session {
   }
 
   private async transaction(env: SmtpEnvelope): Promise<SmtpSessionResult> {
-    const recipients: { address: string; status?: RecipientStatus; reply: string }[] = env.to.map((address) => ({
-      address,
-      reply: '',
-    }));
+    const recipients: Rcpt[] = env.to.map((address) => ({ address, command: '', reply: '' }));
     const settle = (status: RecipientStatus, reply: string, which = recipients) => {
       for (const r of which) {
         if (r.status === undefined) {
@@ -482,35 +508,142 @@ class Session {
     if (has('SIZE')) mail += ` SIZE=${body.length}`; // RFC 1870 §6
     if (needs8bit(body) && has('8BITMIME')) mail += ' BODY=8BITMIME'; // RFC 6152 §3
     if (needsSmtputf8(env) && has('SMTPUTF8')) mail += ' SMTPUTF8'; // RFC 6531 §3.4
-    const rcpts = env.to.map((a) => `RCPT TO:<${a}>`);
+    env.to.forEach((a, i) => (recipients[i]!.command = `RCPT TO:<${a}>`));
 
+    // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; built once for every transaction.
+    let payload: Buffer | undefined;
+    const data = () => (payload ??= Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]));
+    const tx: Transaction = { mail, pipelining: has('PIPELINING'), data, brokenLines };
+
+    // One transaction, then another on the same connection while recipients are left: those
+    // refused as "too many recipients" (RFC 5321 §4.5.3.1.8 and §4.5.3.1.10, RFC 3463 X.5.3)
+    // and those beyond the server's LIMITS RCPTMAX (RFC 9422). Each transaction must accept a
+    // recipient for its "too many" ones to go on; a transaction's outcome never changes, and
+    // each recipient keeps the status and reply of the last transaction it took part in.
+    const rcptMaxLimit = has('LIMITS') ? rcptMax(ext.LIMITS) : undefined;
+    let queue = recipients.slice();
+    // The session's outcome: a refusal after the data is kept whatever follows; "no recipient
+    // accepted" only stands when no transaction delivered.
+    let refused: SessionError | undefined;
+    let noneAccepted: SessionError | undefined;
+    let delivered = false;
+    for (let round = 1; ; round++) {
+      const batch = rcptMaxLimit === undefined ? queue : queue.slice(0, rcptMaxLimit);
+      const untried = queue.slice(batch.length);
+      if (round > 1) {
+        const reason = batch.some((r) => r.tooMany) ? 'too-many-recipients' : 'rcptmax';
+        this.emit({ type: 'transaction', round, recipients: batch.length, reason });
+      }
+      for (const r of batch) {
+        delete r.status;
+        delete r.tooMany;
+      }
+      const end = await this.round(tx, batch);
+
+      if (end.kind === 'broken') {
+        // 421, timeout, lost connection or abort: this connection is over.
+        const e = end.error;
+        if (end.mailReply && !end.mailAccepted) {
+          // MAIL was refused (pipelined replies cut short): its reply decides
+          settle(replyClass(end.mailReply) === 5 ? 'bounced' : 'deferred', formatReply(end.mailReply));
+          return this.failed(e.code === 'ABORTED' ? e : replyError('MAIL FROM', end.mailReply), final());
+        }
+        if (e.reply?.code === 421) {
+          // RFC 5321 §3.8: the server is closing the channel; recipients it already refused keep their status
+          settle('deferred', formatReply(e.reply));
+          return this.failed(e, final());
+        }
+        // Before the first MAIL was accepted nothing is decided: this host failed (the caller tries the next).
+        if (round === 1 && !end.mailAccepted && e.code !== 'ABORTED') return this.failed(e);
+        settle('deferred', e.message);
+        return this.failed(e, final());
+      }
+      if (end.kind === 'mail-refused') {
+        // MAIL 4xx → all deferred, 5xx → all bounced (RFC 5321 §4.2.5)
+        settle(replyClass(end.reply) === 5 ? 'bounced' : 'deferred', formatReply(end.reply));
+        await this.quit();
+        return this.failed(replyError('MAIL FROM', end.reply), final());
+      }
+      if (end.kind === 'data-refused') {
+        // The transaction is refused as a whole; recipients not tried yet are not sent either.
+        settle(replyClass(end.reply) === 5 ? 'bounced' : 'deferred', formatReply(end.reply), end.accepted);
+        settle('deferred', formatReply(end.reply), untried);
+        await this.quit();
+        return this.failed(replyError('DATA', end.reply), final());
+      }
+      if (end.kind === 'final') {
+        const cls = replyClass(end.reply);
+        // Delivered only with a 2xx after the dot.
+        settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(end.reply), end.accepted);
+        if (cls === 2) delivered = true;
+        else refused = replyError('the end of data', end.reply);
+      } else {
+        noneAccepted ??= end.error;
+      }
+      // A transaction that accepted nobody ends the retries of its "too many" ones (the server's
+      // limit is not what stopped them); recipients never tried still go on.
+      const again = end.kind === 'final' ? batch.filter((r) => r.tooMany) : [];
+      queue = [...again, ...untried];
+      if (queue.length === 0 || this.failure) break;
+      if (round >= MAX_TRANSACTIONS) {
+        settle('deferred', `not sent: ${MAX_TRANSACTIONS} transactions on this connection already`, untried);
+        break;
+      }
+      if (end.kind === 'none-accepted') {
+        // The transaction is still open (MAIL was accepted): RSET before the next MAIL (RFC 5321 §4.1.1.5).
+        try {
+          this.send(['RSET']);
+          const rset = await this.txReply('RSET');
+          if (replyClass(rset) !== 2) {
+            settle('deferred', formatReply(rset), untried);
+            break;
+          }
+        } catch (e) {
+          if (!(e instanceof SessionError)) throw e;
+          settle('deferred', e.reply?.code === 421 ? formatReply(e.reply) : e.message, untried);
+          return this.failed(e, final());
+        }
+      }
+    }
+    // Recipients left undecided here (the connection failed between transactions) are deferred by final().
+    if (this.failure) settle('deferred', this.failure.message);
+    await this.quit();
+    const error = refused ?? (delivered ? undefined : noneAccepted);
+    return error ? this.failed(error, final()) : { ...this.result('ok'), recipients: final() };
+  }
+
+  /**
+   * One mail transaction for `batch` (MAIL, RCPTs, DATA, the data, the final reply), pipelined
+   * when offered (RFC 2920 §3.1). RCPT refusals are recorded on the recipients; the caller
+   * settles the others from how it ended. Never QUITs.
+   */
+  private async round(tx: Transaction, batch: Rcpt[]): Promise<RoundEnd> {
     let mailReply: SmtpReply | undefined;
     let mailAccepted = false;
-    const accepted: typeof recipients = [];
+    const accepted: Rcpt[] = [];
     let lastRefusal: SmtpReply | undefined;
     try {
-      const pipelining = has('PIPELINING');
       let dataReply: SmtpReply | undefined;
-      if (pipelining) {
+      if (tx.pipelining) {
         // RFC 2920 §3.1: MAIL, all RCPTs and DATA in one group, replies read in order.
-        this.send([mail, ...rcpts, 'DATA']);
+        this.send([tx.mail, ...batch.map((r) => r.command), 'DATA']);
         mailReply = await this.txReply('MAIL FROM');
         mailAccepted = replyClass(mailReply) === 2;
-        for (const r of recipients) {
+        for (const r of batch) {
           const reply = await this.txReply('RCPT TO');
           if (mailAccepted) this.rcptStatus(r, reply, accepted);
           if (replyClass(reply) !== 2) lastRefusal = reply;
         }
         dataReply = await this.txReply('DATA');
       } else {
-        this.send([mail]);
+        this.send([tx.mail]);
         mailReply = await this.txReply('MAIL FROM');
         mailAccepted = replyClass(mailReply) === 2;
         if (mailAccepted) {
-          for (let i = 0; i < recipients.length; i++) {
-            this.send([rcpts[i]!]);
+          for (const r of batch) {
+            this.send([r.command]);
             const reply = await this.txReply('RCPT TO');
-            this.rcptStatus(recipients[i]!, reply, accepted);
+            this.rcptStatus(r, reply, accepted);
             if (replyClass(reply) !== 2) lastRefusal = reply;
           }
           if (accepted.length > 0) {
@@ -529,61 +662,38 @@ class Session {
             await this.readReply('the end of data');
           }
         } catch {
-          return;
+          // the session is failed: nothing more is sent
         }
-        await this.quit();
       };
 
       if (!mailAccepted) {
-        // MAIL 4xx → all deferred, 5xx → all bounced (RFC 5321 §4.2.5)
-        settle(replyClass(mailReply) === 5 ? 'bounced' : 'deferred', formatReply(mailReply));
         await abandon();
-        return this.failed(replyError('MAIL FROM', mailReply), final());
+        return { kind: 'mail-refused', reply: mailReply };
       }
       if (accepted.length === 0) {
         await abandon();
-        const err = lastRefusal
+        const error = lastRefusal
           ? replyError('RCPT TO (no recipient accepted)', lastRefusal)
           : new SessionError('PROTOCOL', 'no recipient accepted');
-        return this.failed(err, final());
+        return { kind: 'none-accepted', error };
       }
       if (!dataReply || dataReply.code !== 354) {
-        const reply = dataReply ?? { code: 451, lines: ['no reply to DATA'] };
-        settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', formatReply(reply), accepted);
         await abandon();
-        return this.failed(replyError('DATA', reply), final());
+        return { kind: 'data-refused', reply: dataReply ?? { code: 451, lines: ['no reply to DATA'] }, accepted };
       }
 
-      // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; body lines are not logged.
-      if (brokenLines > 0) this.emit({ type: 'long-lines', lines: brokenLines });
-      const payload = Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]);
+      if (tx.brokenLines > 0) this.emit({ type: 'long-lines', lines: tx.brokenLines });
+      const payload = tx.data();
       for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {
         await this.write(payload.subarray(off, off + DATA_CHUNK_BYTES), 'sending the message data');
       }
       // RFC 5321 §4.5.3.2.6: the server may take its time after the final dot (content
       // filters); giving up early would defer a message it may have accepted: duplicates.
       const done = await this.txReply('the end of data', this.o.finalReplyTimeoutMs ?? Math.max(this.o.timeoutMs, FINAL_REPLY_TIMEOUT_MS));
-      const cls = replyClass(done);
-      // Delivered only with a 2xx after the dot.
-      settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(done), accepted);
-      await this.quit();
-      return cls === 2 ? { ...this.result('ok'), recipients: final() } : this.failed(replyError('the end of data', done), final());
+      return { kind: 'final', reply: done, accepted };
     } catch (e) {
       if (!(e instanceof SessionError)) throw e;
-      if (mailReply && !mailAccepted) {
-        // MAIL was refused (pipelined replies cut short): its reply decides
-        settle(replyClass(mailReply) === 5 ? 'bounced' : 'deferred', formatReply(mailReply));
-        return this.failed(e.code === 'ABORTED' ? e : replyError('MAIL FROM', mailReply), final());
-      }
-      if (e.reply?.code === 421) {
-        // RFC 5321 §3.8: the server is closing the channel; recipients it already refused keep their status
-        settle('deferred', formatReply(e.reply));
-        return this.failed(e, final());
-      }
-      // Before MAIL was accepted nothing is decided: this host failed (the caller tries the next).
-      if (!mailAccepted && e.code !== 'ABORTED') return this.failed(e);
-      settle('deferred', e.message);
-      return this.failed(e, final());
+      return { kind: 'broken', error: e, mailReply, mailAccepted };
     }
   }
 
@@ -591,12 +701,9 @@ class Session {
    * RCPT 2xx → accepted, 4xx → deferred, 5xx → bounced (RFC 5321 §4.2.5); anything else → deferred.
    * 552 is deferred: RFC 5321 §4.5.3.1.10, RFC 821 servers say 552 for "too many recipients" (452
    * today) and "Clients SHOULD treat a 552 code in this case as a temporary ... failure" (Postfix too).
+   * A "too many recipients" refusal (isTooManyRecipients) is marked for another transaction.
    */
-  private rcptStatus(
-    r: { address: string; status?: RecipientStatus; reply: string },
-    reply: SmtpReply,
-    accepted: { address: string; status?: RecipientStatus; reply: string }[],
-  ): void {
+  private rcptStatus(r: Rcpt, reply: SmtpReply, accepted: Rcpt[]): void {
     const cls = replyClass(reply);
     if (cls === 2) {
       accepted.push(r);
@@ -604,5 +711,6 @@ class Session {
     }
     r.status = cls === 5 && reply.code !== 552 ? 'bounced' : 'deferred';
     r.reply = formatReply(reply);
+    if (isTooManyRecipients(reply)) r.tooMany = true;
   }
 }

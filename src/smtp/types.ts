@@ -58,6 +58,13 @@ export type SmtpEvent =
   | { type: 'discarded'; bytes: number }
   /** Message lines over 998 octets, broken with CRLF SPACE as the data is sent (RFC 5322 §2.1.1). */
   | { type: 'long-lines'; lines: number }
+  /**
+   * Another transaction on the same connection, for recipients the previous one refused as
+   * "too many recipients" (452 / 552, X.5.3; RFC 5321 §4.5.3.1.10) or left out to honour the
+   * server's LIMITS RCPTMAX (RFC 9422): `round` counts transactions from 1; `recipients` is how
+   * many go in this one.
+   */
+  | { type: 'transaction'; round: number; recipients: number; reason: 'too-many-recipients' | 'rcptmax' }
   | { type: 'close' };
 
 /** A message to deliver on a session. */

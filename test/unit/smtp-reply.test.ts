@@ -3,10 +3,13 @@ import {
   MAX_LINE_BYTES,
   MAX_UNREAD_BYTES,
   ReplyReader,
+  enhancedStatus,
   formatReply,
+  isTooManyRecipients,
   parseEhloExtensions,
   parseReplies,
   parseReplyLine,
+  rcptMax,
   replyClass,
   sizeLimit,
 } from '../../src/smtp/reply.js';
@@ -172,5 +175,57 @@ describe('small helpers', () => {
 
   it('replyClass', () => {
     expect([220, 354, 451, 550].map(replyClass)).toEqual([2, 3, 4, 5]);
+  });
+});
+
+describe('isTooManyRecipients (RFC 5321 §4.5.3.1.10, RFC 3463 §3.6 X.5.3)', () => {
+  it.each([
+    ['452 4.5.3 Too many recipients', true],
+    ['452 Too many recipients', true],
+    ['552 too many recipients', true],
+    ['552 5.5.3 Too many recipients', true],
+    ['552 4.5.3 odd but X.5.3', true],
+    ['452 4.2.2 Mailbox full', false],
+    ['452 4.3.1 Insufficient system storage', false],
+    ['552 5.2.2 Mailbox full', false],
+    ['552 5.3.4 Message too big', false],
+    ['550 5.5.3 Too many recipients', false],
+    ['451 4.5.3 Too many recipients', false],
+    ['450 too many recipients', false],
+    ['452 4.5.30 not X.5.3', false],
+  ])('%j → %s', (text, expected) => {
+    const reply = parseReplies(`${text}\r\n`).replies[0]!;
+    expect(isTooManyRecipients(reply)).toBe(expected);
+  });
+
+  it('enhancedStatus reads the first line only', () => {
+    expect(enhancedStatus({ code: 452, lines: ['4.5.3 a', '4.2.2 b'] })).toEqual({ class: 4, subject: 5, detail: 3 });
+    expect(enhancedStatus({ code: 452, lines: ['too many 4.5.3'] })).toBeUndefined();
+    expect(enhancedStatus({ code: 452, lines: [] })).toBeUndefined();
+  });
+});
+
+describe('rcptMax (RFC 9422 LIMITS)', () => {
+  it.each([
+    ['RCPTMAX=100', 100],
+    ['MAILMAX=1000 RCPTMAX=50000', 50000],
+    ['rcptmax=2', 2],
+    ['RCPTDOMAINMAX X_FUTURE=a:b RCPTMAX=7', 7],
+    ['RCPTMAX=999999', 999999],
+    ['RCPTMAX=3 RCPTMAX=3', 3],
+    ['bad;token RCPTMAX=5', 5],
+    [undefined, undefined],
+    ['', undefined],
+    ['MAILMAX=10', undefined],
+    ['RCPTMAX', undefined],
+    ['RCPTMAX=', undefined],
+    ['RCPTMAX=0', undefined],
+    ['RCPTMAX=1000000', undefined],
+    ['RCPTMAX=1e3', undefined],
+    ['RCPTMAX=-1', undefined],
+    ['RCPTMAX=2 RCPTMAX=3', undefined],
+    ['XRCPTMAX=2', undefined],
+  ])('%j → %j', (param, expected) => {
+    expect(rcptMax(param)).toBe(expected);
   });
 });

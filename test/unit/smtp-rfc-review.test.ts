@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalMessage, dataPayload } from '../../src/smtp/message.js';
 import { runSmtpSession } from '../../src/smtp/session.js';
-import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
+import type { SmtpEvent, SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { type RawConn, type RawServer, type ServerTlsOptions, script, sleep } from '../support/raw-smtp-server.js';
 import { sessionOptions, useRawServers } from '../support/session-harness.js';
 import { testPki } from '../support/test-certs.js';
@@ -174,46 +174,238 @@ describe('RFC 5321 §3.8, §4.2.2: 421 at any stage of the transaction defers ev
   });
 });
 
-describe('RFC 5321 §4.5.3.1.10: too many recipients', () => {
-  it('452 for the recipients over the server limit → those deferred (for a later transaction), the others delivered', async () => {
-    const server = await serve(async (c) => {
-      await upToMail([])(c);
-      await script([
-        [/^MAIL/, '250 ok'],
-        [/^RCPT TO:<a@/, '250 ok'],
-        [/^RCPT TO:<b@/, '250 ok'],
-        [/^RCPT TO:<c@/, '452 4.5.3 too many recipients'],
-        [/^RCPT TO:<d@/, '452 4.5.3 too many recipients'],
-        [/^DATA$/, '354 go'],
-      ])(c);
-      await c.readData();
-      await script(['250 2.0.0 queued', [/^QUIT$/, '221 bye']])(c);
-    });
-    const result = await run(server, {}, send(['a@example.test', 'b@example.test', 'c@example.test', 'd@example.test']));
+/** One transaction as the recipient-limited server saw it. */
+interface SeenTx {
+  mail: string;
+  rcpts: string[];
+  accepted: string[];
+  data?: string[];
+}
+
+/**
+ * A server that runs any number of transactions on the connection: `rcpt(address, acceptedSoFar,
+ * txNumber)` answers each RCPT; `final(txNumber)` answers the dot (a 421 closes the connection).
+ * RSET and QUIT are answered; anything else is an error.
+ */
+function transactionsServer(
+  extensions: string[],
+  txs: SeenTx[],
+  rcpt: (address: string, acceptedSoFar: number, tx: number) => string,
+  final: (tx: number) => string = (tx) => `250 2.0.0 queued as T${tx}`,
+): (c: RawConn) => Promise<void> {
+  const pipelining = extensions.includes('PIPELINING');
+  return async (c) => {
+    await upToMail(extensions)(c);
+    let line: string | undefined;
+    for (;;) {
+      line ??= await c.readLine();
+      if (line === 'QUIT') return void (await c.write('221 bye\r\n'));
+      if (line === 'RSET') {
+        line = undefined;
+        await c.write('250 2.0.0 ok\r\n');
+        continue;
+      }
+      if (!line.startsWith('MAIL FROM:')) throw new Error(`server: unexpected ${JSON.stringify(line)}`);
+      const tx: SeenTx = { mail: line, rcpts: [], accepted: [] };
+      txs.push(tx);
+      const group = ['250 2.1.0 ok'];
+      if (!pipelining) await c.write('250 2.1.0 ok\r\n');
+      for (line = await c.readLine(); line.startsWith('RCPT TO:'); line = await c.readLine()) {
+        const address = /<(.*)>/.exec(line)![1]!;
+        tx.rcpts.push(address);
+        const reply = rcpt(address, tx.accepted.length, txs.length);
+        if (reply.startsWith('2')) tx.accepted.push(address);
+        if (pipelining) group.push(reply);
+        else await c.write(`${reply}\r\n`);
+      }
+      if (line !== 'DATA') continue;
+      line = undefined;
+      const dataReply = tx.accepted.length > 0 ? '354 go' : '554 5.5.1 no valid recipients';
+      await c.write(`${(pipelining ? [...group, dataReply] : [dataReply]).join('\r\n')}\r\n`);
+      if (tx.accepted.length === 0) continue;
+      tx.data = await c.readData();
+      const reply = final(txs.length);
+      await c.write(`${reply}\r\n`);
+      if (reply.startsWith('421')) return void (await c.closed.then(() => undefined, () => undefined), c.destroy());
+    }
+  };
+}
+
+/** Accepts `limit` RCPTs per transaction, then answers `refusal`. */
+const limited = (limit: number, refusal = '452 4.5.3 Too many recipients') => (_a: string, acceptedSoFar: number) =>
+  acceptedSoFar < limit ? '250 2.1.5 ok' : refusal;
+
+const FIVE = ['a@example.test', 'b@example.test', 'c@example.test', 'd@example.test', 'e@example.test'];
+
+describe('RFC 5321 §4.5.3.1.10: too many recipients → another transaction on the same connection', () => {
+  it.each([
+    ['without PIPELINING', [], '452 4.5.3 Too many recipients'],
+    ['with PIPELINING', ['PIPELINING'], '452 4.5.3 Too many recipients'],
+    ['452 without an enhanced status code', ['ENHANCEDSTATUSCODES'], '452 Too many recipients'],
+    ['552 (RFC 821) without PIPELINING', [], '552 too many recipients'],
+    ['552 5.5.3 with PIPELINING', ['PIPELINING'], '552 5.5.3 Too many recipients'],
+  ])('limit 2 per transaction, 5 recipients, %s: 3 transactions, every recipient delivered once', async (_name, extensions, refusal) => {
+    const txs: SeenTx[] = [];
+    const server = await serve(transactionsServer(['SIZE 100000', ...extensions], txs, limited(2, refusal)));
+    const events: SmtpEvent[] = [];
+    const message = 'Subject: t\r\n\r\nhello\r\n';
+    const result = await run(server, { onEvent: (e) => events.push(e) }, send(FIVE, message));
     expect(server.errors).toEqual([]);
+    expect(server.connections).toHaveLength(1);
+    expect(txs.map((t) => t.rcpts)).toEqual([FIVE, FIVE.slice(2), FIVE.slice(4)]);
+    expect(txs.map((t) => t.accepted)).toEqual([FIVE.slice(0, 2), FIVE.slice(2, 4), FIVE.slice(4)]);
+    // the same MAIL FROM (same parameters) and the same message each time
+    expect(new Set(txs.map((t) => t.mail))).toEqual(new Set([`MAIL FROM:<sender@example.test> SIZE=${message.length}`]));
+    expect(txs.map((t) => t.data)).toEqual([['Subject: t', '', 'hello'], ['Subject: t', '', 'hello'], ['Subject: t', '', 'hello']]);
+    expect(result.outcome).toBe('ok');
+    expect(result.recipients?.map((r) => [r.address, r.status, r.reply])).toEqual([
+      ['a@example.test', 'delivered', '250 2.0.0 queued as T1'],
+      ['b@example.test', 'delivered', '250 2.0.0 queued as T1'],
+      ['c@example.test', 'delivered', '250 2.0.0 queued as T2'],
+      ['d@example.test', 'delivered', '250 2.0.0 queued as T2'],
+      ['e@example.test', 'delivered', '250 2.0.0 queued as T3'],
+    ]);
+    expect(events.filter((e) => e.type === 'transaction')).toEqual([
+      { type: 'transaction', round: 2, recipients: 3, reason: 'too-many-recipients' },
+      { type: 'transaction', round: 3, recipients: 1, reason: 'too-many-recipients' },
+    ]);
+    expect(commands(server.connections[0]!).filter((l) => l === 'RSET')).toEqual([]);
+  });
+
+  it.each([
+    ['452 4.2.2 Mailbox full', 'deferred'],
+    ['452 4.3.1 Insufficient system storage', 'deferred'],
+    ['552 5.2.2 Mailbox full', 'deferred'],
+    ['550 5.5.3 Too many recipients (site policy)', 'bounced'],
+    ['451 4.5.3 Too many recipients', 'deferred'],
+  ])('%s is not "too many recipients": one transaction, the refusal stands', async (refusal, status) => {
+    for (const extensions of [[], ['PIPELINING']]) {
+      const txs: SeenTx[] = [];
+      const server = await serve(transactionsServer(extensions, txs, (a) => (a.startsWith('c@') ? refusal : '250 ok')));
+      const result = await run(server, {}, send(FIVE.slice(0, 3)));
+      expect(server.errors).toEqual([]);
+      expect(txs).toHaveLength(1);
+      expect(result.outcome).toBe('ok');
+      expect(result.recipients?.map((r) => [r.status, r.reply])).toEqual([
+        ['delivered', '250 2.0.0 queued as T1'],
+        ['delivered', '250 2.0.0 queued as T1'],
+        [status, refusal],
+      ]);
+    }
+  });
+
+  it.each([[[]], [['PIPELINING']]])('a transaction that accepts no recipient ends the retries (extensions %j)', async (extensions) => {
+    const txs: SeenTx[] = [];
+    const server = await serve(transactionsServer(extensions, txs, (_a, n, tx) => (tx === 1 && n < 2 ? '250 ok' : '452 4.5.3 Still too many')));
+    const result = await run(server, {}, send(FIVE));
+    expect(server.errors).toEqual([]);
+    expect(server.connections).toHaveLength(1);
+    expect(txs.map((t) => t.rcpts)).toEqual([FIVE, FIVE.slice(2)]);
+    expect(txs[1]!.data).toBeUndefined();
     expect(result.outcome).toBe('ok');
     expect(result.recipients?.map((r) => [r.status, r.reply])).toEqual([
-      ['delivered', '250 2.0.0 queued'],
-      ['delivered', '250 2.0.0 queued'],
-      ['deferred', '452 4.5.3 too many recipients'],
-      ['deferred', '452 4.5.3 too many recipients'],
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['deferred', '452 4.5.3 Still too many'],
+      ['deferred', '452 4.5.3 Still too many'],
+      ['deferred', '452 4.5.3 Still too many'],
+    ]);
+    expect(commands(server.connections[0]!).at(-1)).toBe('QUIT');
+  });
+
+  it('a 5xx after the data of the second transaction bounces only its recipients; the first stays delivered, the third goes on', async () => {
+    const txs: SeenTx[] = [];
+    const server = await serve(transactionsServer(['PIPELINING'], txs, limited(2), (tx) => (tx === 2 ? '554 5.7.1 content rejected' : `250 2.0.0 queued as T${tx}`)));
+    const result = await run(server, {}, send(FIVE));
+    expect(server.errors).toEqual([]);
+    expect(txs).toHaveLength(3);
+    expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_5XX' } });
+    expect(result.recipients?.map((r) => [r.status, r.reply])).toEqual([
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['bounced', '554 5.7.1 content rejected'],
+      ['bounced', '554 5.7.1 content rejected'],
+      ['delivered', '250 2.0.0 queued as T3'],
     ]);
   });
 
-  it('552 to RCPT (RFC 821 "too many recipients") is treated as temporary: deferred, not bounced', async () => {
-    const server = await serve(async (c) => {
-      await upToMail(['PIPELINING'])(c);
-      await script([[/^MAIL/], [/^RCPT/], [/^RCPT/], [/^DATA$/, '250 ok\r\n250 ok\r\n552 too many recipients\r\n354 go']])(c);
-      await c.readData();
-      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
-    });
-    const result = await run(server, {}, send(['a@example.test', 'b@example.test']));
+  it('a 421 after the data of the second transaction defers its recipients; one it refused keeps its 452; nothing more is sent', async () => {
+    const txs: SeenTx[] = [];
+    const server = await serve(transactionsServer([], txs, limited(2), (tx) => (tx === 2 ? '421 4.3.0 shutting down' : `250 2.0.0 queued as T${tx}`)));
+    const result = await run(server, {}, send(FIVE));
     expect(server.errors).toEqual([]);
+    expect(txs).toHaveLength(2);
+    expect(commands(server.connections[0]!)).not.toContain('QUIT');
+    expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_4XX' } });
     expect(result.recipients?.map((r) => [r.status, r.reply])).toEqual([
-      ['delivered', '250 queued'],
-      ['deferred', '552 too many recipients'],
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['deferred', '421 4.3.0 shutting down'],
+      ['deferred', '421 4.3.0 shutting down'],
+      ['deferred', '452 4.5.3 Too many recipients'],
     ]);
   });
+
+  it('a 421 to the second MAIL defers the rest; the first transaction stays delivered', async () => {
+    const server = await serve(async (c) => {
+      await upToMail([])(c);
+      await script([[/^MAIL/, '250 ok'], [/^RCPT TO:<a@/, '250 ok'], [/^RCPT TO:<b@/, '452 4.5.3 Too many recipients'], [/^DATA$/, '354 go']])(c);
+      await c.readData();
+      await script(['250 2.0.0 queued as T1', [/^MAIL/, '421 4.7.0 try later']])(c);
+    });
+    const result = await run(server, {}, send(FIVE.slice(0, 2)));
+    expect(server.errors).toEqual([]);
+    expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_4XX' } });
+    expect(result.recipients?.map((r) => [r.status, r.reply])).toEqual([
+      ['delivered', '250 2.0.0 queued as T1'],
+      ['deferred', '421 4.7.0 try later'],
+    ]);
+  });
+});
+
+describe('RFC 9422 LIMITS RCPTMAX: at most that many RCPTs per transaction', () => {
+  it.each([
+    ['without PIPELINING', ['LIMITS RCPTMAX=2']],
+    ['with PIPELINING', ['PIPELINING', 'LIMITS MAILMAX=10 RCPTMAX=2 RCPTDOMAINMAX']],
+    ['lower-case limit name', ['limits rcptmax=2']],
+  ])('%s: 5 recipients in 3 transactions, without any 452', async (_name, extensions) => {
+    const txs: SeenTx[] = [];
+    const events: SmtpEvent[] = [];
+    const server = await serve(transactionsServer(extensions, txs, () => '250 2.1.5 ok'));
+    const result = await run(server, { onEvent: (e) => events.push(e) }, send(FIVE));
+    expect(server.errors).toEqual([]);
+    expect(server.connections).toHaveLength(1);
+    expect(txs.map((t) => t.rcpts)).toEqual([FIVE.slice(0, 2), FIVE.slice(2, 4), FIVE.slice(4)]);
+    expect(result.outcome).toBe('ok');
+    expect(result.recipients?.map((r) => r.reply)).toEqual(['250 2.0.0 queued as T1', '250 2.0.0 queued as T1', '250 2.0.0 queued as T2', '250 2.0.0 queued as T2', '250 2.0.0 queued as T3']);
+    expect(events.filter((e) => e.type === 'transaction')).toEqual([
+      { type: 'transaction', round: 2, recipients: 2, reason: 'rcptmax' },
+      { type: 'transaction', round: 3, recipients: 1, reason: 'rcptmax' },
+    ]);
+  });
+
+  it('a chunk whose recipients are all refused does not stop the next one: RSET, then the next MAIL', async () => {
+    const txs: SeenTx[] = [];
+    const server = await serve(transactionsServer(['LIMITS RCPTMAX=2'], txs, (a) => (/^[ab]@/.test(a) ? '550 5.1.1 no such user' : '250 ok')));
+    const result = await run(server, {}, send(FIVE));
+    expect(server.errors).toEqual([]);
+    expect(txs.map((t) => t.rcpts)).toEqual([FIVE.slice(0, 2), FIVE.slice(2, 4), FIVE.slice(4)]);
+    expect(commands(server.connections[0]!).slice(1, 5)).toEqual(['MAIL FROM:<sender@example.test>', 'RCPT TO:<a@example.test>', 'RCPT TO:<b@example.test>', 'RSET']);
+    expect(result.outcome).toBe('ok');
+    expect(result.recipients?.map((r) => r.status)).toEqual(['bounced', 'bounced', 'delivered', 'delivered', 'delivered']);
+  });
+
+  it.each(['LIMITS RCPTMAX=0', 'LIMITS RCPTMAX=abc', 'LIMITS RCPTMAX=1234567', 'LIMITS RCPTMAX', 'LIMITS RCPTMAX=2 RCPTMAX=3', 'LIMITS RCPTMAX=-2', 'LIMITS', 'X-LIMITS RCPTMAX=2'])(
+    'malformed or absent %j is ignored: one transaction',
+    async (limits) => {
+      const txs: SeenTx[] = [];
+      const server = await serve(transactionsServer(['PIPELINING', limits], txs, () => '250 ok'));
+      const result = await run(server, {}, send(FIVE));
+      expect(server.errors).toEqual([]);
+      expect(txs.map((t) => t.rcpts)).toEqual([FIVE]);
+      expect(result.recipients?.every((r) => r.status === 'delivered')).toBe(true);
+    },
+  );
 });
 
 describe('RFC 2920 PIPELINING', () => {
