@@ -454,7 +454,8 @@ class Session {
     const ext = this.extensions;
     const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);
     // CRLF line ends, long lines broken (message.ts): what is sent and what SIZE counts
-    const { data: body, brokenLines } = prepareMessage(env.message);
+    // and, for a server without 8BITMIME, 8-bit MIME parts as quoted-printable (RFC 6152 §3, as Postfix does)
+    const { data: body, brokenLines, mime } = prepareMessage(env.message, { downgrade: needs8bit(env.message) && !has('8BITMIME') });
     // Without SMTPUTF8, an ASCII local part at an IDN domain goes out with the A-label
     // (RFC 5890 §2.3.2.1, as Postfix does); results keep the addresses as given.
     if (!has('SMTPUTF8')) env = { ...env, from: asciiDomainAddress(env.from), to: env.to.map(asciiDomainAddress) };
@@ -555,6 +556,7 @@ class Session {
       }
 
       // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; body lines are not logged.
+      if (mime) this.emit({ type: 'mime-downgrade', parts: mime.converted, ...(mime.unconverted ? { unconverted: mime.unconverted } : {}) });
       if (brokenLines > 0) this.emit({ type: 'long-lines', lines: brokenLines });
       const payload = Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]);
       for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {

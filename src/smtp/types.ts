@@ -58,6 +58,12 @@ export type SmtpEvent =
   | { type: 'discarded'; bytes: number }
   /** Message lines over 998 octets, broken with CRLF SPACE as the data is sent (RFC 5322 §2.1.1). */
   | { type: 'long-lines'; lines: number }
+  /**
+   * An 8-bit message for a server without 8BITMIME (RFC 6152 §3): `parts` MIME parts converted to
+   * quoted-printable; `unconverted` says why 8-bit octets are still sent (8-bit headers, binary
+   * parts, a non-MIME message, malformed MIME), as Postfix sends them.
+   */
+  | { type: 'mime-downgrade'; parts: number; unconverted?: string }
   | { type: 'close' };
 
 /** A message to deliver on a session. */
