@@ -8,6 +8,7 @@ import { domainToASCII } from 'node:url';
  * - Mailbox syntax (RFC 5321 §4.1.2, extended by RFC 6531 §3.3).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { downgradeMime, type MimeDowngrade } from './mime-downgrade.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -141,15 +142,24 @@ function breakLines(msg: Buffer, max: number): { data: Buffer; broken: number } 
  * The message as it is sent and counted for SIZE (RFC 1870 §3: CRLF line ends, no stuffing, no
  * terminator): line ends normalised, a final CRLF, lines over 998 octets broken. SIZE is thus
  * the exact size of what follows the 354, less the stuffed dots and the final ".".
- * `brokenLines`: how many lines of the input were longer than 998 octets.
+ * `brokenLines`: how many lines of the input were longer than 998 octets (after the downgrade).
+ * `downgrade` (for a server without 8BITMIME, RFC 6152 §3): 8-bit MIME parts are converted to
+ * quoted-printable (mime-downgrade.ts) after the line ends are normalised and before long lines
+ * are broken, as Postfix does; `mime` then says what was converted and what was not.
  */
-export function prepareMessage(msg: Buffer): { data: Buffer; brokenLines: number } {
+export function prepareMessage(msg: Buffer, options: { downgrade?: boolean } = {}): { data: Buffer; brokenLines: number; mime?: Omit<MimeDowngrade, 'body'> } {
   let norm = normalizeLineEnds(msg);
   if (norm.length > 0 && !(norm.length >= 2 && norm[norm.length - 2] === CR && norm[norm.length - 1] === LF)) {
     norm = Buffer.concat([norm, CRLF]);
   }
+  let mime: Omit<MimeDowngrade, 'body'> | undefined;
+  if (options.downgrade) {
+    const { body: converted, ...rest } = downgradeMime(norm);
+    norm = converted;
+    mime = rest;
+  }
   const { data, broken } = breakLines(norm, MAX_LINE_OCTETS);
-  return { data, brokenLines: broken };
+  return { data, brokenLines: broken, ...(mime ? { mime } : {}) };
 }
 
 /** The message as it is sent and counted for SIZE: see prepareMessage. */

@@ -48,6 +48,8 @@ interface Transaction {
   /** The dot-stuffed message and its terminator. */
   data: () => Buffer;
   brokenLines: number;
+  /** For a server without 8BITMIME: what the MIME downgrade did (message.ts prepareMessage). */
+  mime?: { converted: number; unconverted?: string };
 }
 
 /** How one transaction ended. */
@@ -480,7 +482,8 @@ class Session {
     const ext = this.extensions;
     const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);
     // CRLF line ends, long lines broken (message.ts): what is sent and what SIZE counts
-    const { data: body, brokenLines } = prepareMessage(env.message);
+    // and, for a server without 8BITMIME, 8-bit MIME parts as quoted-printable (RFC 6152 §3, as Postfix does)
+    const { data: body, brokenLines, mime } = prepareMessage(env.message, { downgrade: needs8bit(env.message) && !has('8BITMIME') });
     // Without SMTPUTF8, an ASCII local part at an IDN domain goes out with the A-label
     // (RFC 5890 §2.3.2.1, as Postfix does); results keep the addresses as given.
     if (!has('SMTPUTF8')) env = { ...env, from: asciiDomainAddress(env.from), to: env.to.map(asciiDomainAddress) };
@@ -513,7 +516,7 @@ class Session {
     // RFC 5321 §4.5.2 dot-stuffing, CRLF line ends, CRLF.CRLF terminator; built once for every transaction.
     let payload: Buffer | undefined;
     const data = () => (payload ??= Buffer.concat([dotStuff(body), Buffer.from('.\r\n')]));
-    const tx: Transaction = { mail, pipelining: has('PIPELINING'), data, brokenLines };
+    const tx: Transaction = { mail, pipelining: has('PIPELINING'), data, brokenLines, ...(mime ? { mime } : {}) };
 
     // One transaction, then another on the same connection while recipients are left: those
     // refused as "too many recipients" (RFC 5321 §4.5.3.1.8 and §4.5.3.1.10, RFC 3463 X.5.3)
@@ -682,6 +685,7 @@ class Session {
         return { kind: 'data-refused', reply: dataReply ?? { code: 451, lines: ['no reply to DATA'] }, accepted };
       }
 
+      if (tx.mime) this.emit({ type: 'mime-downgrade', parts: tx.mime.converted, ...(tx.mime.unconverted ? { unconverted: tx.mime.unconverted } : {}) });
       if (tx.brokenLines > 0) this.emit({ type: 'long-lines', lines: tx.brokenLines });
       const payload = tx.data();
       for (let off = 0; off < payload.length; off += DATA_CHUNK_BYTES) {

@@ -65,6 +65,12 @@ export type SmtpEvent =
    * many go in this one.
    */
   | { type: 'transaction'; round: number; recipients: number; reason: 'too-many-recipients' | 'rcptmax' }
+  /**
+   * An 8-bit message for a server without 8BITMIME (RFC 6152 §3): `parts` MIME parts converted to
+   * quoted-printable; `unconverted` says why 8-bit octets are still sent (8-bit headers, binary
+   * parts, a non-MIME message, malformed MIME), as Postfix sends them.
+   */
+  | { type: 'mime-downgrade'; parts: number; unconverted?: string }
   | { type: 'close' };
 
 /** A message to deliver on a session. */

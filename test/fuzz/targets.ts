@@ -14,6 +14,8 @@
  *   parseZoneTlsa (`tlsa` RRset text)  → DaneSmtpError('USAGE'), one line
  *   readCertExtensions (X.509 DER)     → never throws (a value or a one-line reason), and the
  *                                        name-constraint / critical-extension checks on its value never throw
+ *   downgradeMime (8-bit MIME → QP)    → never throws; 7-bit input comes back as it is; 8-bit octets
+ *                                        left in the output always come with a one-line reason
  *
  * No vitest here: this module also runs from dist/ under plain node.
  */
@@ -28,6 +30,7 @@ import type { TlsaData } from '../../src/dns/types.js';
 import { WireFormatError, parseMessage, type WireMessage } from '../../src/dns/wire.js';
 import { DaneSmtpError } from '../../src/errors.js';
 import { PolicySyntaxError, parsePolicyTable } from '../../src/policy/table.js';
+import { downgradeMime } from '../../src/smtp/mime-downgrade.js';
 import { MAX_UNREAD_BYTES, ReplyReader, parseEhloExtensions, parseReplies } from '../../src/smtp/reply.js';
 import { parseMaterial } from '../../src/tools/tlsa/material.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
@@ -202,6 +205,20 @@ export function checkCertExtensions(der: Buffer): void {
   ]) {
     must(why === undefined || (typeof why === 'string' && !/\n/.test(why)), `not a one-line sentence: ${JSON.stringify(why)}`);
   }
+}
+
+// ---------------------------------------------------------------- MIME downgrade (8-bit → quoted-printable)
+
+const has8bit = (x: Buffer) => x.some((c) => c >= 0x80);
+
+/** downgradeMime on any bytes (line ends normalised first, as the session does): never throws; see the contract above. */
+export function checkMimeDowngrade(input: Buffer): void {
+  const msg = Buffer.from(input.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+  const r = downgradeMime(msg);
+  must(Buffer.isBuffer(r.body) && Number.isInteger(r.converted) && r.converted >= 0, 'bad result');
+  if (!has8bit(msg)) must(r.body === msg && r.converted === 0 && r.unconverted === undefined, '7-bit input changed');
+  if (r.converted === 0) must(r.body === msg, 'changed without converting');
+  if (has8bit(r.body)) must(typeof r.unconverted === 'string' && r.unconverted !== '' && !/\n/.test(r.unconverted), `8-bit octets left without a reason: ${JSON.stringify(r.unconverted)}`);
 }
 
 // ---------------------------------------------------------------- targets
@@ -397,6 +414,22 @@ export const TARGETS: readonly ParserTarget[] = [
     ].map((x) => Buffer.from(x)),
     maxLen: 4096,
     file: hexFile,
+  },
+  {
+    name: 'mime',
+    corpus: 'mime-downgrade',
+    run: checkMimeDowngrade,
+    seeds: () => [
+      b('MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\npre\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xc3\xa9 \r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xe9\r\n--b--\r\nepi\r\n'),
+      b('MIME-Version: 1.0\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: \xe9\r\n\r\nFrom x\r\n--d\r\nContent-Type: multipart/alternative; boundary=e\r\n\r\n--e\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\xff\r\n--d--\r\n'),
+      b('Subject: x\r\n\r\n\xe9\r\n'),
+    ],
+    dictionary: [
+      'MIME-Version: 1.0\r\n', 'Content-Type: ', 'multipart/mixed; boundary=', 'multipart/digest; boundary="', 'message/rfc822', 'message/partial', 'text/plain',
+      'Content-Transfer-Encoding: ', '8bit', '7bit', 'binary', 'quoted-printable', 'base64', '\r\n', '\r\n\r\n', '--', '\r\n--b\r\n', '\r\n--b--\r\n', ';', '"', '(', ')', ' ', '\t', '=', '\xe9', '\xff', 'From ', '.',
+    ].map(b),
+    maxLen: 4096,
+    file: (input) => ({ ext: '.eml', content: input }),
   },
 ];
 

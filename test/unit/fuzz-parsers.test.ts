@@ -10,6 +10,7 @@
  *   parseMaterial (PEM / DER, `tlsa`)  → DaneSmtpError('USAGE')
  *   parseZoneTlsa (`tlsa` RRset text)  → DaneSmtpError('USAGE')
  *   readCertExtensions (X.509 DER)     → never throws; name-constraint / critical-extension checks on its value never throw
+ *   downgradeMime (8-bit MIME → QP)    → never throws; 8-bit octets left always come with a reason
  *
  * The contracts (the check* functions) are shared with the coverage-guided fuzzer
  * (test/fuzz/targets.ts, test/unit/fuzz-coverage.test.ts, `npm run fuzz`). Inputs that ever
@@ -23,6 +24,7 @@ import {
   checkCertExtensions,
   checkDnsMessage,
   checkMaterial,
+  checkMimeDowngrade,
   checkPolicyTable,
   checkSmtpReplies,
   checkTlsaRdata,
@@ -262,6 +264,29 @@ describe('fuzz: certificate extensions (readCertExtensions never throws; the con
       }),
       params(0x7672_0040, 3000),
     );
+  });
+});
+
+// ---------------------------------------------------------------- MIME downgrade
+
+describe('fuzz: downgradeMime (8-bit MIME to quoted-printable) never throws', () => {
+  const mimeSeeds = TARGETS.find((t) => t.name === 'mime')!.seeds();
+  const tokens = ['MIME-Version: 1.0\r\n', 'Content-Type: multipart/mixed; boundary=b\r\n', 'Content-Type: message/rfc822\r\n', 'Content-Transfer-Encoding: 8bit\r\n', '\r\n', '--b\r\n', '--b--\r\n', '\xe9', 'x', ' ', '"', ';'];
+  it('mutated seeds and token soups', () => {
+    const mutated = fc
+      .tuple(fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 6 }))
+      .map(([which, edits]) => {
+        let b = Buffer.from(mimeSeeds[which % mimeSeeds.length]!);
+        for (const [pos, value, op] of edits) {
+          const p = b.length ? pos % b.length : 0;
+          if (op === 'set') b[p] = value;
+          else if (op === 'insert') b = Buffer.concat([b.subarray(0, p), Buffer.from([value]), b.subarray(p)]);
+          else b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1)]);
+        }
+        return b;
+      });
+    const soup = fc.array(fc.constantFrom(...tokens), { maxLength: 40 }).map((a) => Buffer.from(a.join(''), 'latin1'));
+    fc.assert(fc.property(fc.oneof(mutated, soup), (bytes) => checkMimeDowngrade(bytes)), params(0x7672_6153, 2000));
   });
 });
 

@@ -769,6 +769,49 @@ describe('runSmtpSession: message transaction', () => {
     expect(mails).toEqual(['MAIL FROM:<sender@example.test>', 'MAIL FROM:<sender@example.test>']);
   });
 
+  it('8-bit MIME: converted to quoted-printable for a server without 8BITMIME (RFC 6152 §3, like Postfix); sent as is with BODY=8BITMIME otherwise', async () => {
+    const message = 'MIME-Version: 1.0\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé\r\n.fin\r\n';
+    const seen: { mail: string; data: Buffer }[] = [];
+    const handler = (exts: string[]) => async (c: RawConn) => {
+      await plainUpToMail(exts)(c);
+      const mail = await c.expect(/^MAIL/);
+      await script(['250 ok', [/^RCPT/, '250 ok'], [/^DATA$/]])(c);
+      let raw = Buffer.alloc(0);
+      c.socket.on('data', (d: Buffer) => (raw = Buffer.concat([raw, d])));
+      await c.write('354 go\r\n');
+      await c.readData();
+      seen.push({ mail, data: raw });
+      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
+    };
+    const without = await run(await serve(handler(['SIZE 1000000'])), {}, send(['a@example.test'], message));
+    const withIt = await run(await serve(handler(['SIZE 1000000', '8BITMIME'])), {}, send(['a@example.test'], message));
+    expect([without.result.outcome, withIt.result.outcome]).toEqual(['ok', 'ok']);
+    const converted = 'MIME-Version: 1.0\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n.fin\r\n';
+    expect(seen[0]!.mail).toBe(`MAIL FROM:<sender@example.test> SIZE=${converted.length}`);
+    expect(seen[0]!.data.toString('latin1')).toBe(`${converted.replace('\n.fin', '\n..fin')}.\r\n`);
+    expect(without.events.filter((e) => e.type === 'mime-downgrade')).toEqual([{ type: 'mime-downgrade', parts: 1 }]);
+    expect(seen[1]!.mail).toBe(`MAIL FROM:<sender@example.test> SIZE=${Buffer.byteLength(message)} BODY=8BITMIME`);
+    expect(seen[1]!.data.toString('utf8')).toBe(`${message.replace('\n.fin', '\n..fin')}.\r\n`);
+    expect(withIt.events.filter((e) => e.type === 'mime-downgrade')).toEqual([]);
+  });
+
+  it('8-bit data that cannot be converted (a non-MIME message) is still sent, without BODY=, and reported', async () => {
+    let mail = '';
+    let data: string[] = [];
+    const server = await serve(async (c) => {
+      await plainUpToMail([])(c);
+      mail = await c.expect(/^MAIL/);
+      await script(['250 ok', [/^RCPT/, '250 ok'], [/^DATA$/, '354 go']])(c);
+      data = await c.readData();
+      await script(['250 queued', [/^QUIT$/, '221 bye']])(c);
+    });
+    const { result, events } = await run(server, {}, send(['a@example.test'], 'Subject: x\r\n\r\ncafé\r\n'));
+    expect(result.outcome).toBe('ok');
+    expect(mail).toBe('MAIL FROM:<sender@example.test>');
+    expect(data).toEqual(['Subject: x', '', 'café']);
+    expect(events.filter((e) => e.type === 'mime-downgrade')).toEqual([{ type: 'mime-downgrade', parts: 0, unconverted: 'not a MIME message (no MIME-Version header)' }]);
+  });
+
   it('message larger than the advertised SIZE → bounced locally, no MAIL', async () => {
     const server = await serve(async (c) => {
       await plainUpToMail(['SIZE 100'])(c);
