@@ -287,7 +287,9 @@ class Session {
   }
 
   private failed(err: SessionError, recipients?: RecipientResult[]): SmtpSessionResult {
-    const outcome = err.code === 'ABORTED' || !recipients ? 'host-failed' : 'rejected';
+    // An abort after an earlier transaction delivered (a further round, RFC 5321 §4.5.3.1.10)
+    // still reports those recipients: dropping them would make the caller send them again.
+    const outcome = !recipients || (err.code === 'ABORTED' && !recipients.some((r) => r.status === 'delivered')) ? 'host-failed' : 'rejected';
     const r = this.result(outcome);
     r.error = err.reply ? { code: err.code, message: err.message, reply: err.reply } : { code: err.code, message: err.message };
     if (this.phase === 'handshake') r.inHandshake = true;
