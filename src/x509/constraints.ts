@@ -279,6 +279,13 @@ function checkName(name: GeneralName, shown: string, nc: NameConstraints, owner:
 function cnAsHostName(a: NameAttribute): string | undefined | { unsupported: string } {
   const text = attributeText(a);
   if (text === undefined) return undefined;
+  // A wildcard CN (`*.example.com`) is no host name to cn2dnsid, yet the name check would
+  // still match it: checked like a wildcard SAN dNSName, so it cannot escape the constraints
+  // (stricter than OpenSSL).
+  if (text.startsWith('*.')) {
+    const rest = cnAsHostName({ ...a, value: Buffer.from(text.slice(2), 'utf8'), tag: 0x0c });
+    return typeof rest === 'string' ? `*.${rest}` : rest;
+  }
   const utf8 = Buffer.from(text, 'utf8').toString('latin1').replace(/\u0000+$/, '');
   if (utf8.includes('\u0000')) return { unsupported: 'a subject CN with an embedded NUL' };
   let dns = false;

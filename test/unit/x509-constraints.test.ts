@@ -99,6 +99,8 @@ beforeAll(async () => {
     ['cnOnlyNet', makeCert({ cn: 'mx.example.com', issuer: pki.net! })],
     ['cnOnlyCom', makeCert({ cn: 'mx.example.com', issuer: pki.com! })],
     ['cnNotHost', makeCert({ cn: 'Mail Server', sans: ['mx.example.net'], issuer: pki.net! })],
+    ['cnWildNet', makeCert({ cn: '*.example.com', issuer: pki.net! })],
+    ['cnWildCom', makeCert({ cn: '*.example.com', issuer: pki.com! })],
     ['plainLeaf', leafOf(pki.plain!)],
     ['criticalLeaf', leafOf(pki.plain!, 'mx.example.com', critical())],
     ['softLeaf', leafOf(pki.plain!, 'mx.example.com', nonCritical())],
@@ -145,6 +147,9 @@ const taCases: TaCase[] = [
   { what: 'CN-only leaf mx.example.com under a constraint permitting example.net: fails', served: S('cnOnlyNet', 'net', 'root'), anchor: P('root'),
     expect: { code: 'ta-name-constraints', why: /the subject CN "mx\.example\.com" as a host name \(it has no SAN dNSName\), outside the permitted subtrees/ } },
   { what: 'CN-only leaf mx.example.com under a constraint permitting example.com: authenticates', served: S('cnOnlyCom', 'com', 'root'), anchor: P('root'), expect: { ok: true } },
+  { what: 'a wildcard CN-only leaf *.example.com under a constraint permitting example.net: fails (it cannot escape the constraint)', served: S('cnWildNet', 'net', 'root'), anchor: P('root'),
+    expect: { code: 'ta-name-constraints', why: /the subject CN "\*\.example\.com" as a host name \(it has no SAN dNSName\), outside the permitted subtrees/ } },
+  { what: 'a wildcard CN-only leaf *.example.com under a constraint permitting example.com: authenticates', served: S('cnWildCom', 'com', 'root'), anchor: P('root'), expect: { ok: true } },
   { what: 'a CN that is not a host name is not constrained (the SAN is)', served: S('cnNotHost', 'net', 'root'), anchor: P('root'), names: ['mx.example.net'], expect: { ok: true } },
   // Self-issued intermediates (RFC 5280 §6.1.4; §6.1.3 (b) applies to the others)
   { what: 'a self-issued intermediate is exempt from the constraints above it', served: S('rolloverLeaf', 'rollover', 'siAnchor'), anchor: P('siAnchor'), expect: { ok: true } },
