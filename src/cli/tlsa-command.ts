@@ -502,6 +502,11 @@ async function lookUpServer(s: TlsaSettings, connect: ConnectSpec, io: TlsaIo): 
   if (selectBase && addressResolver) {
     hostAddrs = await hostAddresses(connect, addressResolver, resolveHost, false);
     const answered = (hostAddrs.answers ?? []).filter((x) => !answerFailed(x));
+    const failedAddr = (hostAddrs.answers ?? []).find(answerFailed);
+    if (failedAddr && answered.length > 0) {
+      // RFC 7672 §2.1.1: a failed address lookup makes the whole host unusable to an MTA.
+      s.warnings.push(`the ${failedAddr.qtype} lookup of ${host} failed (${failedAddr.proof}${failedAddr.reason ? `: ${failedAddr.reason}` : ''}): a sending MTA skips this host altogether (RFC 7672 §2.1.1); the other addresses are checked anyway`);
+    }
     if (hostAddrs.addresses.length > 0 && answered.length > 0) {
       const chosen = describeTlsaBase(host, port, await findTlsaBase(addressResolver.resolver, host, answered, port));
       baseReport = chosen.report;

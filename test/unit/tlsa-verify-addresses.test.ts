@@ -195,6 +195,7 @@ describe('tlsa --verify --connect HOST: every address', () => {
     const r = await verify([{ address: ip(1), certPem: chain.servedPem }], { tlsa: [leafSpki()], aaaaFails: true }, ip);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/overall: NOT AUTHENTICATED: address lookup mx\.example\.test AAAA failed/);
+    expect(r.err).toMatch(/the AAAA lookup of mx\.example\.test failed .*a sending MTA skips this host altogether/);
   });
 
   it('--next: ready only when the RRset covers the key of every address and the next key', async () => {
