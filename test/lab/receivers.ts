@@ -18,6 +18,18 @@ export interface ReceiverTls {
   ciphers?: string;
 }
 
+/** SMTP behaviour of one receiver beyond the defaults (smtp-server options). */
+export interface ReceiverSmtp {
+  /** Do not announce 8BITMIME in the EHLO reply (smtp-server `hide8BITMIME`). */
+  hide8BITMIME?: boolean;
+  /**
+   * At most this many recipients per transaction; further RCPTs get `452 4.5.3 Error: too many
+   * recipients` (smtp-server `maxRecipients`, counted per envelope, which smtp-server resets
+   * after each DATA, RSET, EHLO). No LIMITS RCPTMAX is announced.
+   */
+  maxRecipients?: number;
+}
+
 export interface ReceiverConfig {
   /** Receiver name: the MX host name it stands for (as in `expect.hosts`). */
   name: string;
@@ -27,6 +39,7 @@ export interface ReceiverConfig {
   port: number;
   /** false: no STARTTLS offered. */
   tls: ReceiverTls | false;
+  smtp?: ReceiverSmtp;
 }
 
 export interface ReceivedMessage {
@@ -99,6 +112,8 @@ export function startReceiver(config: ReceiverConfig, log: ReceiverLog): Promise
     size: 10 * 1024 * 1024,
     closeTimeout: 500,
     socketTimeout: 30_000,
+    ...(config.smtp?.hide8BITMIME ? { hide8BITMIME: true } : {}),
+    ...(config.smtp?.maxRecipients ? { maxRecipients: config.smtp.maxRecipients } : {}),
     ...(tls
       ? {
           key: tls.key,

@@ -6,6 +6,7 @@
  * and smtp-server receivers.
  */
 import type { CertProfile } from './certs.js';
+import type { ReceiverSmtp } from './receivers.js';
 import type { TamperHow } from './zones.js';
 
 export type Verdict =
@@ -71,6 +72,8 @@ export interface HostSpec {
   tls10Only?: boolean;
   /** Listens on [::1]:25 (the AAAA records point there). */
   ipv6?: boolean;
+  /** SMTP behaviour beyond the defaults: no 8BITMIME, a recipient limit per transaction (receivers.ts). */
+  smtp?: ReceiverSmtp;
 }
 
 export interface Scenario {
@@ -705,6 +708,15 @@ export const scenarios: Scenario[] = [
     }),
     expect: { verdict: 'dane-authenticated', hosts: ['mx.tls10-only.test'], sni: 'mx.tls10-only.test', tlsVersion: 'TLSv1' },
   },
+
+  // --- SMTP at a DANE host (smtp-features.test.ts sends to it) ---------------------------------
+  // A receiver without 8BITMIME (RFC 6152 §3: the client converts 8-bit MIME to quoted-printable)
+  // that takes 2 recipients per transaction and answers 452 4.5.3 to more (RFC 5321 §4.5.3.1.10:
+  // the rest go in another transaction). One plain ASCII recipient, as lab.test.ts sends, is unaffected.
+  single('smtp-limits', 'RFC 7672 §3.1.1 with RFC 6152 §3 / RFC 5321 §4.5.3.1.10: 3 1 1 at a host without 8BITMIME that takes 2 recipients per transaction → authenticated', 'dane-authenticated', {
+    host: { name: 'mx.smtp-limits.test', smtp: { hide8BITMIME: true, maxRecipients: 2 } },
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+  }),
 
   // --- IPv6 ----------------------------------------------------------------------------------
   {

@@ -413,7 +413,7 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
                   cert: hc.servedPem,
                   ...(h?.tls10Only ? { minVersion: 'TLSv1' as const, maxVersion: 'TLSv1' as const, ciphers: 'DEFAULT@SECLEVEL=0' } : {}),
                 };
-          running.push(await startReceiver({ ...r, tls }, receiverLog));
+          running.push(await startReceiver({ ...r, tls, ...(h?.smtp ? { smtp: h.smtp } : {}) }, receiverLog));
         }
         step(`${running.length} SMTP receivers listening`);
 
