@@ -41,3 +41,19 @@ export class FixtureResolver implements Resolver {
 export const mx = (preference: number, exchange: string) => ({ preference, exchange });
 export const tlsa = (usage: number, selector: number, matchingType: number, hex: string) => ({ usage, selector, matchingType, data: Buffer.from(hex, 'hex') });
 export const D32 = 'ab'.repeat(32);
+
+/**
+ * example.test with an insecure MX RRset (opportunistic TLS, no DANE): mx1.example.test
+ * (192.0.2.1) at preference 10 before mx2.example.test (192.0.2.2) at 20. For backup-MX tests.
+ */
+export function twoInsecureMx(): FixtureResolver {
+  const insecure = (records: unknown[]): FixtureAnswer => ({ proof: 'insecure', records });
+  const nodata: FixtureAnswer = { proof: 'insecure', status: 'nodata' };
+  return new FixtureResolver({
+    'example.test MX': insecure([mx(10, 'mx1.example.test'), mx(20, 'mx2.example.test')]),
+    'mx1.example.test A': insecure(['192.0.2.1']),
+    'mx1.example.test AAAA': nodata,
+    'mx2.example.test A': insecure(['192.0.2.2']),
+    'mx2.example.test AAAA': nodata,
+  });
+}

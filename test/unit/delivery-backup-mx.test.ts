@@ -6,19 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { processDestination, type Job } from '../../src/delivery/destination.js';
 import { plain, renderDomain } from '../../src/cli/human.js';
-import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { twoInsecureMx } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 
-const insecure = (records: unknown[]): FixtureAnswer => ({ proof: 'insecure', records });
-const nodata: FixtureAnswer = { proof: 'insecure', status: 'nodata' };
 // example.test: an insecure MX (opportunistic TLS, no DANE), mx1 before mx2.
-const world = new FixtureResolver({
-  'example.test MX': insecure([mx(10, 'mx1.example.test'), mx(20, 'mx2.example.test')]),
-  'mx1.example.test A': insecure(['192.0.2.1']),
-  'mx1.example.test AAAA': nodata,
-  'mx2.example.test A': insecure(['192.0.2.2']),
-  'mx2.example.test AAAA': nodata,
-});
+const world = twoInsecureMx();
 const send: Job = { kind: 'send', envelope: { from: 'a@client.test', to: ['x@example.test', 'y@example.test'], message: Buffer.from('Subject: t\r\n\r\nhi\r\n') } };
 
 async function deliver(behaviours: Record<string, Behaviour>) {

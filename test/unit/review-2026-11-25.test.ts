@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { processDestination } from '../../src/delivery/destination.js';
 import { runSmtpSession } from '../../src/smtp/session.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
-import { FixtureResolver, mx } from '../support/fixture-resolver.js';
+import { twoInsecureMx } from '../support/fixture-resolver.js';
 import { type RawConn, type RawServer, script, startRawServer } from '../support/raw-smtp-server.js';
 import { sessionOptions, useRawServers } from '../support/session-harness.js';
 import { testPki } from '../support/test-certs.js';
@@ -250,15 +250,7 @@ describe('property: recipient bookkeeping across transactions on one connection 
 
 describe('property: recipients across two MX hosts (processDestination with real sessions to generated servers)', () => {
   // example.test: an insecure MX (opportunistic TLS, the servers offer no STARTTLS), mx1 before mx2.
-  const insecure = (records: unknown[]) => ({ proof: 'insecure' as const, records });
-  const nodata = { proof: 'insecure' as const, status: 'nodata' as const };
-  const world = new FixtureResolver({
-    'example.test MX': insecure([mx(10, 'mx1.example.test'), mx(20, 'mx2.example.test')]),
-    'mx1.example.test A': insecure(['192.0.2.1']),
-    'mx1.example.test AAAA': nodata,
-    'mx2.example.test A': insecure(['192.0.2.2']),
-    'mx2.example.test AAAA': nodata,
-  });
+  const world = twoInsecureMx();
   const HOSTS = [
     { name: 'mx1.example.test', address: '192.0.2.1' },
     { name: 'mx2.example.test', address: '192.0.2.2' },
