@@ -85,6 +85,7 @@ function validateOptions(o: ClientOptions): void {
     throw new DaneSmtpError('USAGE', what);
   };
   if (o.level !== undefined && !(LEVELS as readonly string[]).includes(o.level)) bad(`level must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(o.level)}`);
+  if (o.level === 'fingerprint') bad("level 'fingerprint' needs fingerprints: give it per destination in policyTable (match=...)");
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad(`port must be an integer from 1 to 65535, not ${JSON.stringify(o.port)}`);
   if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 1)) bad(`timeoutMs must be a positive number, not ${JSON.stringify(o.timeoutMs)}`);
   if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && o.concurrency >= 1)) bad(`concurrency must be a positive integer, not ${JSON.stringify(o.concurrency)}`);

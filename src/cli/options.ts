@@ -117,6 +117,9 @@ export function policySettings(o: CommonOptions): PolicySettings {
   // Level names are case-insensitive, as in the policy table (and Postfix).
   const level = o.level.toLowerCase();
   if (!(LEVELS as readonly string[]).includes(level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
+  // A default level has no attributes, and fingerprint without match= can never succeed
+  // (the policy table refuses it too): every destination would be deferred.
+  if (level === 'fingerprint') throw new UsageError("--level fingerprint needs fingerprints: give them per destination in a --policy table ('example.org fingerprint match=SHA256-HEX')");
   let table = emptyPolicyTable();
   if (o.policy !== undefined) {
     let text: string;

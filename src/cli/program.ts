@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { isLoopback } from '../dns/resolv-conf.js';
 import { StubResolver } from '../dns/stub.js';
-import { ValidatingResolver } from '../dns/dnssec/index.js';
+import { ValidatingResolver, type TrustAnchor } from '../dns/dnssec/index.js';
 import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, workFor, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
@@ -48,7 +48,19 @@ export function probeFailureLines(reason: string, o: { validating: boolean; inte
   return lines;
 }
 
-async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }): Promise<number> {
+/** What the command line takes from outside, injectable for tests (no packet leaves them). */
+export interface CliDeps {
+  /** The resolver for check and send; default: a StubResolver, or a ValidatingResolver with anchors. */
+  makeResolver?: (spec: { address: string; port: number }, timeoutMs: number, anchors: readonly TrustAnchor[] | undefined) => Resolver;
+}
+
+function defaultResolver(spec: { address: string; port: number }, timeoutMs: number, anchors: readonly TrustAnchor[] | undefined): Resolver {
+  return anchors
+    ? new ValidatingResolver({ upstream: { server: spec.address, port: spec.port }, timeoutMs, trustAnchors: anchors })
+    : new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
+}
+
+async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }, deps: CliDeps): Promise<number> {
   const s = commonSettings(o);
   const json = Boolean(o.json);
   const style = useColor(json) ? ansi : plain;
@@ -56,9 +68,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
   }
   const anchors = trustAnchors(o);
-  const resolver: Resolver = anchors
-    ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
-    : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
+  const resolver: Resolver = (deps.makeResolver ?? defaultResolver)(s.spec, s.timeoutMs, anchors);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal); // one listener per concurrent lookup or session
   let interrupted: string | undefined;
@@ -130,12 +140,12 @@ function readMessage(): Buffer {
   return Buffer.concat(chunks, total);
 }
 
-export function buildProgram(setExit: (code: number) => void): Command {
+export function buildProgram(setExit: (code: number) => void, deps: CliDeps = {}): Command {
   const program = new Command('dane-smtp')
     .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${oneLine(s)}\n`) })
     .showSuggestionAfterError(false);
 
   withCommon(
@@ -151,7 +161,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const w = destinationWork(arg, p, { kind: 'probe' });
       if (!works.some((x) => x.domain === w.domain && x.nexthop?.port === w.nexthop?.port && !x.nexthop === !w.nexthop)) works.push(w);
     }
-    setExit(await execute('check', works, o, { all: Boolean(o.all), ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}) }));
+    setExit(await execute('check', works, o, { all: Boolean(o.all), ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}) }, deps));
   });
 
   withCommon(
@@ -175,7 +185,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     const works: Work[] = o.nexthop !== undefined
       ? [destinationWork(o.nexthop, p, { kind: 'send', envelope: { from: o.from, to: [...byDomain.values()].flat(), message } })]
       : [...byDomain].map(([domain, to]) => destinationWork(domain, p, { kind: 'send', envelope: { from: o.from, to, message } }));
-    setExit(await execute('send', works, o, p.caCertificates ? { caCertificates: p.caCertificates } : {}));
+    setExit(await execute('send', works, o, p.caCertificates ? { caCertificates: p.caCertificates } : {}, deps));
   });
   registerTlsaCommand(program, setExit);
   registerScanCommand(program, setExit);
@@ -183,9 +193,40 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * User input echoed in an error message stays one line: control characters (a newline, an
+ * escape sequence that would recolour the terminal) become '?', and the line is capped.
+ */
+export function oneLine(message: string, max = 1000): string {
+  const s = message.replace(/\n+$/, '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+let stdoutGuarded = false;
+/**
+ * A closed or full standard output (`| head`, /dev/full) must not crash the process in the
+ * middle of deliveries: the error is said once on stderr, the rest of the output is dropped,
+ * the work goes on and the exit status still tells what happened to the mail.
+ */
+export function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  let said = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (said) return;
+    said = true;
+    process.stderr.write(`dane-smtp: standard output failed (${e.code ?? e.message}): the remaining output is dropped; the exit status still counts every destination\n`);
+  });
+}
+
+export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   let code = EX_OK;
-  const program = buildProgram((c) => (code = c));
+  guardStdout();
+  if (argv.length <= 2) {
+    process.stderr.write('dane-smtp: no command given (check, send, tlsa, scan, report): see dane-smtp --help\n');
+    return EX_USAGE;
+  }
+  const program = buildProgram((c) => (code = c), deps);
   try {
     await program.parseAsync(argv);
     return code;
@@ -197,10 +238,10 @@ export async function main(argv: string[]): Promise<number> {
       return EX_USAGE; // commander already printed its one line
     }
     if (e instanceof UsageError || (e instanceof DaneSmtpError && e.code === 'USAGE')) {
-      process.stderr.write(`dane-smtp: ${e.message}\n`);
+      process.stderr.write(`dane-smtp: ${oneLine(e.message)}\n`);
       return EX_USAGE;
     }
-    process.stderr.write(`dane-smtp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`dane-smtp: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
     return EX_TEMPFAIL;
   }
 }

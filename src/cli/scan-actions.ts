@@ -87,7 +87,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
   }
   if (!o.out) throw new UsageError('--out needs a file name');
   const json = Boolean(o.json);
-  process.stdout.on('error', () => {}); // a closed pipe (| head) does not stop the scan: the file has everything
+  // A closed pipe (| head) does not stop the scan: the file has everything (guardStdout in main).
 
   const input = await readInput(file);
   const list = parseDomainList(input.text);

@@ -3,11 +3,13 @@
  * and report sections): the human report, exit codes of the program, one-line usage errors.
  * Everything here runs in process, without a network.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStderr } from '../support/capture.js';
+import { FixtureResolver } from '../support/fixture-resolver.js';
 import type { DomainResult, HostReport } from '../../src/delivery/result.js';
 import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
@@ -156,10 +158,61 @@ describe('exit codes and usage errors of the program', () => {
     const err = captureStderr();
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     expect(await main(['node', 'dane-smtp'])).toBe(EX_USAGE);
-    expect(err.text()).toMatch(/Usage: dane-smtp/);
+    expect(err.text()).toBe('dane-smtp: no command given (check, send, tlsa, scan, report): see dane-smtp --help\n');
     expect(await main(['node', 'dane-smtp', '--help'])).toBe(EX_OK);
     expect(await main(['node', 'dane-smtp', '--version'])).toBe(EX_OK);
     expect(await main(['node', 'dane-smtp', 'help'])).toBe(EX_OK);
+  });
+
+  it('user input echoed in a usage error stays one line, without control characters', async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'evil\n\u001b[31mFAKE: delivered'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'a\nb', 'example.test'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--bogus\nx', 'example.test'])).toBe(EX_USAGE);
+    const lines = err.text().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(3);
+    expect(err.text()).not.toMatch(/\u001b/);
+    expect(lines[0]).toBe("dane-smtp: not a mail domain: 'evil??[31mFAKE: delivered'");
+  });
+
+  it('--level fingerprint is refused: a default level has no match= and would defer everything', async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '--level', 'fingerprint', 'example.test'])).toBe(EX_USAGE);
+    expect(err.text()).toMatch(/^dane-smtp: --level fingerprint needs fingerprints: give them per destination in a --policy table/);
+  });
+
+  it('a resolver off loopback is warned about: its AD bit crosses a network (RFC 7672 §2.1)', async () => {
+    const err = captureStderr();
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const specs: string[] = [];
+    const makeResolver = (spec: { address: string; port: number }) => {
+      specs.push(`${spec.address}:${spec.port}`);
+      return new FixtureResolver({ '. DNSKEY': { proof: 'secure', records: [{}] } }); // no packet is sent
+    };
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '192.0.2.53', '--helo', 'client.test', 'example.test'], { makeResolver })).toBe(69);
+    expect(specs).toEqual(['192.0.2.53:53']);
+    expect(err.text()).toMatch(/warning: resolver 192\.0\.2\.53 is not on loopback; an AD bit that crosses a network can be forged/);
+    const quiet = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.53', '--helo', 'client.test', 'example.test'], { makeResolver })).toBe(69);
+    expect(quiet.text()).not.toMatch(/not on loopback/);
+  });
+
+  it('a closed or full standard output ends in one stderr line and the real exit status, not a crash', async () => {
+    const cli = resolve('dist/src/cli/main.js');
+    const args = [cli, 'check', '--resolver', '127.0.0.1:1', '--timeout', '2', '--helo', 'client.test', 'a.test', 'b.test', 'c.test'];
+    const run = (stdout: 'pipe' | number, closeAtOnce: boolean) =>
+      new Promise<{ code: number | null; err: string }>((done) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
+        if (closeAtOnce) child.stdout!.destroy();
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('close', (code) => done({ code, err }));
+      });
+    for (const r of [await run('pipe', true), await run(openSync('/dev/full', 'w'), false)]) {
+      expect(r.code).toBe(75); // the unreachable resolver defers everything
+      expect(r.err).toMatch(/^dane-smtp: standard output failed \((EPIPE|ENOSPC)\)/m);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('a malformed next hop is refused with one line that gives the forms', async () => {
