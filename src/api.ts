@@ -10,6 +10,7 @@ import { reportAnswer, type DnsReport } from './dane/plan.js';
 import { probeValidation, type ValidationProbe } from './dns/probe.js';
 import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
 import { StubResolver } from './dns/stub.js';
+import { IANA_ROOT_ANCHORS, ValidatingResolver, type TrustAnchor } from './dns/dnssec/index.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
@@ -30,6 +31,13 @@ export interface ClientOptions {
   resolver?: Resolver;
   /** "IP[:PORT]" of a validating resolver; default: the first nameserver of /etc/resolv.conf. */
   resolverAddress?: string;
+  /**
+   * Validate DNSSEC in process instead of trusting the resolver's AD bit (the CLI's
+   * --validate): with the IANA root anchors shipped in the package (`true`), or with your
+   * own (`parseTrustAnchors(text)`, the CLI's --trust-anchor). The resolver at
+   * `resolverAddress` then only has to pass DNSSEC records through. Not with `resolver`.
+   */
+  validate?: boolean | readonly TrustAnchor[];
   /** SMTP port (TLSA at `_port._tcp`); default 25. */
   port?: number;
   /** EHLO name; default: this host name. */
@@ -65,12 +73,18 @@ function defaultResolver(o: ClientOptions): Resolver {
     if (!ns) throw new DaneSmtpError('USAGE', 'no nameserver in /etc/resolv.conf: pass resolverAddress or resolver');
     spec = { address: ns, port: 53 };
   }
-  return new StubResolver({ server: spec.address, port: spec.port, timeoutMs: o.timeoutMs ?? 30_000 });
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  if (o.validate) {
+    const trustAnchors = o.validate === true ? IANA_ROOT_ANCHORS : o.validate;
+    return new ValidatingResolver({ upstream: { server: spec.address, port: spec.port }, timeoutMs, trustAnchors });
+  }
+  return new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
 }
 
 function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver {
   if (!onEvent) return inner;
   return {
+    validatesItself: inner.validatesItself === true,
     async lookup<K extends RecordType>(name: string, type: K, options?: LookupOptions): Promise<DnsAnswer<RDataOf[K]>> {
       const a = await inner.lookup(name, type, options);
       onEvent({ type: 'dns', answer: reportAnswer(a) });
@@ -85,6 +99,10 @@ function validateOptions(o: ClientOptions): void {
     throw new DaneSmtpError('USAGE', what);
   };
   if (o.level !== undefined && !(LEVELS as readonly string[]).includes(o.level)) bad(`level must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(o.level)}`);
+  if (o.validate !== undefined && o.validate !== false) {
+    if (o.resolver) bad('validate and resolver exclude each other: pass a ValidatingResolver as resolver, or validate with resolverAddress');
+    if (o.validate !== true && (!Array.isArray(o.validate) || o.validate.length === 0)) bad('validate must be true or a non-empty array of trust anchors (parseTrustAnchors)');
+  }
   if (o.level === 'fingerprint') bad("level 'fingerprint' needs fingerprints: give it per destination in policyTable (match=...)");
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad(`port must be an integer from 1 to 65535, not ${JSON.stringify(o.port)}`);
   if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 1)) bad(`timeoutMs must be a positive number, not ${JSON.stringify(o.timeoutMs)}`);

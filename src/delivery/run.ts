@@ -21,7 +21,8 @@ export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resol
   onResult?: (result: DomainResult) => void;
   /**
    * The resolver validates DNSSEC itself (ValidatingResolver): its proofs are used as they
-   * are; the probe only tells whether the root validates from the anchors.
+   * are; the probe only tells whether the root validates from the anchors. Default: the
+   * resolver's own `validatesItself`.
    */
   selfValidating?: boolean;
   /** A probe already made for this resolver (the scanner probes once per run). */
@@ -88,7 +89,8 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
     probe = { validates: false, reachable: false, reason: e instanceof Error ? e.message : String(e) };
   }
   options.onProbe?.(probe);
-  const resolver = probe.validates || options.selfValidating ? options.resolver : untrustedResolver(options.resolver);
+  const selfValidating = options.selfValidating ?? options.resolver.validatesItself === true;
+  const resolver = probe.validates || selfValidating ? options.resolver : untrustedResolver(options.resolver);
   const results: DomainResult[] = [];
   await pool(works, options.concurrency ?? 8, async (work) => {
     let result: DomainResult;

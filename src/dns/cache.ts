@@ -88,6 +88,10 @@ export class CachingResolver implements Resolver {
     this.#now = options.now ?? Date.now;
   }
 
+  get validatesItself(): boolean {
+    return this.#inner.validatesItself === true;
+  }
+
   get stats(): CacheStats {
     return { hits: this.#hits, joined: this.#joined, misses: this.#misses, size: this.#entries.size };
   }

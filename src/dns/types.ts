@@ -73,5 +73,11 @@ export interface LookupOptions {
 
 /** Everything that asks DNS takes one of these as a parameter (the mailauth model). */
 export interface Resolver {
+  /**
+   * True for a resolver that validates DNSSEC itself from trust anchors (ValidatingResolver,
+   * or a cache around one): its proofs do not rest on an upstream's AD bit, so they are used
+   * as they are even when the root is not under its anchors.
+   */
+  readonly validatesItself?: boolean;
   lookup<K extends RecordType>(name: string, type: K, options?: LookupOptions): Promise<DnsAnswer<RDataOf[K]>>;
 }

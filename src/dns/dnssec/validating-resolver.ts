@@ -220,6 +220,7 @@ export class ValidatingResolver implements Resolver {
   readonly timeoutMs: number;
   readonly trustAnchors: readonly TrustAnchor[];
   readonly nsec3IterationLimit: number;
+  readonly validatesItself = true;
   readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0 };
   private readonly now: () => number;
   private readonly maxUdpSize: number;
