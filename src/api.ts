@@ -47,7 +47,7 @@ export interface ClientOptions {
   /** TLS level for destinations not in `policyTable`; default 'dane'. */
   level?: Level;
   policyTable?: PolicyTable;
-  /** Trusted CAs (PEM) for the verify and secure levels. */
+  /** Trusted CAs (PEM) for the verify and secure levels; default: the system's store (README). */
   caCertificates?: string[];
   /** RFC 7672 §2.2.1 option. */
   daneWithInsecureMx?: boolean;

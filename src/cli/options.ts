@@ -2,6 +2,7 @@
  * Options shared by check, send and scan: parsing and checking them (every option is
  * checked before anything is sent), with the same one-line usage errors (exit 64).
  */
+import { pemCertificates } from '../policy/ca-store.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
@@ -143,7 +144,7 @@ export function policySettings(o: CommonOptions): PolicySettings {
     } catch (e) {
       throw new UsageError(`cannot read the CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
-    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const certs = pemCertificates(pem);
     if (certs.length === 0) throw new UsageError(`no PEM certificate in the CA file ${o.caFile}`);
     out.caCertificates = certs;
   }
@@ -160,7 +161,7 @@ export const COMMON_OPTIONS: readonly (readonly [flags: string, description: str
   ['--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)'],
   ['--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)'],
   ['--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane'],
-  ['--ca-file <file>', "trusted CAs (PEM) for the verify and secure levels (default: Node's bundled roots)"],
+  ['--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: the system store, SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt)'],
   ['--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through'],
   ['--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp'],
   ['--json', 'one JSON object per domain per line'],

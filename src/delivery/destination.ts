@@ -4,7 +4,7 @@
  * RFC 7672 §2.2: security never trumps MX preference; a host that fails is skipped and
  * the next one tried.
  */
-import { rootCertificates } from 'node:tls';
+import { systemCaStore } from '../policy/ca-store.js';
 import { authenticate, type AuthResult } from '../dane/authenticate.js';
 import { decideMx, levelSummary, planHost, type HostPlan, type MxDecision } from '../dane/plan.js';
 import { tlsaToText } from '../dane/tlsa.js';
@@ -88,7 +88,7 @@ function hostSecurity(plan: Extract<HostPlan, { kind: 'usable' }>, domain: strin
         tls: 'required',
         servername: host,
         check: (served) => {
-          const r = checkPkix(served.chain, o.caCertificates ?? rootCertificates, policy.match, { host, nexthop: domain, now: now() });
+          const r = checkPkix(served.chain, o.caCertificates ?? systemCaStore().certificates, policy.match, { host, nexthop: domain, now: now() });
           return { tls: r.ok ? { ok: true } : { ok: false, reason: r.reason }, policy: r };
         },
       };
