@@ -7,7 +7,7 @@ export { authenticate, type AuthResult, type AuthMatch, type AuthFailure, type C
 export { decideMx, planHost, type HostPlan, type HostLevel, type MxDecision } from './dane/plan.js';
 export { processDestination, type DestinationOptions, type Job } from './delivery/destination.js';
 export { runAll, exitCodeOf, workFor, type RunOptions, type Work } from './delivery/run.js';
-export { VERDICTS, type Verdict, type DomainResult, type DomainRecipient, type HostReport, type AttemptReport } from './delivery/result.js';
+export { VERDICTS, type Verdict, type DomainResult, type SessionDomainResult, type FailedDomainResult, type SessionVerdict, type DomainRecipient, type HostReport, type AttemptReport } from './delivery/result.js';
 export { DaneSmtpError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { SmtpEnvelope, RecipientResult, SmtpSessionResult } from './smtp/types.js';
 export { check, deliver, type ClientOptions, type DeliverOptions, type DeliveryEvent } from './api.js';

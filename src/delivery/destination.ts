@@ -15,7 +15,7 @@ import type { PolicyEntry } from '../policy/table.js';
 import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
 import { runSmtpSession } from '../smtp/session.js';
 import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsCheck, TlsMode } from '../smtp/types.js';
-import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type Verdict } from './result.js';
+import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from './result.js';
 
 export interface DestinationOptions {
   resolver: Resolver;
@@ -53,7 +53,7 @@ export const DEFAULT_POLICY: PolicyEntry = { level: 'dane', match: [], fingerpri
 
 /** What a session to one host must achieve, from the policy level and the host plan. */
 interface HostSecurity {
-  verdict: Verdict;
+  verdict: SessionVerdict;
   tls: TlsMode;
   servername: string;
   /** Checks the served chain before anything is sent inside TLS. */
@@ -249,7 +249,7 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   }
   const daneOn = policy.level === 'dane' || policy.level === 'dane-only';
   const hosts: HostReport[] = [];
-  type Chosen = { host: string; address: string; tls: boolean; verdict: Verdict; reason: string; session: SmtpSessionResult };
+  type Chosen = { host: string; address: string; tls: boolean; verdict: SessionVerdict; reason: string; session: SmtpSessionResult };
   // The first session that settled the job (a probe that worked, or a transaction that
   // delivered or bounced a recipient): it names the domain's verdict and host.
   let chosen: Chosen | undefined;
@@ -263,7 +263,7 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
   const settled = new Map<string, DomainRecipient>();
   const firstSoft = new Map<string, DomainRecipient>();
   const finished = () => chosen !== undefined && pending.length === 0;
-  const verdictOf = new Map<string, Verdict>();
+  const verdictOf = new Map<string, SessionVerdict>();
 
   for (const mxHost of decision.hosts) {
     if ((finished() && !o.all) || o.signal?.aborted) break;

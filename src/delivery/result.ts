@@ -57,13 +57,12 @@ export interface HostReport {
   failure?: string;
 }
 
-export interface DomainResult {
+/** The verdicts of a session that was used: TLS (or plaintext) with a host. */
+export type SessionVerdict = 'dane-authenticated' | 'fingerprint-authenticated' | 'pkix-authenticated' | 'encrypt-unauthenticated' | 'opportunistic';
+
+interface DomainResultCommon {
   domain: string;
-  verdict: Verdict;
-  /** MX host name of the session used (the domain itself for an implicit MX), or null. */
-  host: string | null;
-  address: string | null;
-  tls: boolean;
+  /** One sentence: why this verdict. */
   reason: string;
   mx: DnsReport | null;
   hosts: HostReport[];
@@ -73,16 +72,46 @@ export interface DomainResult {
   policySource: string;
   /** Set when a fixed next hop replaced the MX lookup (policy table or --nexthop): "[host]:port". */
   nextHop?: string;
-  /**
-   * Set when the destination was deferred before any DNS answer about it: the resolver
-   * was unreachable or failed the DNSSEC probe, the run was aborted, or dane-smtp failed.
-   */
-  deferredEarly?: 'resolver' | 'aborted' | 'internal-error';
   /** send only */
   recipients?: DomainRecipient[];
   /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */
   findings?: Finding[];
 }
+
+/**
+ * A session was used for the domain: `verdict` is its security, `host` (the MX host name as
+ * written, or the domain for an implicit MX) and `address` where it went. For send, some
+ * recipients may still be deferred or bounced: see `recipients`.
+ */
+export interface SessionDomainResult extends DomainResultCommon {
+  verdict: SessionVerdict;
+  host: string;
+  address: string;
+  tls: boolean;
+  deferredEarly?: never;
+}
+
+/**
+ * No session could be used: deferred (`tempfail`) or permanently failed (`undeliverable`).
+ * One member per verdict, so that `verdict !== 'tempfail' && verdict !== 'undeliverable'`
+ * narrows to a SessionDomainResult.
+ */
+export type FailedDomainResult = NoSession<'tempfail'> | NoSession<'undeliverable'>;
+
+interface NoSession<V extends 'tempfail' | 'undeliverable'> extends DomainResultCommon {
+  verdict: V;
+  host: null;
+  address: null;
+  tls: false;
+  /**
+   * Set when the destination was deferred before any DNS answer about it: the resolver
+   * was unreachable or failed the DNSSEC probe, the run was aborted, or dane-smtp failed.
+   */
+  deferredEarly?: 'resolver' | 'aborted' | 'internal-error';
+}
+
+/** One destination's result, tagged by `verdict` (the same object as a `--json` line). */
+export type DomainResult = SessionDomainResult | FailedDomainResult;
 
 /** A recipient's final status for the domain. */
 export interface DomainRecipient extends RecipientResult {

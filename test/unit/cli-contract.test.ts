@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStderr } from '../support/capture.js';
 import { FixtureResolver } from '../support/fixture-resolver.js';
-import type { DomainResult, HostReport } from '../../src/delivery/result.js';
+import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
 import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
@@ -26,7 +26,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function domainResult(over: Partial<DomainResult> = {}): DomainResult {
+/** A fixture: any mix of fields (cast: a test may build what the code never returns). */
+function domainResult(over: Partial<SessionDomainResult | FailedDomainResult> = {}): DomainResult {
   return {
     domain: 'example.test',
     verdict: 'tempfail',
@@ -40,7 +41,7 @@ function domainResult(over: Partial<DomainResult> = {}): DomainResult {
     level: 'dane',
     policySource: 'default',
     ...over,
-  };
+  } as DomainResult;
 }
 
 function host(over: Partial<HostReport> = {}): HostReport {

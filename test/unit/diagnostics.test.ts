@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderDomain } from '../../src/cli/human.js';
 import { reportAnswer, type DnsReport } from '../../src/dane/plan.js';
 import { runAll, type RunOptions } from '../../src/delivery/run.js';
-import type { AttemptReport, DomainResult, HostReport, TlsaReport } from '../../src/delivery/result.js';
+import type { AttemptReport, DomainResult, FailedDomainResult, HostReport, SessionDomainResult, TlsaReport } from '../../src/delivery/result.js';
 import { CERT_EXPIRY_WARNING_DAYS, FINDING_CODES, RRSIG_EXPIRY_WARNING_DAYS, diagnose } from '../../src/diagnostics/findings.js';
 import { StubResolver, answerFromMessage, earliestSignatureExpiration } from '../../src/dns/stub.js';
 import { parseMessage } from '../../src/dns/wire.js';
@@ -62,7 +62,8 @@ function host(over: Partial<HostReport> = {}): HostReport {
   };
 }
 
-function result(over: Partial<DomainResult> = {}): DomainResult {
+/** A fixture: any mix of fields (cast: a test may build what the code never returns). */
+function result(over: Partial<SessionDomainResult | FailedDomainResult> = {}): DomainResult {
   return {
     domain: 'example.test',
     verdict: 'dane-authenticated',
@@ -76,7 +77,7 @@ function result(over: Partial<DomainResult> = {}): DomainResult {
     level: 'dane',
     policySource: 'default',
     ...over,
-  };
+  } as DomainResult;
 }
 
 const codes = (r: DomainResult) => diagnose(r, NOW).map((f) => f.code);
@@ -330,8 +331,8 @@ describe('diagnose: DNS', () => {
     const down = result({ resolverValidates: false, verdict: 'tempfail', deferredEarly: 'resolver', host: null, address: null, mx: null, hosts: [], reason: 'resolver unreachable: timeout after 5s' });
     expect(codes(down)).toEqual(['resolver-unreachable']);
     // An abort is no problem to fix; an internal error is reported as such.
-    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'aborted', reason: 'aborted' })).toEqual([]);
-    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'internal-error', reason: 'internal error: boom' })).toEqual(['internal-error']);
+    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'aborted', reason: 'aborted' } as DomainResult)).toEqual([]);
+    expect(codes({ ...down, resolverValidates: true, deferredEarly: 'internal-error', reason: 'internal error: boom' } as DomainResult)).toEqual(['internal-error']);
   });
 });
 

@@ -55,6 +55,14 @@ describe('library: a resolver that validates itself keeps DANE on below its own 
       expect(r.mx?.proof).toBe('secure');
       expect(r.hosts[0]).toMatchObject({ name: 'mx.lo.test', level: 'dane' });
       expect(r.verdict).toBe('tempfail'); // nothing listens: DANE mail is deferred, never sent in plaintext
+      // DomainResult is tagged by verdict: a failed one has no host (checked by tsc).
+      if (r.verdict === 'tempfail' || r.verdict === 'undeliverable') {
+        const none: null = r.host;
+        expect(none).toBeNull();
+      } else {
+        const used: string = r.host;
+        expect(used).toBeTypeOf('string');
+      }
     }
   });
 

@@ -26,7 +26,7 @@ let n = 0;
 const file = () => join(dir, `r${++n}.sqlite`);
 
 function result(domain: string): DomainResult {
-  return { domain, verdict: 'opportunistic', host: `mx.${domain}`, address: null, tls: true, reason: 'r', mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' };
+  return { domain, verdict: 'opportunistic', host: `mx.${domain}`, address: '192.0.2.1', tls: true, reason: 'r', mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' };
 }
 const times = { startedAt: new Date(), finishedAt: new Date() };
 

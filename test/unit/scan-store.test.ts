@@ -13,7 +13,8 @@ let n = 0;
 const file = () => join(dir, `s${++n}.sqlite`);
 
 function result(domain: string, verdict: Verdict, findings?: DomainResult['findings']): DomainResult {
-  const r: DomainResult = { domain, verdict, host: verdict === 'tempfail' ? null : `mx.${domain}`, address: null, tls: verdict !== 'tempfail', reason: `reason for ${domain}`, mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' };
+  const failed = verdict === 'tempfail' || verdict === 'undeliverable';
+  const r = { domain, verdict, host: failed ? null : `mx.${domain}`, address: failed ? null : '192.0.2.1', tls: !failed, reason: `reason for ${domain}`, mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' } as DomainResult;
   if (findings) r.findings = findings;
   return r;
 }
