@@ -7,7 +7,7 @@ import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';
 import type { TlsaData } from '../../dns/types.js';
 import { DaneSmtpError } from '../../errors.js';
-import { Matching, Selector, Usage, recordUsability, tlsaToText } from '../../dane/tlsa.js';
+import { Matching, Selector, Usage, recordUsability, tlsaFromText, tlsaToText } from '../../dane/tlsa.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 
 export interface TlsaParams {
@@ -222,7 +222,4 @@ export function computeRecords(material: Material, params: TlsaParams[], served?
 }
 
 /** "U S M HEX" as this tool prints a record (tlsaToText) back to TLSA data. */
-export function parseRecordText(text: string): TlsaData {
-  const [u, s, m, hex] = text.split(' ');
-  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
-}
+export const parseRecordText = tlsaFromText;
