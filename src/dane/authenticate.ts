@@ -4,6 +4,7 @@
  * time in; a Match or a Failure out. No sockets, no clock, no local trust store.
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import type { TlsaData } from '../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
 import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../x509/path.js';
 
@@ -110,6 +111,25 @@ export function associationMatches(record: ClassifiedTlsa, cert: { der: Buffer; 
       return sha('sha256', selected).equals(record.data);
     case Matching.SHA512:
       return sha('sha512', selected).equals(record.data);
+    default:
+      return false;
+  }
+}
+
+/**
+ * associationMatches for a certificate known only by its SHA-256 digests (a CertInfo of a
+ * result): Full(0) data is hashed and compared, SHA2-256(1) compared as is; SHA2-512(2)
+ * cannot be told from SHA-256 digests: undefined.
+ */
+export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 'spkiSha256' | 'certSha256'>): boolean | undefined {
+  const digest = Buffer.from(record.selector === Selector.CERT ? cert.certSha256 : cert.spkiSha256, 'hex');
+  switch (record.matchingType) {
+    case Matching.FULL:
+      return sha('sha256', record.data).equals(digest);
+    case Matching.SHA256:
+      return record.data.equals(digest);
+    case Matching.SHA512:
+      return undefined;
     default:
       return false;
   }

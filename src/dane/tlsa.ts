@@ -30,6 +30,12 @@ export function tlsaToText(r: TlsaData): string {
   return `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`;
 }
 
+/** tlsaToText back to TLSA data ("U S M HEX", as results and reports carry records). */
+export function tlsaFromText(text: string): TlsaData {
+  const [u, s, m, hex] = text.split(' ');
+  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
+}
+
 /** Usability of one record on its own, before digest agility. */
 export function recordUsability(r: TlsaData): TlsaUsability {
   // RFC 7672 §3.1.3: SMTP clients do not support PKIX-TA(0) and PKIX-EE(1).

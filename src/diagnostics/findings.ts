@@ -3,6 +3,8 @@
  * contract), one Finding per problem, each with a stable code. Pure: the result and the
  * time in, findings out; no DNS, no sockets, no clock.
  */
+import { associationMatchesInfo, type CertInfo } from '../dane/authenticate.js';
+import { Usage, tlsaFromText } from '../dane/tlsa.js';
 import { isAddressLiteral } from '../dns/names.js';
 import type { DnsReport } from '../dane/plan.js';
 import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, TlsaReport } from '../delivery/result.js';
@@ -39,7 +41,7 @@ export const FINDING_CODES = {
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
   'policy-not-met': { severity: 'error', meaning: 'the destination does not meet the local policy level (e.g. dane-only without usable TLSA): mail is deferred' },
-  'no-rollover-slack': { severity: 'advice', meaning: 'one DANE-EE record matching the current key and nothing else: no room for a key rollover' },
+  'no-rollover-slack': { severity: 'advice', meaning: 'every usable record is DANE-EE and matches the current key or certificate: no room for a key rollover (RFC 7671 §8.1)' },
 } as const satisfies Record<string, { severity: FindingSeverity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;
@@ -164,6 +166,25 @@ function unusableTlsa(c: Collector, h: HostReport): void {
   }
 }
 
+/**
+ * RFC 7671 §8.1: no room for a key rollover when no usable DANE-TA record is published and
+ * every usable DANE-EE record matches the leaf served now (its key or certificate), e.g.
+ * `3 1 1` and `3 0 1` of the same certificate. A SHA2-512 record other than the one that
+ * authenticated cannot be told from the leaf's SHA-256 digests: it counts as slack.
+ */
+function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: CertInfo | undefined): void {
+  const usable = (h.tlsa ?? []).filter((t) => t.usable).map((t) => t.record);
+  const parsed = usable.map(tlsaFromText);
+  if (usable.length === 0 || parsed.some((r) => r.usage !== Usage.DANE_EE)) return;
+  const current = (t: string, i: number) => t === matched || (leaf !== undefined && associationMatchesInfo(parsed[i]!, leaf) === true);
+  if (!usable.every(current)) return;
+  const which =
+    usable.length === 1
+      ? `the only usable TLSA record of ${h.name} (${short(matched)}) matches the current key`
+      : `all ${usable.length} usable TLSA records of ${h.name} (${usable.map((t) => short(t)).join(', ')}) match the certificate it serves now (its key or the certificate itself)`;
+  c.add('no-rollover-slack', `${which}: publish the next key's record beside ${usable.length === 1 ? 'it' : 'them'} before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
+}
+
 /** Findings of one connection attempt; true when something explained a failed attempt. */
 function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Date): boolean {
   let explained = false;
@@ -230,12 +251,7 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
       }
     }
   }
-  if (auth?.ok && auth.usage === 'DANE-EE') {
-    const usable = (h.tlsa ?? []).filter((t) => t.usable);
-    if (usable.length === 1) {
-      c.add('no-rollover-slack', `the only usable TLSA record of ${h.name} (${short(auth.record)}) matches the current key: publish the next key's record beside it before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
-    }
-  }
+  if (auth?.ok && auth.usage === 'DANE-EE') noRolloverSlack(c, h, auth.record, leaf);
   return explained;
 }
 

@@ -21,6 +21,8 @@ export interface CertProfile {
   cn?: string;
   /** Leaf validity ended yesterday. */
   expired?: boolean;
+  /** Leaf validity ends this many days from now (default: a year). */
+  expiresInDays?: number;
   /** Self-signed leaf (no CA); served alone. */
   selfSigned?: boolean;
   /** What the server sends (default 'full' = leaf + intermediate + root). */
@@ -84,6 +86,7 @@ async function makeLeaf(host: string, profile: CertProfile, ca: Ca | undefined):
     sans: names,
     key: profile.key ?? 'ecdsa',
     ...(profile.expired ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now - DAY) } : {}),
+    ...(profile.expiresInDays !== undefined ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now + profile.expiresInDays * DAY) } : {}),
     ...(profile.leafExtensions ? { extraExtensions: profile.leafExtensions } : {}),
     ...(ca ? { issuer: ca.intermediate } : {}),
   });

@@ -18,6 +18,8 @@ interface Finding {
 const EXPECTED: Record<string, string[]> = {
   'pkix-only.test': ['tlsa-pkix-usage', 'tlsa-pkix-usage'],
   'ta-not-sent.test': ['ta-not-served'],
+  'ta-expired-leaf.test': ['cert-expired'],
+  'ta-leaf-expires-soon.test': ['cert-expires-soon'],
   'ta-wrong-name.test': ['ta-name-mismatch'],
   'key-rollover-error.test': ['tlsa-no-match'],
   'starttls-missing.test': ['starttls-missing'],
@@ -111,6 +113,20 @@ describe('check --json findings on lab domains', () => {
     expect(soon[1]!.message).toContain('TLSA RRset of _25._tcp.mx.sig-expiring.test');
     const left = Date.parse((r.mx as { signatureExpires: string }).signatureExpires) - Date.now();
     expect(Math.round(left / 86_400_000)).toBe(3);
+  });
+
+  it('DANE-TA certificate dates: cert-expired for an expired leaf (tempfail), cert-expires-soon for one valid 10 more days (authenticated)', () => {
+    expect(byDomain.get('ta-expired-leaf.test')!.verdict).toBe('tempfail');
+    const [expired] = findingsOf('ta-expired-leaf.test');
+    expect(expired).toMatchObject({ severity: 'error', host: 'mx.ta-expired-leaf.test' });
+    expect(expired!.message).toMatch(/^under DANE-TA \(TLSA 2 1 1 .*\), .*expired .*: renew the certificate$/);
+    const r = byDomain.get('ta-leaf-expires-soon.test')!;
+    expect(r.verdict).toBe('dane-authenticated');
+    const [soon] = findingsOf('ta-leaf-expires-soon.test');
+    expect(soon).toMatchObject({ severity: 'warning', host: 'mx.ta-leaf-expires-soon.test' });
+    const leaf = (r.hosts as { attempts: { chain?: { depth: number; notAfter: string }[] }[] }[])[0]!.attempts[0]!.chain!.find((c) => c.depth === 0)!;
+    expect(Math.round((Date.parse(leaf.notAfter) - Date.now()) / 86_400_000)).toBe(10);
+    expect(soon!.message).toContain(`the certificate at depth 0 of mx.ta-leaf-expires-soon.test (CN=mx.ta-leaf-expires-soon.test) expires ${leaf.notAfter}`);
   });
 
   it('the new bogus variants say why in mx-bogus (unbound EDE: DNSKEY Missing, RRSIGs/NSEC Missing)', () => {

@@ -237,6 +237,11 @@ export const scenarios: Scenario[] = [
     host: { name: 'mx.ta-expired-leaf.test', tls: { expired: true } },
     tlsa: (h) => [tlsa(h, 2, 1, 1, { cert: 'intermediate' })],
   }),
+  single('ta-leaf-expires-soon', 'RFC 7672 §3.1.2: DANE-TA(2) checks validity dates; a leaf still valid but expiring in 10 days → authenticated (check warns cert-expires-soon)', 'dane-authenticated', {
+    signing: 'ecdsa-nsec3',
+    host: { name: 'mx.ta-leaf-expires-soon.test', tls: { expiresInDays: 10 } },
+    tlsa: (h) => [tlsa(h, 2, 1, 1, { cert: 'intermediate' })],
+  }),
   single('ta-wrong-name', 'RFC 7672 §3.2.3: DANE-TA(2) with a leaf naming another host → tempfail', 'tempfail', {
     host: { name: 'mx.ta-wrong-name.test', tls: { names: ['mx.elsewhere.test'] } },
     tlsa: (h) => [tlsa(h, 2, 1, 1, { cert: 'intermediate' })],

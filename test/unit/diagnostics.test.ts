@@ -361,6 +361,24 @@ describe('diagnose: certificates and rollover', () => {
     expect(codes(result())).not.toContain('no-rollover-slack'); // two usable records
   });
 
+  it('no-rollover-slack: several usable DANE-EE records that all match the served leaf (key and certificate) still leave no slack (RFC 7671 §8.1)', () => {
+    const leafCert = '01'.repeat(32); // cert(0).certSha256
+    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
+    const withTlsa = (tlsa: TlsaReport[]) => result({ hosts: [host({ tlsa, attempts: [attempt(authed)] })] });
+    const f = only(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 1 ${leafCert}`)]), 'no-rollover-slack');
+    expect(f).toMatchObject([{ severity: 'advice', host: 'mx.example.test' }]);
+    expect(f[0]!.message).toMatch(/^all 2 usable TLSA records of mx\.example\.test .* match the certificate it serves now.*publish the next key's record beside them/);
+    // Full(0) data is compared through its SHA-256; unusable records do not count.
+    const full = Buffer.from('full certificate bytes');
+    const fullHash = createHash('sha256').update(full).digest('hex');
+    const fullLeaf = result({ hosts: [host({ tlsa: [usable(`3 1 1 ${SPKI}`), usable(`3 0 0 ${full.toString('hex')}`), unusable(`1 1 1 ${D32}`, 'pkix-usage')], attempts: [attempt({ ...authed, chain: [cert(0, { certSha256: fullHash }), cert(1)] })] })] });
+    expect(codes(fullLeaf)).toEqual(['tlsa-pkix-usage', 'no-rollover-slack']);
+    // Slack: a record for another key, a usable DANE-TA record, a SHA2-512 record that cannot be told from the SHA-256 digests.
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 1 ${leafCert}`), usable(`3 1 1 ${D32}`)]))).not.toContain('no-rollover-slack');
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`2 1 1 ${'ef'.repeat(32)}`)]))).not.toContain('no-rollover-slack');
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${D32}${D32}`)]))).not.toContain('no-rollover-slack');
+  });
+
   it('sorts errors, then warnings, then advice', () => {
     const r = result({
       mx: dns('MX', 'example.test', { signatureExpires: at(1) }),
@@ -530,6 +548,19 @@ describe('runAll attaches findings (real chains through authenticate)', () => {
     const other = await makeChain({ leafCn: 'mx.elsewhere.test' });
     const r = await check({ '_25._tcp.mx.example.test TLSA': { proof: 'secure', records: [{ usage: 2, selector: 1, matchingType: 1, data: sha256(other.intermediate.spkiDer) }] } }, [other.leaf.der, other.intermediate.der]);
     expect(r.findings?.map((f) => f.code)).toEqual(['ta-name-mismatch']);
+  });
+
+  it('3 1 1 of the current key and 3 0 1 of the current certificate: no-rollover-slack; a record for the next key or a DANE-TA record gives slack', async () => {
+    const ee = (selector: number, der: Buffer) => ({ usage: 3, selector, matchingType: 1, data: sha256(der) });
+    const served = [current.leaf.der, current.intermediate.der];
+    const both = await check({ '_25._tcp.mx.example.test TLSA': { proof: 'secure', records: [ee(1, current.leaf.spkiDer), ee(0, current.leaf.der), { usage: 3, selector: 1, matchingType: 0, data: current.leaf.spkiDer }] } }, served);
+    expect(both.verdict).toBe('dane-authenticated');
+    expect(both.findings).toMatchObject([{ code: 'no-rollover-slack', severity: 'advice', host: 'mx.example.test' }]);
+    expect(both.findings?.[0]?.message).toContain('all 3 usable TLSA records');
+    const next = await check({ '_25._tcp.mx.example.test TLSA': { proof: 'secure', records: [ee(1, current.leaf.spkiDer), ee(0, current.leaf.der), ee(1, renewed.leaf.spkiDer)] } }, served);
+    expect(next.findings).toEqual([]);
+    const ta = await check({ '_25._tcp.mx.example.test TLSA': { proof: 'secure', records: [ee(1, current.leaf.spkiDer), { usage: 2, selector: 1, matchingType: 1, data: sha256(current.intermediate.spkiDer) }] } }, served);
+    expect(ta.findings).toEqual([]);
   });
 
   it('a single matching 3 1 1: no-rollover-slack only', async () => {

@@ -16,7 +16,7 @@ import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
 import type { DnsAnswer, TlsaData } from '../../src/dns/types.js';
 import { expectUsageError, runTlsaCli, useTempDir } from '../support/tlsa-cli.js';
 import { loopbackNet, useTlsaServers } from '../support/tlsa-servers.js';
-import { makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../support/pki.js';
+import { certSha256, makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../support/pki.js';
 
 let chain: Chain;
 let next: Issued;
@@ -221,7 +221,7 @@ describe('--connect', () => {
     expect(b.ms).toBeLessThan(5000);
   });
 
-  it('2 x x: the top CA the server sends; a root from a file that the server does not send is warned about', async () => {
+  it('2 x x: the top CA the server sends; from a file with a root the server does not send, the intermediate below it, with a note', async () => {
     const srv = await servers.smtp();
     const r = await runTlsaCli(['--connect', `mx.example.test:${srv.port}`, '--record', '2', '0', '1', '--timeout', '5']);
     expect(r.code).toBe(0);
@@ -229,8 +229,16 @@ describe('--connect', () => {
     expect(r.out).toMatch(/; 2 0 1: DANE-TA, SHA-256 of the certificate of CN=DANE Test Intermediate CA \(depth 1\)/);
     const root = await runTlsaCli([file('full.pem', chain.servedPem + chain.root.certPem), '--record', '2', '1', '1', '--connect', `mx.example.test:${srv.port}`, '--timeout', '5']);
     expect(root.code).toBe(0);
-    expect(root.out).toMatch(/of CN=DANE Test Root CA \(depth 2\)/);
-    expect(root.err).toMatch(/warning: the CA CN=DANE Test Root CA is not in the chain the server sends/);
+    expect(root.out).toMatch(/of CN=DANE Test Intermediate CA \(depth 1\)/);
+    expect(root.out).toContain(`2 1 1 ${spkiSha256(chain.intermediate.spkiDer)}`);
+    expect(root.err).toMatch(/warning: 2 x x records are for CN=DANE Test Intermediate CA, not for CN=DANE Test Root CA above it in the chain: .*CN=DANE Test Root CA is not in the chain the server sends/);
+    expect(root.err).not.toMatch(/warning: the CA .* is not in the chain the server sends/);
+    // Without --connect: the same record, and servers rarely send the root.
+    const fileOnly = await runTlsaCli([file('full2.pem', chain.root.certPem + chain.intermediate.certPem + chain.leaf.certPem), '--record', '2', '0', '1', '--host', 'mx.example.test', '--json']);
+    expect(fileOnly.code).toBe(0);
+    const j = JSON.parse(fileOnly.out) as { records: { data: string; target: { depth: number } }[]; warnings: string[] };
+    expect(j.records[0]).toMatchObject({ data: certSha256(chain.intermediate.der), target: { depth: 1 } });
+    expect(j.warnings.join('\n')).toMatch(/servers rarely send the self-signed root CN=DANE Test Root CA/);
   });
 });
 

@@ -89,7 +89,7 @@ describe('record computation', () => {
     expect(bad.warnings.join()).toMatch(/not the key of the first certificate/);
   });
 
-  it('2 x x is for the top certificate of the chain: the intermediate, or the root when it is in the file', () => {
+  it('2 x x is for the issuing CA: the intermediate, also from a file that ends in the root (servers rarely send it, RFC 7672 §3.1.2)', () => {
     const served = parseMaterial(pem(chain.servedPem));
     const r = computeRecords(served, [params(2, 0, 1), params(2, 1, 1), params(3, 1, 1)]);
     expect(r.warnings).toEqual([]);
@@ -97,11 +97,36 @@ describe('record computation', () => {
     expect(hex(r.records[1]!)).toBe(spkiSha256(chain.intermediate.spkiDer));
     expect(r.records[1]!.target).toMatchObject({ role: 'ca', depth: 1, subject: 'CN=DANE Test Intermediate CA' });
     expect(hex(r.records[2]!)).toBe(spkiSha256(chain.leaf.spkiDer));
-    // order in the file does not matter, the issuer path does
+    // A fullchain file with the root (in any order): the intermediate below the root, with a note.
     const full = parseMaterial(pem(chain.leaf.certPem + chain.root.certPem + chain.intermediate.certPem));
-    const top = computeRecords(full, [params(2, 1, 1)]);
-    expect(hex(top.records[0]!)).toBe(spkiSha256(chain.root.spkiDer));
-    expect(top.records[0]!.target.depth).toBe(2);
+    const top = computeRecords(full, [params(2, 1, 1), params(2, 0, 1)]);
+    expect(hex(top.records[0]!)).toBe(spkiSha256(chain.intermediate.spkiDer));
+    expect(hex(top.records[1]!)).toBe(certSha256(chain.intermediate.der));
+    expect(top.records[0]!.target.depth).toBe(1);
+    expect(top.warnings).toHaveLength(1); // said once for both records
+    expect(top.warnings[0]).toMatch(/^2 x x records are for CN=DANE Test Intermediate CA, not for CN=DANE Test Root CA above it in the chain: .*servers rarely send the self-signed root .*give that certificate alone/);
+  });
+
+  it('2 x x of a root: the root alone as the file (no warning), or a root that issued the leaf itself (the server must send it)', async () => {
+    const rootOnly = computeRecords(parseMaterial(pem(chain.root.certPem)), [params(2, 0, 1)]);
+    expect(rootOnly.warnings).toEqual([]);
+    expect(hex(rootOnly.records[0]!)).toBe(certSha256(chain.root.der));
+    const direct = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.root });
+    const r = computeRecords(parseMaterial(pem(direct.certPem + chain.root.certPem)), [params(2, 1, 1)]);
+    expect(hex(r.records[0]!)).toBe(spkiSha256(chain.root.spkiDer));
+    expect(r.records[0]!.target.depth).toBe(1);
+    expect(r.warnings).toEqual([expect.stringMatching(/^2 x x records are for the root CN=DANE Test Root CA, which issued the leaf itself: the server must send the root/)]);
+  });
+
+  it('with the served chain known, 2 x x is for the highest CA of the file that the server sends', () => {
+    const full = parseMaterial(pem(chain.servedPem + chain.root.certPem));
+    const certsOf = (m: Material) => (m as Extract<Material, { kind: 'certs' }>).certs;
+    const sendsRoot = computeRecords(full, [params(2, 1, 1)], certsOf(full));
+    expect(hex(sendsRoot.records[0]!)).toBe(spkiSha256(chain.root.spkiDer));
+    expect(sendsRoot.warnings).toEqual([]);
+    const noRoot = computeRecords(full, [params(2, 1, 1)], certsOf(parseMaterial(pem(chain.servedPem))));
+    expect(hex(noRoot.records[0]!)).toBe(spkiSha256(chain.intermediate.spkiDer));
+    expect(noRoot.warnings).toEqual([expect.stringMatching(/not for CN=DANE Test Root CA above it in the chain: .*CN=DANE Test Root CA is not in the chain the server sends/)]);
   });
 
   it('warns when the issuing CA is not in the chain (leaf only)', () => {

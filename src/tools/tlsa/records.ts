@@ -7,7 +7,7 @@ import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';
 import type { TlsaData } from '../../dns/types.js';
 import { DaneSmtpError } from '../../errors.js';
-import { Matching, Selector, Usage, recordUsability, tlsaToText } from '../../dane/tlsa.js';
+import { Matching, Selector, Usage, recordUsability, tlsaFromText, tlsaToText } from '../../dane/tlsa.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 
 export interface TlsaParams {
@@ -155,9 +155,29 @@ export interface ComputeResult {
 }
 
 /**
+ * The depth of the CA a DANE-TA / PKIX-TA record is made for (RFC 7671 §5.2.2, RFC 7672
+ * §3.1.2: the anchor must be a certificate the server sends): the highest CA of the issuer
+ * path that the server sends, when that is known; else the highest CA below a self-signed
+ * root, which servers rarely send (the root only when it issued the leaf itself).
+ */
+export function trustAnchorDepth(path: CertEntry[], served?: CertEntry[]): number {
+  const top = path.length - 1;
+  if (served && served.length > 0) {
+    for (let d = top; d >= 1; d--) if (servedHas(served, path[d]!)) return d;
+  }
+  return top >= 2 && path[top]!.selfIssued ? top - 1 : top;
+}
+
+/** Whether `cert` is on the issuer path of the chain the server sends. */
+function servedHas(served: CertEntry[], cert: CertEntry): boolean {
+  return issuerPath(served).some((c) => c.der.equals(cert.der));
+}
+
+/**
  * Records for `params` from `material`. DANE-EE / PKIX-EE: the leaf (the first certificate)
- * or the key. DANE-TA / PKIX-TA: the top of the issuer path of the chain (the issuing CA,
- * RFC 7671 §5.2), or the key (taken as the CA's key).
+ * or the key. DANE-TA / PKIX-TA: the issuing CA of the chain (trustAnchorDepth: the highest
+ * CA the server sends, else the highest below a self-signed root), or the key (taken as the
+ * CA's key).
  *
  * `served`, when known (a live server), is the chain the server sends: the records are
  * checked against it and a warning says when a record's certificate is not served (a
@@ -184,10 +204,21 @@ export function computeRecords(material: Material, params: TlsaParams[], served?
       info = { role, spkiSha256: sha256Hex(material.spki) };
       if (role === 'ca') warn(`a ${p.usage} x x record from a bare key assumes it is the key of the CA that issues the server certificate`);
     } else {
-      const depth = role === 'leaf' ? 0 : path.length - 1;
+      const depth = role === 'leaf' ? 0 : trustAnchorDepth(path, served);
       const cert = path[depth]!;
       target = { der: cert.der, spki: cert.spki };
       info = { role, depth, subject: cert.subject, spkiSha256: sha256Hex(cert.spki) };
+      const top = path[path.length - 1]!;
+      if (role === 'ca' && depth > 0 && depth < path.length - 1) {
+        // RFC 7671 §5.2.2: the anchor the server sends, not the root it leaves out.
+        const why = served && servedHas(served, cert) && !servedHas(served, top) ? `${top.subject} is not in the chain the server sends` : `servers rarely send the self-signed root ${top.subject}`;
+        warn(
+          `${p.usage} x x records are for ${cert.subject}, not for ${top.subject} above it in the chain: a DANE-TA record only matches a certificate the server sends (RFC 7672 §3.1.2), and ${why}; ` +
+            `for a record of ${top.subject}, give that certificate alone (and have the server send it)`,
+        );
+      } else if (role === 'ca' && depth > 0 && cert.selfIssued && !served) {
+        warn(`${p.usage} x x records are for the root ${cert.subject}, which issued the leaf itself: the server must send the root in its chain for them to match (RFC 7672 §3.1.2)`);
+      }
       if (role === 'ca' && depth === 0 && !(cert.ca && cert.selfIssued)) {
         warn(
           `the issuing CA of ${cert.subject} (${cert.issuer}) is not in the ${served ? 'served chain' : 'chain'}: ` +
@@ -222,7 +253,4 @@ export function computeRecords(material: Material, params: TlsaParams[], served?
 }
 
 /** "U S M HEX" as this tool prints a record (tlsaToText) back to TLSA data. */
-export function parseRecordText(text: string): TlsaData {
-  const [u, s, m, hex] = text.split(' ');
-  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
-}
+export const parseRecordText = tlsaFromText;

@@ -4,7 +4,7 @@
  * RRset should be published before the switch. Pure.
  */
 import type { TlsaData } from '../../dns/types.js';
-import { Matching, Selector, Usage, classifyTlsa, tlsaToText, type ClassifiedTlsa } from '../../dane/tlsa.js';
+import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa } from '../../dane/tlsa.js';
 import { associationMatches, authenticate } from '../../dane/authenticate.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 import { associationData, shortText } from './records.js';
@@ -95,7 +95,7 @@ function coverage(usable: ClassifiedTlsa[], s: Side, host: string, now: Date): {
     const notBefore = new Date(s.leaf.notBefore);
     const at = notBefore > now ? new Date(notBefore.getTime() + 1000) : now;
     const a = authenticate({ records: usable, served: s.chain, referenceNames: [host], now: at });
-    if (a.ok) return { covered: true, detail: `matched by ${shortText(parse(a.record))} (${a.usage}, depth ${a.depth})` };
+    if (a.ok) return { covered: true, detail: `matched by ${shortText(tlsaFromText(a.record))} (${a.usage}, depth ${a.depth})` };
     return { covered: false, detail: a.reason };
   }
   const hit = usable.find((r) => (r.usage === Usage.DANE_EE) && matchOne(r, s) === 'yes');
@@ -109,10 +109,6 @@ function coverage(usable: ClassifiedTlsa[], s: Side, host: string, now: Date): {
   };
 }
 
-function parse(text: string): TlsaData {
-  const [u, s, m, hex] = text.split(' ');
-  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
-}
 
 export interface RolloverInput {
   published: TlsaData[];

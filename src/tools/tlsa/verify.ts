@@ -5,7 +5,7 @@
  */
 import type { DnsAnswer, TlsaData } from '../../dns/types.js';
 import type { TlsaBaseLookup } from '../../dane/plan.js';
-import { classifyTlsa, tlsaToText, type UnusableReason } from '../../dane/tlsa.js';
+import { classifyTlsa, tlsaFromText, tlsaToText, type UnusableReason } from '../../dane/tlsa.js';
 import { associationMatches, authenticate, type AuthResult } from '../../dane/authenticate.js';
 import { issuerPath, servedEntries, sha256Hex } from './material.js';
 import { shortText } from './records.js';
@@ -113,7 +113,7 @@ export function verifyServed(input: VerifyInput): VerifyReport {
   else if (a.status !== 'data') summary = `NOT authenticated: no TLSA records at ${input.owner} (${a.status}, ${a.proof})`;
   else if (!secure) summary = `NOT authenticated: the TLSA RRset is ${a.proof}, DANE needs a DNSSEC-secure RRset (RFC 7672 §2.2)${auth.ok ? '; the records would match' : ''}`;
   else if (usable.length === 0) summary = 'NOT authenticated: no usable TLSA record (RFC 7672 §2.2: the server is then not DANE-authenticated)';
-  else if (auth.ok) summary = `authenticated by ${shortText({ ...parseText(auth.record) })} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})`;
+  else if (auth.ok) summary = `authenticated by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})`;
   else summary = `NOT authenticated: ${auth.reason}`;
   const authenticated = input.noTlsa === undefined && certs.length > 0 && secure && a.status === 'data' && auth.ok;
   return {
@@ -196,7 +196,3 @@ export function describeTlsaBase(host: string, port: number, lookup: TlsaBaseLoo
   return { report: { base, owner: fqdn(owner(base)), daneApplies: true, ...common, reason }, answer };
 }
 
-function parseText(text: string): TlsaData {
-  const [u, s, m, hex] = text.split(' ');
-  return { usage: Number(u), selector: Number(s), matchingType: Number(m), data: Buffer.from(hex ?? '', 'hex') };
-}
