@@ -3,12 +3,13 @@
  * (verdicts as designed), then a scan killed with SIGKILL mid-way and rerun: nothing lost,
  * nothing duplicated, everything done. Uses the built CLI (dist/src/cli/main.js).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanStore } from '../../src/scan/store.js';
 import { CLI_PATH, cliBuilt, repoRoot, runCli } from './cli.js';
 import { startWorld, type World } from './world.js';
 
@@ -88,7 +89,21 @@ describe('dane-smtp scan (lab)', () => {
   it('usage errors exit 64 with one line on stderr and check nothing', async () => {
     const notScan = join(dir, 'not-a-scan.sqlite');
     writeFileSync(notScan, 'not sqlite');
+    // A real scan file with its middle pages overwritten; a FIFO (an open of it would block).
+    const damaged = join(dir, 'damaged.sqlite');
+    const store = ScanStore.open(damaged);
+    for (let i = 0; i < 400; i++) store.put({ domain: `d${i}.test`, verdict: 'opportunistic', host: null, address: null, tls: false, reason: 'r'.repeat(200), mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' }, { startedAt: new Date(), finishedAt: new Date() });
+    store.close();
+    const fd = openSync(damaged, 'r+');
+    writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(statSync(damaged).size / 2 / 4096) * 4096);
+    closeSync(fd);
+    const fifo = join(dir, 'fifo.sqlite');
+    execFileSync('mkfifo', [fifo]);
     const cases: [string[], RegExp][] = [
+      [scanArgs(damaged, ['-']), /damaged\.sqlite is damaged or not a database/],
+      [['report', damaged], /damaged\.sqlite is damaged or not a database/],
+      [scanArgs(fifo, ['-']), /fifo\.sqlite is a FIFO/],
+      [['report', fifo], /fifo\.sqlite is a FIFO/],
       [scanArgs(join(dir, 'u1.sqlite'), ['--shard', '3/2', '-']), /--shard/],
       [scanArgs(join(dir, 'u2.sqlite'), ['--domain-budget', 'soon', '-']), /--domain-budget/],
       [scanArgs(join(dir, 'u3.sqlite'), [join(dir, 'missing.txt')]), /cannot read/],
