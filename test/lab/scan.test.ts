@@ -1,7 +1,7 @@
 /**
  * `dane-smtp scan` against the lab world: every scenario domain into a temp SQLite file
- * (verdicts as designed), then a scan killed with SIGKILL mid-way and rerun: nothing lost,
- * nothing duplicated, everything done. Uses the built CLI (dist/src/cli/main.js).
+ * (verdicts as designed), then a scan killed with SIGKILL mid-way (8 domains at once) and
+ * rerun: nothing lost, nothing duplicated, everything done with its designed verdict. Uses the built CLI (dist/src/cli/main.js).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -47,6 +47,15 @@ function rows(file: string): Row[] {
   const db = new Database(file, { readonly: true });
   try {
     return db.prepare('SELECT domain, verdict, host, finished_at, json FROM results ORDER BY domain').all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+function runsOf(file: string): { status: string; checked: number }[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT status, checked FROM runs ORDER BY id').all() as { status: string; checked: number }[];
   } finally {
     db.close();
   }
@@ -120,15 +129,15 @@ describe('dane-smtp scan (lab)', () => {
     }
   });
 
-  it('a scan killed with SIGKILL mid-way and rerun loses nothing, duplicates nothing and finishes', async () => {
+  it('a scan killed with SIGKILL mid-way (8 domains at once) and rerun loses nothing, duplicates nothing and finishes', async () => {
     const out = join(dir, 'killed.sqlite');
     const domains = w().scenarios.map((s) => s.domain);
     const input = `${domains.join('\n')}\n`;
 
-    // First run, one domain at a time; killed after the third result is printed.
+    // First run, 8 domains at once: several are in flight when it is killed after the tenth result.
     const printed: string[] = [];
     const killed = await new Promise<{ signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '1'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '8'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
       let buf = '';
       child.stdout.on('data', (c: Buffer) => {
         buf += c.toString();
@@ -137,7 +146,7 @@ describe('dane-smtp scan (lab)', () => {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
-          if (printed.length === 3) child.kill('SIGKILL');
+          if (printed.length === 10) child.kill('SIGKILL');
         }
       });
       child.stderr.resume();
@@ -147,10 +156,14 @@ describe('dane-smtp scan (lab)', () => {
     });
     expect(killed.signal).toBe('SIGKILL');
     const afterKill = rows(out);
-    expect(afterKill.length).toBeGreaterThanOrEqual(3);
+    expect(afterKill.length).toBeGreaterThanOrEqual(10);
     expect(afterKill.length).toBeLessThan(domains.length);
-    // Every result printed was committed before it was printed.
+    // Every result printed was committed before it was printed; each stored domain once.
     for (const d of printed) expect(afterKill.map((r) => r.domain)).toContain(d);
+    expect(new Set(printed).size).toBe(printed.length);
+    expect(new Set(afterKill.map((r) => r.domain)).size).toBe(afterKill.length);
+    const expectOf = new Map(w().scenarios.map((s) => [s.domain, s.expect.verdict]));
+    expect(afterKill.filter((r) => r.verdict !== expectOf.get(r.domain)).map((r) => r.domain)).toEqual([]);
 
     // Rerun: only what is missing is checked.
     const rerun = await runCli(scanArgs(out), { input, timeoutMs: 300_000 });
@@ -159,12 +172,15 @@ describe('dane-smtp scan (lab)', () => {
     const second = rerun.json.map((j) => j.domain);
     expect(second.filter((d) => afterKill.some((r) => r.domain === d))).toEqual([]);
     expect(second.length + afterKill.length).toBe(domains.length);
+    expect(new Set(second).size).toBe(second.length);
 
     const final = rows(out);
     expect(final.map((r) => r.domain)).toEqual([...domains].sort());
     for (const r of afterKill) expect(final.find((x) => x.domain === r.domain)?.finished_at).toBe(r.finished_at);
-    const expectOf = new Map(w().scenarios.map((s) => [s.domain, s.expect.verdict]));
     expect(final.filter((r) => r.verdict !== expectOf.get(r.domain)).map((r) => r.domain)).toEqual([]);
+    // Each domain was stored exactly once over both runs (a row replaced would count twice).
+    expect(runsOf(out).map((r) => r.status)).toEqual(['running', 'complete']); // `running`: killed
+    expect(runsOf(out).reduce((n, r) => n + r.checked, 0)).toBe(domains.length);
 
     // A third run has nothing to do.
     const third = await runCli(scanArgs(out), { input, timeoutMs: 60_000 });
