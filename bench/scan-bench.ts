@@ -6,7 +6,9 @@
  *    domains, each its own zone, on a few hundred MX hosts shared by hosting providers),
  *    runs `dane-smtp scan` over it (cold resolver cache, then warm, then with more
  *    concurrency) and prints domains per second, CPU time per domain and peak memory,
- *    and whether every verdict is the designed one.
+ *    and whether every verdict is the designed one. Then kill and resume: a scan
+ *    SIGKILLed half-way (8 domains at once) and rerun must store every domain exactly once
+ *    with its designed verdict.
  * 2. `dane-smtp check` next to Postfix's `posttls-finger -c -l dane` over the standard
  *    lab's scenario domains, one process per domain, sequentially, both through the same
  *    wrapper: a private mount namespace (`unshare -m`) where /etc/resolv.conf is the lab's
@@ -14,22 +16,28 @@
  *    and GNU time for CPU and memory.
  *
  *   npm run bench [-- DOMAINS]        (default 1000)
+ *
+ * Exits 1 (after printing the tables) when a verdict differs from the designed one, a
+ * domain is lost or stored twice, or a scan does not complete.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { startBigLab, type BigLab } from '../test/lab/big-lab.js';
-import { CLI_PATH, repoRoot } from '../test/lab/cli.js';
+import { startBigLab } from '../test/lab/big-lab.js';
+import { CLI_PATH } from '../test/lab/cli.js';
 import { BENCH_BINARIES, ensureLabPackages, findBinary } from '../test/lab/install.js';
 import { startWorld, type World } from '../test/lab/world.js';
+import { killAndResume, runScan, some, type KillRow } from './scan-runs.js';
 
 const execFileAsync = promisify(execFile);
 const N = Number(process.argv[2] ?? 1000);
 const work = mkdtempSync(join(tmpdir(), 'dane-scan-bench-'));
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+/** What makes `npm run bench` exit non-zero. */
+const problems: string[] = [];
 
 interface ScanRow {
   label: string;
@@ -43,25 +51,10 @@ interface ScanRow {
   cache: string;
 }
 
-function runScan(lab: BigLab, out: string, extra: string[]): Promise<{ wallMs: number; stderr: string; code: number | null }> {
-  const input = lab.domains.map((d) => d.domain).join('\n') + '\n';
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, 'scan', '--resolver', lab.resolver, '--timeout', '10', '--helo', 'bench.test', '--out', out, '--no-progress', ...extra], {
-      cwd: repoRoot(),
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ wallMs: Date.now() - t0, stderr, code }));
-    child.stdin.end(input);
-  });
-}
-
-async function scanBench(): Promise<ScanRow[]> {
+async function scanBench(): Promise<{ rows: ScanRow[]; kill: KillRow | undefined }> {
   const lab = await startBigLab({ domains: N, log });
   const rows: ScanRow[] = [];
+  let kill: KillRow | undefined;
   try {
     log(`big lab built in ${lab.buildSeconds.toFixed(1)} s: ${lab.domains.length} domains, ${lab.zones} zones, ${lab.receivers} receivers`);
     const expectOf = new Map(lab.domains.map((d) => [d.domain, d.expect]));
@@ -80,6 +73,12 @@ async function scanBench(): Promise<ScanRow[]> {
       const verdicts = db.prepare('SELECT domain, verdict FROM results').all() as { domain: string; verdict: string }[];
       db.close();
       const agree = verdicts.filter((v) => expectOf.get(v.domain) === v.verdict).length;
+      if (r.code !== 0) problems.push(`${label}: scan exited ${r.code}`);
+      const stored = new Set(verdicts.map((v) => v.domain));
+      const lost = lab.domains.filter((d) => !stored.has(d.domain)).map((d) => d.domain);
+      if (lost.length) problems.push(`${label}: ${lost.length} domain(s) lost: ${some(lost)}`);
+      const wrong = verdicts.filter((v) => expectOf.get(v.domain) !== v.verdict).map((v) => `${v.domain} ${v.verdict} (designed: ${expectOf.get(v.domain) ?? 'not in the lab'})`);
+      if (wrong.length) problems.push(`${label}: ${wrong.length} verdict(s) not as designed: ${some(wrong)}`);
       rows.push({
         label,
         domains: run.checked,
@@ -92,10 +91,11 @@ async function scanBench(): Promise<ScanRow[]> {
         cache: /DNS cache: ([^\n]+)/.exec(r.stderr)?.[1] ?? '',
       });
     }
+    kill = await killAndResume(lab, join(work, 'scan-killed.sqlite'), problems, log);
   } finally {
     await lab.stop();
   }
-  return rows;
+  return { rows, kill };
 }
 
 interface Timed {
@@ -184,12 +184,18 @@ async function main(): Promise<void> {
   // The lab packages and postfix (for posttls-finger; its service is not started: policy-rc.d).
   await ensureLabPackages({ binaries: BENCH_BINARIES, log });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`;
-  const scan = await scanBench();
+  const { rows: scan, kill } = await scanBench();
   console.log(`\n## dane-smtp scan over the big lab (${N} domains) — ${machine}\n`);
   console.log('| run | domains | wall s | domains/s | CPU ms/domain | peak RSS MB | RSS KB/domain | verdicts as designed | DNS cache |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const r of scan) {
     console.log(`| ${r.label} | ${r.domains} | ${r.wallS.toFixed(1)} | ${r.perSecond.toFixed(1)} | ${r.cpuMsPerDomain.toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${r.rssKbPerDomain.toFixed(1)} | ${r.agree}/${r.domains} | ${r.cache} |`);
+  }
+  if (kill) {
+    console.log(`\n### kill and resume (--concurrency 8)\n`);
+    console.log('| SIGKILL after results printed | stored before the rerun | checked by the rerun | stored | lost | stored twice | verdicts as designed |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(`| ${kill.killedAfter} | ${kill.storedBeforeRerun} | ${kill.rerunChecked} | ${kill.stored}/${N} | ${kill.lost} | ${kill.storedTwice} | ${kill.agree}/${kill.stored} |`);
   }
 
   const cmp = await compareBench();
@@ -211,6 +217,13 @@ async function main(): Promise<void> {
   console.log(`| all ${cmp.rows.length} domains in one check process, one after the other (--concurrency 1) | ${(cmp.serial.wallMs / 1000).toFixed(2)} s wall, ${(cmp.serial.cpuMs / 1000).toFixed(2)} s CPU | | ${(cmp.serial.wallMs / fw).toFixed(2)} |`);
   console.log(`| all ${cmp.rows.length} domains in one check process (concurrency 8) | ${(cmp.batch.wallMs / 1000).toFixed(2)} s wall, ${(cmp.batch.cpuMs / 1000).toFixed(2)} s CPU | | ${(cmp.batch.wallMs / fw).toFixed(2)} |`);
   console.log(`\ncheck verdicts as the scenarios expect: ${agree}/${cmp.rows.length}`);
+  const wrongCheck = cmp.rows.filter((r) => r.check.verdict !== r.expect).map((r) => `${r.domain} ${r.check.verdict} (designed: ${r.expect})`);
+  if (wrongCheck.length) problems.push(`check: ${wrongCheck.length} verdict(s) not as designed: ${some(wrongCheck)}`);
+
+  if (problems.length) {
+    console.error(`\nbench: FAILED\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    process.exitCode = 1;
+  }
 }
 
 main()

@@ -233,6 +233,15 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  } catch (e) {
+    // A damaged file: a usage error (a rerun cannot help). Disk full, an I/O error: temporary.
+    if (e instanceof StoreError) throw new UsageError(e.message);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      process.stderr.write(`dane-smtp: ${o.out}: ${String((e as Error).message).replace(/\s+/g, ' ')} (${code}): every result stored so far is kept; rerun the same command to resume\n`);
+      return SCAN_EXIT.INCOMPLETE;
+    }
+    throw e;
   } finally {
     store.close();
   }
@@ -261,6 +270,9 @@ export function runReport(file: string, o: ReportCliOptions): number {
     } else {
       process.stdout.write(renderReport(report, { maxNotices, notices: o.notices }));
     }
+  } catch (e) {
+    if (e instanceof StoreError) throw new UsageError(e.message); // damaged pages found while reading
+    throw e;
   } finally {
     store.close();
   }

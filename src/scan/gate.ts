@@ -9,6 +9,10 @@ export interface AddressGate {
   /** Connections open now / waiting now (for tests and the progress line). */
   readonly active: number;
   readonly waiting: number;
+  /** acquire(address) would wait now (the address is at its limit). */
+  wouldWait(address: string): boolean;
+  /** Waiters queued for this address now. */
+  waitingAt(address: string): number;
 }
 
 interface Slot {
@@ -42,6 +46,12 @@ export function addressGate(perAddress = 1): AddressGate {
     },
     get waiting() {
       return waiting;
+    },
+    wouldWait(address: string): boolean {
+      return (slots.get(address)?.active ?? 0) >= perAddress;
+    },
+    waitingAt(address: string): number {
+      return slots.get(address)?.queue.length ?? 0;
     },
     acquire(address: string, signal?: AbortSignal): Promise<() => void> {
       const noop = (): void => {};

@@ -2,10 +2,14 @@
  * The scanner's loop: every pending domain is checked exactly as `check` does it (runAll
  * with a probe job: MX, TLSA, STARTTLS, authentication, QUIT; findings included), with
  *
- * - a bounded number of domains at once;
+ * - at most `concurrency` domains doing work (DNS, a session) at once. A domain that must
+ *   wait for a busy MX address gives its slot up while it waits, so domains on other
+ *   addresses go on; at most `waitersPerAddress` wait at one address: a further domain for
+ *   it is re-queued (before it has connected anywhere) and checked again, from the DNS
+ *   cache, when that queue moves. At most `maxAdmitted` domains are in memory at once;
  * - a time budget per domain (its own AbortSignal); time spent waiting for the politeness
- *   gate does not count against it, so many domains behind one busy MX host are not
- *   failed for waiting their turn;
+ *   gate, for a slot after it, or re-queued does not count against it, so many domains
+ *   behind one busy MX host are not failed for waiting their turn;
  * - at most one connection per MX address at a time across the whole scan (connectGate);
  * - each result stored (committed) before it is reported, so an interruption loses
  *   nothing already checked. Domains still running when the scan is interrupted are not
@@ -34,6 +38,10 @@ export interface ScanOptions extends Omit<RunOptions, 'resolver' | 'concurrency'
   onUnfinished?: (domain: string, why: string) => void;
   /** The validation probe, if the caller made it already (else it is made here). */
   probe?: ValidationProbe;
+  /** Domains in memory at once (running or waiting at a busy address); default 4 × concurrency. */
+  maxAdmitted?: number;
+  /** Domains that may wait at one busy address; more are re-queued until it moves (default 2). */
+  waitersPerAddress?: number;
 }
 
 export interface ScanOutcome {
@@ -42,6 +50,10 @@ export interface ScanOutcome {
   /** Domains without a stored result (interrupted, resolver unreachable). */
   unfinished: number;
   interrupted: boolean;
+  /** Most domains in memory at once. */
+  peakAdmitted: number;
+  /** Attempts given up at a busy address and re-queued. */
+  requeued: number;
 }
 
 /** A result for a domain that ran out of its budget before anything could be reported. */
@@ -89,23 +101,131 @@ class Budget {
     this.#timer = undefined;
     this.#remaining -= Date.now() - this.#since;
   }
+
+  /** Milliseconds left (while paused). */
+  get remaining(): number {
+    return Math.max(0, this.#remaining);
+  }
 }
 
+/** A domain not yet (or no longer) running: re-queued ones keep their start time and budget. */
+interface Pending {
+  work: Work;
+  startedAt?: Date;
+  budgetLeft?: number;
+}
+
+/** Thrown by the gate hook to give up an attempt whose address is busy (the domain is re-queued). */
+class Requeued extends Error {}
+
 export async function scanDomains(works: Work[], options: ScanOptions): Promise<ScanOutcome> {
-  const { budgetMs, gate: givenGate, onResult, onUnfinished, probe: givenProbe, signal, concurrency, ...runOptions } = options;
+  const { budgetMs, gate: givenGate, onResult, onUnfinished, probe: givenProbe, signal, concurrency, maxAdmitted, waitersPerAddress, ...runOptions } = options;
   const gate = givenGate ?? addressGate(1);
   const probe = givenProbe ?? (await probeValidation(options.resolver, signal));
-  const outcome: ScanOutcome = { probe, checked: 0, unfinished: 0, interrupted: false };
-  let next = 0;
+  const outcome: ScanOutcome = { probe, checked: 0, unfinished: 0, interrupted: false, peakAdmitted: 0, requeued: 0 };
+  const slots = Math.max(1, concurrency);
+  const cap = Math.max(slots, maxAdmitted ?? 4 * slots);
+  const perAddress = Math.max(1, waitersPerAddress ?? 2);
 
-  const one = async (work: Work): Promise<void> => {
-    const startedAt = new Date();
+  // Slots: domains doing work (DNS, a session). A domain waiting at a gate gives its slot
+  // up; once let through it takes one back before anything else starts (resumers first).
+  let freeSlots = slots;
+  const resumers: (() => void)[] = [];
+  // Admission: input order, re-queued domains first; at most `cap` admitted at once.
+  let next = 0;
+  let admitted = 0;
+  const front: Pending[] = [];
+  // Domains re-queued because their address was busy with `perAddress` waiters already:
+  // one goes back to the queue each time a waiter there is let through.
+  const parked = new Map<string, Pending[]>();
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let pumping = false;
+  let again = false;
+  // onResult threw (the store: disk full, I/O error): nothing more is started, the running
+  // domains are abandoned (not stored) and the error is thrown once they have ended.
+  const halt = new AbortController();
+  setMaxListeners(0, halt.signal); // one listener per running domain
+  let storeFailure: { error: unknown } | undefined;
+  const stopped = (): boolean => Boolean(signal?.aborted) || halt.signal.aborted;
+
+  const hasPending = (): boolean => front.length > 0 || next < works.length;
+  const pump = (): void => {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    do {
+      again = false;
+      while (!stopped() && freeSlots > 0 && admitted < cap && hasPending()) {
+        const p = front.shift() ?? { work: works[next++]! };
+        freeSlots--;
+        admitted++;
+        outcome.peakAdmitted = Math.max(outcome.peakAdmitted, admitted);
+        void one(p).then(() => {
+          admitted--;
+          pump();
+        });
+      }
+      if (admitted === 0 && !stopped() && !hasPending() && parked.size > 0) {
+        // Cannot happen (a parked domain waits for a waiter that is let through); never lose one.
+        for (const list of parked.values()) front.push(...list);
+        parked.clear();
+        again = true;
+      }
+    } while (again);
+    pumping = false;
+    if (admitted === 0 && (stopped() || !hasPending())) finish();
+  };
+  const releaseSlot = (): void => {
+    const resumer = resumers.shift();
+    if (resumer) return resumer();
+    freeSlots++;
+    pump();
+  };
+  const takeSlot = (s: AbortSignal): Promise<boolean> => {
+    if (s.aborted) return Promise.resolve(false);
+    if (freeSlots > 0) {
+      freeSlots--;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const resumer = (): void => {
+        s.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      const onAbort = (): void => {
+        const i = resumers.indexOf(resumer);
+        if (i >= 0) resumers.splice(i, 1);
+        resolve(false);
+      };
+      s.addEventListener('abort', onAbort, { once: true });
+      resumers.push(resumer);
+    });
+  };
+  const unpark = (address: string): void => {
+    const list = parked.get(address);
+    if (!list) return;
+    front.push(list.shift()!);
+    if (list.length === 0) parked.delete(address);
+    pump();
+  };
+
+  // Holds a slot from admission; returns it before it resolves. Never rejects.
+  const one = async (p: Pending): Promise<void> => {
+    const { work } = p;
+    const startedAt = p.startedAt ?? new Date();
     const controller = new AbortController();
     setMaxListeners(0, controller.signal); // one listener per lookup or session in flight
     const onInterrupt = (): void => controller.abort();
     signal?.addEventListener('abort', onInterrupt, { once: true });
-    const budget = budgetMs ? new Budget(budgetMs, controller) : undefined;
+    halt.signal.addEventListener('abort', onInterrupt, { once: true });
+    const budget = budgetMs ? new Budget(p.budgetLeft ?? budgetMs, controller) : undefined;
     budget?.resume();
+    let holdsSlot = true;
+    let connected = false; // this attempt has had a connection: it is never re-queued after that
+    let requeued = false;
     let result: DomainResult | undefined;
     let failure: string | undefined;
     try {
@@ -115,9 +235,32 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
         concurrency: 1,
         signal: controller.signal,
         connectGate: async (address) => {
+          if (controller.signal.aborted || !gate.wouldWait(address)) {
+            connected = true;
+            return gate.acquire(address, controller.signal);
+          }
+          if (!connected && gate.waitingAt(address) >= perAddress) {
+            // Enough domains wait there already: give this attempt up (nothing sent yet)
+            // and check the domain again when that queue moves. Its DNS answers are cached.
+            requeued = true;
+            outcome.requeued++;
+            budget?.pause();
+            const list = parked.get(address) ?? [];
+            list.push({ work, startedAt, ...(budget ? { budgetLeft: budget.remaining } : {}) });
+            parked.set(address, list);
+            controller.abort();
+            throw new Requeued(address);
+          }
+          // Wait without a slot; neither this wait nor the one for a slot counts against the budget.
           budget?.pause();
+          holdsSlot = false;
+          releaseSlot();
           try {
-            return await gate.acquire(address, controller.signal);
+            const release = await gate.acquire(address, controller.signal);
+            unpark(address);
+            holdsSlot = await takeSlot(controller.signal);
+            connected = true;
+            return release;
           } finally {
             budget?.resume();
           }
@@ -129,40 +272,45 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
     } finally {
       budget?.pause();
       signal?.removeEventListener('abort', onInterrupt);
+      halt.signal.removeEventListener('abort', onInterrupt);
     }
-    if (signal?.aborted) {
-      outcome.unfinished++;
-      onUnfinished?.(work.domain, 'interrupted');
-      return;
-    }
-    if (budget?.expired) {
-      const seconds = Math.round(budgetMs! / 100) / 10;
-      if (!result || result.verdict === 'tempfail') {
-        // What was learnt before the budget ran out (MX answer, hosts) is kept.
-        const base = budgetResult(work, seconds, probe.validates);
-        result = result ? { ...result, reason: base.reason } : base;
+    try {
+      if (requeued) return; // parked: checked again later (or, interrupted, by a rerun)
+      if (stopped()) {
+        onUnfinished?.(work.domain, 'interrupted');
+        return;
       }
-    } else if (!result) {
-      result = { ...budgetResult(work, 0, probe.validates), reason: `internal error: ${failure ?? 'no result'}` };
+      if (budget?.expired) {
+        const seconds = Math.round(budgetMs! / 100) / 10;
+        if (!result || result.verdict === 'tempfail') {
+          // What was learnt before the budget ran out (MX answer, hosts) is kept.
+          const base = budgetResult(work, seconds, probe.validates);
+          result = result ? { ...result, reason: base.reason } : base;
+        }
+      } else if (!result) {
+        result = { ...budgetResult(work, 0, probe.validates), reason: `internal error: ${failure ?? 'no result'}` };
+      }
+      if (result.deferredEarly === 'resolver' || resolverWentAway(result)) {
+        // The resolver went away: this says nothing about the domain; a rerun checks it.
+        onUnfinished?.(work.domain, result.reason);
+        return;
+      }
+      onResult(result, { startedAt, finishedAt: new Date() });
+      outcome.checked++;
+    } catch (e) {
+      storeFailure ??= { error: e };
+      halt.abort();
+    } finally {
+      if (holdsSlot) releaseSlot();
     }
-    if (result.deferredEarly === 'resolver' || resolverWentAway(result)) {
-      // The resolver went away: this says nothing about the domain; a rerun checks it.
-      outcome.unfinished++;
-      onUnfinished?.(work.domain, result.reason);
-      return;
-    }
-    onResult(result, { startedAt, finishedAt: new Date() });
-    outcome.checked++;
   };
 
-  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, works.length)) }, async () => {
-    while (next < works.length && !signal?.aborted) {
-      await one(works[next++]!);
-    }
-  });
-  await Promise.all(workers);
+  pump();
+  await finished;
+  if (storeFailure) throw storeFailure.error;
   outcome.interrupted = Boolean(signal?.aborted);
-  if (outcome.interrupted) outcome.unfinished += works.length - next;
+  // Not stored: interrupted, resolver gone, never started, re-queued when interrupted.
+  outcome.unfinished = works.length - outcome.checked;
   return outcome;
 }
 

@@ -9,13 +9,47 @@
  * input, shard, counts, status, CPU and memory), `results` (the domains).
  */
 import Database from 'better-sqlite3';
-import { existsSync, unlinkSync } from 'node:fs';
+import { statSync, unlinkSync, type Stats } from 'node:fs';
 import type { DomainResult } from '../delivery/result.js';
 
 export const STORE_FORMAT = 'dane-smtp-scan';
 export const STORE_VERSION = '1';
 
 export class StoreError extends Error {}
+
+/**
+ * SQLite result codes that say the file itself is damaged or is no database (a rerun cannot
+ * help): a StoreError. Disk full, I/O errors, busy and the like stay as they are (temporary).
+ */
+const DAMAGE_CODES = /^SQLITE_(CORRUPT|NOTADB|CANTOPEN|FORMAT)/;
+
+export function isFileDamage(e: unknown): boolean {
+  return e instanceof Database.SqliteError && DAMAGE_CODES.test(e.code);
+}
+
+function damaged(path: string, e: unknown): StoreError {
+  const why = (e instanceof Error ? e.message : String(e)).replace(/\*\*\* in database \w+ \*\*\*/, '').replace(/\s+/g, ' ').trim();
+  return new StoreError(`${path} is damaged or not a database (${why}); restore it from a copy, or give another file`);
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** An existing path that is not a regular file (a FIFO would block the open for ever). */
+function refuseSpecial(path: string): void {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // missing (created, or refused by the caller) or unreadable (SQLite says why)
+  }
+  if (!st.isFile()) throw new StoreError(`${path} is ${kindOf(st)}, not a scan file`);
+}
 
 export interface RunInfo {
   input: string;
@@ -113,6 +147,7 @@ CREATE INDEX IF NOT EXISTS results_verdict ON results(verdict);
 function takeWriterLock(path: string): Database.Database {
   const lockPath = `${path}-lock`;
   let lock: Database.Database | undefined;
+  refuseSpecial(lockPath);
   try {
     lock = new Database(lockPath);
     lock.pragma('busy_timeout = 0');
@@ -158,11 +193,19 @@ export class ScanStore {
   }
 
   /**
-   * Opens (or, unless `readonly`, creates) a scan file. A file that is not a scan file, or
-   * one of a newer format, is refused with a StoreError.
+   * Opens (or, unless `readonly`, creates) a scan file. A path that is not a regular file, a
+   * file that is not a scan file, one of a newer format, or one that fails SQLite's
+   * quick_check (damaged pages) is refused with a StoreError.
    */
   static open(path: string, options: { readonly?: boolean } = {}): ScanStore {
-    if (options.readonly && !existsSync(path)) throw new StoreError(`${path}: no such file`);
+    refuseSpecial(path);
+    let exists = true;
+    try {
+      statSync(path);
+    } catch {
+      exists = false;
+    }
+    if (options.readonly && !exists) throw new StoreError(`${path}: no such file`);
     let db: Database.Database;
     try {
       db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
@@ -178,6 +221,9 @@ export class ScanStore {
         if (format !== STORE_FORMAT) throw new StoreError(`${path} is not a dane-smtp scan file`);
         const version = db.prepare("SELECT value FROM meta WHERE key='version'").pluck().get() as string | undefined;
         if (version !== STORE_VERSION) throw new StoreError(`${path} is a scan file of format ${version ?? '?'}; this dane-smtp reads format ${STORE_VERSION}`);
+        // Every page is read once (about a second per GB): damage is found now, not hours into a scan.
+        const check = db.pragma('quick_check(1)', { simple: true }) as string;
+        if (check !== 'ok') throw damaged(path, new Error(check));
       }
       if (!options.readonly) {
         lock = takeWriterLock(path);
@@ -193,32 +239,45 @@ export class ScanStore {
       db.close();
       if (lock) releaseWriterLock(path, lock);
       if (e instanceof StoreError) throw e;
+      if (isFileDamage(e)) throw damaged(path, e);
       throw new StoreError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return new ScanStore(path, db, lock);
   }
 
+  /** Runs a store operation; a damaged file found on the way is a StoreError naming it. */
+  #guard<T>(op: () => T): T {
+    try {
+      return op();
+    } catch (e) {
+      if (isFileDamage(e)) throw damaged(this.path, e);
+      throw e;
+    }
+  }
+
   /** Domains with a result (tempfail results left out with `retryTempfail`). */
   doneDomains(options: { retryTempfail?: boolean } = {}): Set<string> {
     const sql = options.retryTempfail ? "SELECT domain FROM results WHERE verdict <> 'tempfail'" : 'SELECT domain FROM results';
-    return new Set(this.#db.prepare(sql).pluck().all() as string[]);
+    return this.#guard(() => new Set(this.#db.prepare(sql).pluck().all() as string[]));
   }
 
   /** The settings the file was first scanned with (undefined for a new file). */
   firstSettings(): Record<string, unknown> | undefined {
-    const v = this.#db.prepare("SELECT value FROM meta WHERE key='settings'").pluck().get() as string | undefined;
+    const v = this.#guard(() => this.#db.prepare("SELECT value FROM meta WHERE key='settings'").pluck().get() as string | undefined);
     return v ? (JSON.parse(v) as Record<string, unknown>) : undefined;
   }
 
   beginRun(info: RunInfo): number {
-    this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('settings', ?)").run(JSON.stringify(info.settings));
-    const r = this.#db
-      .prepare(
-        `INSERT INTO runs (started_at, status, input, shard, total, skipped, malformed, duplicates, settings)
-         VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(new Date().toISOString(), info.input, info.shard, info.total, info.skipped, info.malformed, info.duplicates, JSON.stringify(info.settings));
-    return Number(r.lastInsertRowid);
+    return this.#guard(() => {
+      this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('settings', ?)").run(JSON.stringify(info.settings));
+      const r = this.#db
+        .prepare(
+          `INSERT INTO runs (started_at, status, input, shard, total, skipped, malformed, duplicates, settings)
+           VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(new Date().toISOString(), info.input, info.shard, info.total, info.skipped, info.malformed, info.duplicates, JSON.stringify(info.settings));
+      return Number(r.lastInsertRowid);
+    });
   }
 
   /** Stores one result; committed when this returns. */
@@ -236,58 +295,73 @@ export class ScanStore {
       duration_ms: Math.max(0, times.finishedAt.getTime() - times.startedAt.getTime()),
       run_id: runId ?? null,
     };
-    if (runId === undefined) {
-      this.#put.run(row);
-      return;
-    }
-    this.#db.transaction(() => {
-      this.#put.run(row);
-      this.#checked.run(runId);
-    })();
+    this.#guard(() => {
+      if (runId === undefined) {
+        this.#put.run(row);
+        return;
+      }
+      this.#db.transaction(() => {
+        this.#put.run(row);
+        this.#checked.run(runId);
+      })();
+    });
   }
 
   endRun(id: number, end: RunEnd): void {
-    this.#db
-      .prepare('UPDATE runs SET finished_at = ?, status = ?, wall_ms = ?, cpu_ms = ?, max_rss_kb = ? WHERE id = ?')
-      .run(new Date().toISOString(), end.status, Math.round(end.wallMs), Math.round(end.cpuMs), Math.round(end.maxRssKb), id);
+    this.#guard(() =>
+      this.#db
+        .prepare('UPDATE runs SET finished_at = ?, status = ?, wall_ms = ?, cpu_ms = ?, max_rss_kb = ? WHERE id = ?')
+        .run(new Date().toISOString(), end.status, Math.round(end.wallMs), Math.round(end.cpuMs), Math.round(end.maxRssKb), id),
+    );
   }
 
   runs(): RunRow[] {
-    return this.#db.prepare('SELECT * FROM runs ORDER BY id').all() as RunRow[];
+    return this.#guard(() => this.#db.prepare('SELECT * FROM runs ORDER BY id').all() as RunRow[]);
   }
 
   get(domain: string): ResultRow | undefined {
-    return this.#db.prepare('SELECT * FROM results WHERE domain = ?').get(domain) as ResultRow | undefined;
+    return this.#guard(() => this.#db.prepare('SELECT * FROM results WHERE domain = ?').get(domain) as ResultRow | undefined);
   }
 
   count(): number {
-    return this.#db.prepare('SELECT count(*) FROM results').pluck().get() as number;
+    return this.#guard(() => this.#db.prepare('SELECT count(*) FROM results').pluck().get() as number);
   }
 
   verdictCounts(): Map<string, number> {
-    const rows = this.#db.prepare('SELECT verdict, count(*) AS n FROM results GROUP BY verdict').all() as { verdict: string; n: number }[];
+    const rows = this.#guard(() => this.#db.prepare('SELECT verdict, count(*) AS n FROM results GROUP BY verdict').all() as { verdict: string; n: number }[]);
     return new Map(rows.map((r) => [r.verdict, r.n]));
   }
 
   /** Domains per finding code (a domain with a code twice counts once), with the code's severity. */
   findingCounts(): { code: string; severity: string; domains: number; example: string }[] {
-    return this.#db
-      .prepare(
-        `SELECT json_extract(f.value, '$.code') AS code,
-                CASE min(CASE json_extract(f.value, '$.severity') WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)
-                  WHEN 0 THEN 'error' WHEN 1 THEN 'warning' ELSE 'advice' END AS severity,
-                count(DISTINCT r.domain) AS domains,
-                min(json_extract(f.value, '$.message')) AS example
-         FROM results r, json_each(r.json, '$.findings') f
-         WHERE json_type(r.json, '$.findings') = 'array'
-         GROUP BY code ORDER BY domains DESC, code`,
-      )
-      .all() as { code: string; severity: string; domains: number; example: string }[];
+    return this.#guard(() =>
+      this.#db
+        .prepare(
+          `SELECT json_extract(f.value, '$.code') AS code,
+                  CASE min(CASE json_extract(f.value, '$.severity') WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)
+                    WHEN 0 THEN 'error' WHEN 1 THEN 'warning' ELSE 'advice' END AS severity,
+                  count(DISTINCT r.domain) AS domains,
+                  min(json_extract(f.value, '$.message')) AS example
+           FROM results r, json_each(r.json, '$.findings') f
+           WHERE json_type(r.json, '$.findings') = 'array'
+           GROUP BY code ORDER BY domains DESC, code`,
+        )
+        .all() as { code: string; severity: string; domains: number; example: string }[],
+    );
   }
 
   /** Every result, in domain order (the report's notices). */
   *results(): IterableIterator<ResultRow> {
-    yield* this.#db.prepare('SELECT * FROM results ORDER BY domain').iterate() as IterableIterator<ResultRow>;
+    const rows = this.#guard(() => this.#db.prepare('SELECT * FROM results ORDER BY domain').iterate() as IterableIterator<ResultRow>);
+    try {
+      for (;;) {
+        const next = this.#guard(() => rows.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      rows.return?.(); // a reader that stops early frees the statement
+    }
   }
 
   close(): void {

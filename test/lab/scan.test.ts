@@ -1,14 +1,15 @@
 /**
  * `dane-smtp scan` against the lab world: every scenario domain into a temp SQLite file
- * (verdicts as designed), then a scan killed with SIGKILL mid-way and rerun: nothing lost,
- * nothing duplicated, everything done. Uses the built CLI (dist/src/cli/main.js).
+ * (verdicts as designed), then a scan killed with SIGKILL mid-way (8 domains at once) and
+ * rerun: nothing lost, nothing duplicated, everything done with its designed verdict. Uses the built CLI (dist/src/cli/main.js).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanStore } from '../../src/scan/store.js';
 import { CLI_PATH, cliBuilt, repoRoot, runCli } from './cli.js';
 import { startWorld, type World } from './world.js';
 
@@ -51,6 +52,15 @@ function rows(file: string): Row[] {
   }
 }
 
+function runsOf(file: string): { status: string; checked: number }[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT status, checked FROM runs ORDER BY id').all() as { status: string; checked: number }[];
+  } finally {
+    db.close();
+  }
+}
+
 describe('dane-smtp scan (lab)', () => {
   it('scans every scenario domain into SQLite with the verdict each scenario expects', async () => {
     const out = join(dir, 'all.sqlite');
@@ -88,7 +98,21 @@ describe('dane-smtp scan (lab)', () => {
   it('usage errors exit 64 with one line on stderr and check nothing', async () => {
     const notScan = join(dir, 'not-a-scan.sqlite');
     writeFileSync(notScan, 'not sqlite');
+    // A real scan file with its middle pages overwritten; a FIFO (an open of it would block).
+    const damaged = join(dir, 'damaged.sqlite');
+    const store = ScanStore.open(damaged);
+    for (let i = 0; i < 400; i++) store.put({ domain: `d${i}.test`, verdict: 'opportunistic', host: null, address: null, tls: false, reason: 'r'.repeat(200), mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' }, { startedAt: new Date(), finishedAt: new Date() });
+    store.close();
+    const fd = openSync(damaged, 'r+');
+    writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(statSync(damaged).size / 2 / 4096) * 4096);
+    closeSync(fd);
+    const fifo = join(dir, 'fifo.sqlite');
+    execFileSync('mkfifo', [fifo]);
     const cases: [string[], RegExp][] = [
+      [scanArgs(damaged, ['-']), /damaged\.sqlite is damaged or not a database/],
+      [['report', damaged], /damaged\.sqlite is damaged or not a database/],
+      [scanArgs(fifo, ['-']), /fifo\.sqlite is a FIFO/],
+      [['report', fifo], /fifo\.sqlite is a FIFO/],
       [scanArgs(join(dir, 'u1.sqlite'), ['--shard', '3/2', '-']), /--shard/],
       [scanArgs(join(dir, 'u2.sqlite'), ['--domain-budget', 'soon', '-']), /--domain-budget/],
       [scanArgs(join(dir, 'u3.sqlite'), [join(dir, 'missing.txt')]), /cannot read/],
@@ -105,15 +129,15 @@ describe('dane-smtp scan (lab)', () => {
     }
   });
 
-  it('a scan killed with SIGKILL mid-way and rerun loses nothing, duplicates nothing and finishes', async () => {
+  it('a scan killed with SIGKILL mid-way (8 domains at once) and rerun loses nothing, duplicates nothing and finishes', async () => {
     const out = join(dir, 'killed.sqlite');
     const domains = w().scenarios.map((s) => s.domain);
     const input = `${domains.join('\n')}\n`;
 
-    // First run, one domain at a time; killed after the third result is printed.
+    // First run, 8 domains at once: several are in flight when it is killed after the tenth result.
     const printed: string[] = [];
     const killed = await new Promise<{ signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '1'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '8'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
       let buf = '';
       child.stdout.on('data', (c: Buffer) => {
         buf += c.toString();
@@ -122,7 +146,7 @@ describe('dane-smtp scan (lab)', () => {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
-          if (printed.length === 3) child.kill('SIGKILL');
+          if (printed.length === 10) child.kill('SIGKILL');
         }
       });
       child.stderr.resume();
@@ -132,10 +156,14 @@ describe('dane-smtp scan (lab)', () => {
     });
     expect(killed.signal).toBe('SIGKILL');
     const afterKill = rows(out);
-    expect(afterKill.length).toBeGreaterThanOrEqual(3);
+    expect(afterKill.length).toBeGreaterThanOrEqual(10);
     expect(afterKill.length).toBeLessThan(domains.length);
-    // Every result printed was committed before it was printed.
+    // Every result printed was committed before it was printed; each stored domain once.
     for (const d of printed) expect(afterKill.map((r) => r.domain)).toContain(d);
+    expect(new Set(printed).size).toBe(printed.length);
+    expect(new Set(afterKill.map((r) => r.domain)).size).toBe(afterKill.length);
+    const expectOf = new Map(w().scenarios.map((s) => [s.domain, s.expect.verdict]));
+    expect(afterKill.filter((r) => r.verdict !== expectOf.get(r.domain)).map((r) => r.domain)).toEqual([]);
 
     // Rerun: only what is missing is checked.
     const rerun = await runCli(scanArgs(out), { input, timeoutMs: 300_000 });
@@ -144,12 +172,15 @@ describe('dane-smtp scan (lab)', () => {
     const second = rerun.json.map((j) => j.domain);
     expect(second.filter((d) => afterKill.some((r) => r.domain === d))).toEqual([]);
     expect(second.length + afterKill.length).toBe(domains.length);
+    expect(new Set(second).size).toBe(second.length);
 
     const final = rows(out);
     expect(final.map((r) => r.domain)).toEqual([...domains].sort());
     for (const r of afterKill) expect(final.find((x) => x.domain === r.domain)?.finished_at).toBe(r.finished_at);
-    const expectOf = new Map(w().scenarios.map((s) => [s.domain, s.expect.verdict]));
     expect(final.filter((r) => r.verdict !== expectOf.get(r.domain)).map((r) => r.domain)).toEqual([]);
+    // Each domain was stored exactly once over both runs (a row replaced would count twice).
+    expect(runsOf(out).map((r) => r.status)).toEqual(['running', 'complete']); // `running`: killed
+    expect(runsOf(out).reduce((n, r) => n + r.checked, 0)).toBe(domains.length);
 
     // A third run has nothing to do.
     const third = await runCli(scanArgs(out), { input, timeoutMs: 60_000 });

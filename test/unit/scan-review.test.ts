@@ -3,8 +3,8 @@
  * two scans on one file, files that are not scan files, an --out that cannot be written,
  * --json lines against check --json, no progress line off a terminal.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -179,6 +179,91 @@ describe('files that are not scan files, an --out that cannot be written', () =>
   });
 });
 
+
+/** A real scan file of 400 rows whose middle pages are then overwritten (the header stays valid). */
+function damagedScanFile(): string {
+  const f = file();
+  const s = ScanStore.open(f);
+  for (let i = 0; i < 400; i++) s.put({ ...result(`d${i}.example`), reason: 'r'.repeat(200) }, times);
+  s.close();
+  const size = statSync(f).size;
+  const fd = openSync(f, 'r+');
+  writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(size / 2 / 4096) * 4096);
+  closeSync(fd);
+  return f;
+}
+
+describe('a damaged or special scan file is a usage error, not a temporary failure', () => {
+  const list = join(dir, 'damage-list.txt');
+  writeFileSync(list, 'a.example\n');
+
+  it('report and scan --out on a file with damaged pages: exit 64, one line naming the file', async () => {
+    const f = damagedScanFile();
+    for (const args of [['report', f], ['scan', list, '--resolver', '127.0.0.1:9', '--out', f, '--no-progress']]) {
+      const err = captureStderr();
+      const out = captureStdout();
+      expect(await main(['node', 'dane-smtp', ...args]), args[0]).toBe(64);
+      vi.restoreAllMocks();
+      expect(err.text()).toMatch(new RegExp(`^dane-smtp: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged or not a database \\(.+\\); restore it`));
+      expect(err.text().trim().split('\n')).toHaveLength(1);
+      expect(out.text()).toBe('');
+    }
+    expect(existsSync(`${f}-lock`)).toBe(false);
+  });
+
+  it('report and scan --out on a FIFO: exit 64 at once with one line (no open that blocks for ever)', () => {
+    const fifo = join(dir, 'a-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const cli = resolve('dist/src/cli/main.js');
+    expect(existsSync(cli), `${cli} missing: build first (npx tsc -p .)`).toBe(true);
+    for (const args of [['report', fifo], ['scan', list, '--resolver', '127.0.0.1:9', '--out', fifo, '--no-progress']]) {
+      // The timeout only keeps a hanging open from hanging the suite.
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${args[0]}: ${r.stderr}`).toBe(64);
+      expect(r.stderr).toBe(`dane-smtp: ${fifo} is a FIFO, not a scan file\n`);
+    }
+    // and a FIFO where the writer's lock file goes
+    const f = file();
+    execFileSync('mkfifo', [`${f}-lock`]);
+    storeError(() => ScanStore.open(f), /-lock is a FIFO/);
+  });
+
+  it('damage found while reading, after the open check: a StoreError naming the file (exit 64); disk full stays temporary (exit 75)', async () => {
+    const f = file();
+    const s0 = ScanStore.open(f);
+    s0.put(result('a.example'), times);
+    s0.close();
+    const failWith = (code: string, message: string) => {
+      const prepare = Database.prototype.prepare;
+      vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
+        if (sql.startsWith('SELECT domain FROM results') || sql.startsWith('SELECT verdict, count(*)')) throw new Database.SqliteError(message, code);
+        return prepare.call(this, sql);
+      } as typeof prepare);
+    };
+
+    const reader = ScanStore.open(f, { readonly: true });
+    failWith('SQLITE_CORRUPT', 'database disk image is malformed');
+    storeError(() => reader.verdictCounts(), /is damaged or not a database \(database disk image is malformed\)/);
+    vi.restoreAllMocks();
+    failWith('SQLITE_FULL', 'database or disk is full');
+    expect(() => reader.verdictCounts()).toThrow(Database.SqliteError);
+    vi.restoreAllMocks();
+    reader.close();
+
+    for (const [code, message, exit, line] of [
+      ['SQLITE_CORRUPT_INDEX', 'database disk image is malformed', 64, /is damaged or not a database/],
+      ['SQLITE_IOERR_WRITE', 'disk I/O error', 75, /disk I\/O error \(SQLITE_IOERR_WRITE\): every result stored so far is kept; rerun/],
+    ] as const) {
+      const err = captureStderr();
+      failWith(code, message);
+      expect(await main(['node', 'dane-smtp', 'scan', list, '--resolver', '127.0.0.1:9', '--out', f, '--no-progress']), code).toBe(exit);
+      vi.restoreAllMocks();
+      expect(err.text()).toMatch(line);
+      expect(err.text()).not.toMatch(/internal error/);
+      expect(existsSync(`${f}-lock`)).toBe(false);
+    }
+  });
+});
 
 
 describe('scan --json against check --json', () => {
