@@ -101,7 +101,7 @@ describe('dane-smtp scan (lab)', () => {
     // A real scan file with its middle pages overwritten; a FIFO (an open of it would block).
     const damaged = join(dir, 'damaged.sqlite');
     const store = ScanStore.open(damaged);
-    for (let i = 0; i < 400; i++) store.put({ domain: `d${i}.test`, verdict: 'opportunistic', host: null, address: null, tls: false, reason: 'r'.repeat(200), mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' }, { startedAt: new Date(), finishedAt: new Date() });
+    for (let i = 0; i < 400; i++) store.put({ domain: `d${i}.test`, verdict: 'tempfail', host: null, address: null, tls: false, reason: 'r'.repeat(200), mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' }, { startedAt: new Date(), finishedAt: new Date() });
     store.close();
     const fd = openSync(damaged, 'r+');
     writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(statSync(damaged).size / 2 / 4096) * 4096);
