@@ -67,6 +67,8 @@ export async function buildWorld(now = Math.floor(Date.now() / 1000)): Promise<W
         'mx.secure.test. 300 IN A 192.0.2.25',
         `_25._tcp.mx.secure.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
         '*.wild.secure.test. 300 IN A 192.0.2.99',
+        // Real data under the wildcard's parent: the replayed *.wild NSEC must not deny it.
+        `_25._tcp.mx.wild.secure.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
         'alias.secure.test. 300 IN CNAME www.nsec3.test.',
         'chain.secure.test. 300 IN CNAME alias.secure.test.',
         'dangling.secure.test. 300 IN CNAME nothere.nsec3.test.',

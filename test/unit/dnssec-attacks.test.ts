@@ -15,7 +15,7 @@ import { nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type Den
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
 import { matchDs } from '../../src/dns/dnssec/verify.js';
-import { base32hexDecode, base32hexEncode, parseDnskey, parseNsec3, parseRrsig, T, type RawRecord } from '../../src/dns/dnssec/wire-dnssec.js';
+import { base32hexDecode, base32hexEncode, encodeTypeBitmap, parseDnskey, parseNsec3, parseRrsig, T, type RawRecord } from '../../src/dns/dnssec/wire-dnssec.js';
 import type { DnsAnswer } from '../../src/dns/types.js';
 import type { Reply } from '../support/dnssec-upstream.js';
 import { buildWorld, type World } from '../support/dnssec-world.js';
@@ -78,6 +78,11 @@ const rr = (name: string, type: number, rdata: Buffer, ttl = 300): RawRecord => 
 const aRR = (name: string, ip: string, ttl = 300) => rr(name, T.A, Buffer.from(ip.split('.').map(Number)), ttl);
 const cnameRR = (name: string, target: string) => rr(name, T.CNAME, nameWire(target));
 const dnameRR = (name: string, target: string) => rr(name, 39, nameWire(target));
+const nsecRR = (name: string, next: string, types: number[]) => rr(name, T.NSEC, Buffer.concat([nameWire(next), encodeTypeBitmap(types)]));
+/** NSEC3 RDATA: SHA-1, `flags`, `iterations`, no salt. */
+const nsec3RR = (name: string, next: Buffer, types: number[], flags = 0, iterations = 0) =>
+  rr(name, T.NSEC3, Buffer.concat([Buffer.from([1, flags, iterations >> 8, iterations & 0xff, 0, next.length]), next, encodeTypeBitmap(types)]));
+const renamed = (list: RawRecord[], name: string) => list.map((r) => ({ ...r, name }));
 const isSig = (covered: number) => (r: RawRecord) => r.type === T.RRSIG && parseRrsig(r.rdata).typeCovered === covered;
 const noSigs = (list: RawRecord[]) => list.filter((r) => r.type !== T.RRSIG);
 
@@ -314,6 +319,49 @@ describe('replayed signatures and proofs', () => {
       data(real('x.y.w.nsec3.test', T.A).answers, withoutNsec3(real('nothere.nsec3.test', T.A).authorities, (r) => nsec3Covers(r, 'y.w.nsec3.test'))),
     );
     expectBogus(await resolver().lookup('x.y.w.nsec3.test', 'A'), /wildcard/);
+  });
+  it('the genuine NSEC of a wildcard (*.wild.secure.test) replayed at a TLSA name under it: bogus, not a secure NODATA (RFC 4592 §4.7)', async () => {
+    // Its RRSIG (Labels 3) verifies at any name below wild.secure.test, rebuilt as *.wild.secure.test.
+    const name = '_25._tcp.mx.wild.secure.test';
+    expect(await resolver().lookup(name, 'TLSA')).toMatchObject({ status: 'data', proof: 'secure' });
+    attack = on(name, T.TLSA, () => nodata([...genuine('secure.test', 'secure.test', T.SOA), ...renamed(genuine('secure.test', '*.wild.secure.test', T.NSEC), name)]));
+    expectBogus(await resolver().lookup(name, 'TLSA'), /expansion of \*\.wild\.secure\.test: no denial proof/);
+  });
+  it('an NSEC or NSEC3 whose RRSIG (by the zone key) has Labels below its owner is no denial proof', async () => {
+    const s = zoneSigner('secure.test');
+    const name = '_25._tcp.mx.secure.test';
+    attack = on(name, T.TLSA, () => {
+      const n = nsecRR(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC]);
+      return nodata([...genuine('secure.test', 'secure.test', T.SOA), n, sign(s, [n], { labels: 2 })]);
+    });
+    expectBogus(await resolver().lookup(name, 'TLSA'), /expansion of \*\.secure\.test/);
+    // NSEC3: the record matching the name, "expanded" from *.optout.test.
+    const o = zoneSigner('optout.test');
+    const name3 = '_25._tcp.www.optout.test';
+    attack = on(name3, T.TLSA, () => {
+      const h = nsec3Hash(name3, Buffer.alloc(0), 0);
+      const next = Buffer.from(h);
+      next[19] = (next[19]! + 1) & 0xff;
+      const n = nsec3RR(`${base32hexEncode(h)}.optout.test`, next, [T.A, T.RRSIG], 1);
+      return nodata([...genuine('optout.test', 'optout.test', T.SOA), n, sign(o, [n], { labels: 2 })]);
+    });
+    expectBogus(await resolver().lookup(name3, 'TLSA'), /expansion of \*\.optout\.test/);
+  });
+  it('a CNAME in a DS answer that verifies only as a wildcard expansion needs the proof that the name does not exist (RFC 4035 §5.3.4)', async () => {
+    // An unsigned NXDOMAIN makes the validator walk the DS chain down to the name; the DS
+    // answer at nothere.secure.test is a CNAME signed by the zone key as an expansion of *.secure.test.
+    const s = zoneSigner('secure.test');
+    const forged = () => {
+      const c = cnameRR('nothere.secure.test', 'www.secure.test');
+      return [c, sign(s, [c], { labels: 2 })];
+    };
+    const unsignedNx = on('nothere.secure.test', T.A, () => nxdomain(genuine('secure.test', 'secure.test', T.SOA, false)));
+    attack = onAll(unsignedNx, on('nothere.secure.test', T.DS, () => data(forged())));
+    expectBogus(await resolver().lookup('nothere.secure.test', 'A'), /DS nothere\.secure\.test: CNAME \(wildcard expansion\)/);
+    // With the NSEC proof that nothere.secure.test does not exist, the CNAME is no zone cut:
+    // the chain stays in secure.test, and the unsigned NXDOMAIN is what is bogus.
+    attack = onAll(unsignedNx, on('nothere.secure.test', T.DS, (real) => data(forged(), real('nothere.secure.test', T.A).authorities)));
+    expectBogus(await resolver().lookup('nothere.secure.test', 'A'), /no RRSIG although secure\.test is a signed zone/);
   });
   it('NXDOMAIN for a name that exists, with the (valid) NSEC proof of another name: bogus', async () => {
     attack = on('www.secure.test', T.A, (real) => nxdomain(real('nothere.secure.test', T.A).authorities));

@@ -579,6 +579,13 @@ export class ValidatingResolver implements Resolver {
         notes.push(v.reason);
         continue;
       }
+      // RFC 4592 §4.7, RFC 4035 §5.3.4: NSEC/NSEC3 RRs are never synthesized from a wildcard
+      // for a negative answer; one that verifies only as an expansion (RRSIG Labels below the
+      // owner's) is a replayed *.<parent> record, e.g. renamed to deny a TLSA RRset.
+      if (v.wildcardParent !== undefined) {
+        notes.push(`${typeName(set.type)} ${show(set.owner)} verifies only as an expansion of *.${show(v.wildcardParent)}: no denial proof (RFC 4592 §4.7)`);
+        continue;
+      }
       ttl = Math.min(ttl, v.ttl);
       expires = minDefined(expires, v.expires);
       for (const rd of set.rdatas) {
@@ -794,6 +801,15 @@ export class ValidatingResolver implements Resolver {
       const sigs = view.sigsOf('an', name, T.CNAME).filter((s) => s.signer === parent.zone);
       const v = verifyRRset(cname, sigs, parent.keys, { nowSec: this.nowSec(), ttl: cname.ttl });
       if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
+      if (v.wildcardParent !== undefined) {
+        // RFC 4035 §5.3.4: a wildcard CNAME holds here only if `name` itself does not exist
+        // (else it could be a delegation whose DS was withheld).
+        const d = this.denial(view, parent.zone, parent.keys);
+        const p = proveWildcardExpansion(name, v.wildcardParent, d.input);
+        if (p.status === 'bogus') return { state: 'bogus', reason: `DS ${show(name)}: CNAME (wildcard expansion): ${p.reason}${d.notes}`, expires: cap(5) };
+        if (p.status === 'insecure') return { state: 'insecure', reason: `${show(name)} is insecure: ${p.reason}`, expires: cap(Math.min(v.ttl, d.ttl)) };
+        return { state: 'no-cut', expires: cap(Math.min(v.ttl, d.ttl)) };
+      }
       return { state: 'no-cut', expires: cap(v.ttl) };
     }
     if (!view.anyRrsig) {
