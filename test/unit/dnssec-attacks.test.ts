@@ -710,6 +710,23 @@ function nsec3Chain(zone: string, names: Array<[string, number[]]>, o: { optOut?
   }));
 }
 
+describe('NSEC3 parameters', () => {
+  const zone = 'example';
+  const names: Array<[string, number[]]> = [
+    ['example', [T.SOA, T.NS, T.DNSKEY, T.RRSIG, T.NSEC3PARAM]],
+    ['www.example', [T.A, T.RRSIG]],
+  ];
+  const withData = (f: (d: Nsec3RR['data']) => Partial<Nsec3RR['data']>) => nsec3Chain(zone, names).map((r) => ({ ...r, data: { ...r.data, ...f(r.data) } }));
+  it('only unknown hash algorithms or unknown flags: bogus, not insecure (RFC 5155 §8.1-8.2)', () => {
+    // Insecure would switch DANE off for a name of a signed zone.
+    for (const chain of [withData(() => ({ hashAlgorithm: 2 })), withData(() => ({ flags: 0x80 }))]) {
+      expect(proveNxdomain('q.example', denialInput(zone, chain))).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/unknown hash algorithms or flags/) });
+      expect(proveNodata('www.example', T.TLSA, denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
+      expect(proveWildcardExpansion('q.example', 'example', denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
+    }
+  });
+});
+
 describe('NSEC3 opt-out and wildcard expansions', () => {
   it('a wildcard expansion whose next closer name is covered by an opt-out NSEC3 is not secure (RFC 5155 §9.2)', () => {
     // An unsigned delegation may sit at the next closer name, in which case the real answer

@@ -196,8 +196,10 @@ function prepareNsec3(input: DenialInput): Prep {
     if (!ownerHash || ownerHash.length !== rr.data.nextHashed.length) continue;
     usable.push({ rr, ownerHash });
   }
+  // RFC 5155 §8.1: a response with only such NSEC3 RRs is bogus (a new hash algorithm would
+  // come with a new DNSKEY algorithm, which the DS would already make insecure).
   if (inZone.length > 0 && usable.length === 0) {
-    return { verdict: { status: 'insecure', reason: `NSEC3 records of ${show(input.zone)} use only unsupported hash algorithms or flags (RFC 5155 §8.1)` } };
+    return { verdict: { status: 'bogus', reason: `NSEC3 records of ${show(input.zone)} use only unknown hash algorithms or flags: no proof (RFC 5155 §8.1-8.2)` } };
   }
   const maxIter = Math.max(0, ...usable.map((r) => r.rr.data.iterations));
   if (maxIter > input.nsec3IterationLimit) {
