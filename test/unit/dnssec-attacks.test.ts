@@ -11,7 +11,7 @@ import { createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObje
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keyTag, nameWire, rrsigLabelCount, signedData } from '../../src/dns/dnssec/canonical.js';
-import { nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR } from '../../src/dns/dnssec/nsec.js';
+import { NSEC3_HASH_BUDGET, nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR } from '../../src/dns/dnssec/nsec.js';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
 import { matchDs } from '../../src/dns/dnssec/verify.js';
@@ -702,11 +702,12 @@ function denialInput(zone: string, nsec3: Nsec3RR[], limit = 150): DenialInput {
   return { zone, nsec: [], nsec3, nsec3IterationLimit: limit };
 }
 
-function nsec3Chain(zone: string, names: Array<[string, number[]]>, o: { optOut?: boolean } = {}): Nsec3RR[] {
-  const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, Buffer.alloc(0), 0), types })).sort((a, b) => Buffer.compare(a.h, b.h));
+function nsec3Chain(zone: string, names: Array<[string, number[]]>, o: { optOut?: boolean; iterations?: number; salt?: Buffer } = {}): Nsec3RR[] {
+  const { iterations = 0, salt = Buffer.alloc(0) } = o;
+  const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, salt, iterations), types })).sort((a, b) => Buffer.compare(a.h, b.h));
   return hashed.map((x, i) => ({
-    owner: `${base32hexEncode(x.h)}.${zone}`,
-    data: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: 0, salt: Buffer.alloc(0), nextHashed: hashed[(i + 1) % hashed.length]!.h, types: new Set(x.types) },
+    owner: zone ? `${base32hexEncode(x.h)}.${zone}` : base32hexEncode(x.h),
+    data: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations, salt, nextHashed: hashed[(i + 1) % hashed.length]!.h, types: new Set(x.types) },
   }));
 }
 
@@ -724,6 +725,40 @@ describe('NSEC3 parameters', () => {
       expect(proveNodata('www.example', T.TLSA, denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
       expect(proveWildcardExpansion('q.example', 'example', denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
     }
+  });
+  it('16 signed NSEC3 RRsets with distinct 255-octet salts and 150 iterations, a 126-label name: one parameter set, each name hashed once (CVE-2023-50868)', () => {
+    // Was one hash per (salt, iterations) and label: 16 × 126 hashes of 151 SHA-1 each.
+    const hostile: Nsec3RR[] = Array.from({ length: 16 }, (_, i) => ({
+      owner: `${base32hexEncode(Buffer.alloc(20, i))}.z`,
+      data: { hashAlgorithm: 1, flags: 0, iterations: 150, salt: Buffer.alloc(255, i), nextHashed: Buffer.alloc(20, i + 1), types: new Set<number>() },
+    }));
+    const qname = `${Array(125).fill('a').join('.')}.z`;
+    const stats = { nsec3Hashes: 0 };
+    expect(proveNxdomain(qname, { ...denialInput('z', hostile), stats })).toMatchObject({ status: 'bogus' });
+    expect(stats.nsec3Hashes).toBeGreaterThan(0);
+    expect(stats.nsec3Hashes).toBeLessThanOrEqual(126 + 1);
+  });
+  it('the hash budget per proof: the longest name (127 labels) proves within it, one hash fewer is bogus, naming the budget', () => {
+    const salt = Buffer.alloc(255, 0xab);
+    const root = nsec3Chain('', [['', [T.SOA, T.NS, T.DNSKEY, T.RRSIG, T.NSEC3PARAM]], ['b', [T.NS, T.DS, T.RRSIG]]], { iterations: 150, salt });
+    const qname = Array(127).fill('a').join('.');
+    // The name, each ancestor down to the apex (127), the wildcard *: 129 hashes.
+    const stats = { nsec3Hashes: 0 };
+    expect(proveNxdomain(qname, { ...denialInput('', root), stats })).toMatchObject({ status: 'secure' });
+    expect(stats.nsec3Hashes).toBe(129);
+    expect(129).toBeLessThanOrEqual(NSEC3_HASH_BUDGET);
+    const tight = { ...denialInput('', root), nsec3HashBudget: 128, stats: { nsec3Hashes: 0 } };
+    expect(proveNxdomain(qname, tight)).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/needs more than 128 hash computations, the limit per proof \(CVE-2023-50868\)/) });
+    expect(tight.stats.nsec3Hashes).toBe(128);
+    expect(proveNodata(qname, T.TLSA, tight)).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/128 hash computations/) });
+  });
+  it('NSEC3 records with another parameter set than the first are ignored', () => {
+    const names: Array<[string, number[]]> = [['example', [T.SOA, T.NS]], ['www.example', [T.A]]];
+    const other = nsec3Chain('example', names, { salt: Buffer.from('ab', 'hex') });
+    // A proof from the other chain, behind a first record of the zone's own chain.
+    const mixed = [nsec3Chain('example', names)[0]!, ...other];
+    expect(proveNxdomain('q.example', denialInput('example', other))).toMatchObject({ status: 'secure' });
+    expect(proveNxdomain('q.example', denialInput('example', mixed))).toMatchObject({ status: 'bogus' });
   });
 });
 

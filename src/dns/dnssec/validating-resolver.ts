@@ -71,6 +71,8 @@ export interface ValidatingResolverStats {
   queries: number;
   cacheHits: number;
   lookups: number;
+  /** NSEC3 name hashes computed (at most NSEC3_HASH_BUDGET per proof). */
+  nsec3Hashes: number;
 }
 
 export const STRIPPED = 'the resolver strips DNSSEC records';
@@ -220,7 +222,7 @@ export class ValidatingResolver implements Resolver {
   readonly timeoutMs: number;
   readonly trustAnchors: readonly TrustAnchor[];
   readonly nsec3IterationLimit: number;
-  readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0 };
+  readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0, nsec3Hashes: 0 };
   private readonly now: () => number;
   private readonly maxUdpSize: number;
   private readonly bogusMs: number;
@@ -598,7 +600,7 @@ export class ValidatingResolver implements Resolver {
       }
     }
     return {
-      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit },
+      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit, stats: this.stats },
       ttl,
       expires,
       notes: notes.length ? ` [ignored: ${notes.slice(0, 2).join('; ')}]` : '',
