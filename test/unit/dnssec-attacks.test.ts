@@ -10,7 +10,7 @@
 import { createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { keyTag, nameWire, rrsigLabelCount, signedData } from '../../src/dns/dnssec/canonical.js';
+import { dsDigest, keyTag, nameWire, rrsigLabelCount, signedData } from '../../src/dns/dnssec/canonical.js';
 import { NSEC3_HASH_BUDGET, nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR } from '../../src/dns/dnssec/nsec.js';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
@@ -495,6 +495,24 @@ describe('keys and algorithms', () => {
     const unsupported = { keyTag: 5678, algorithm: 253, digestType: 2, digest: Buffer.alloc(32, 9) };
     expect(matchDs('secure.test', [supported, unsupported], [parseDnskey(key.dnskey.rdata)]).kind).toBe('nomatch');
     expect(matchDs('secure.test', [unsupported], [parseDnskey(key.dnskey.rdata)]).kind).toBe('unsupported');
+  });
+  it('pure: only the DS records of the strongest digest type present count (RFC 4509 §3)', () => {
+    const key = forgedSigner('secure.test', 13);
+    const ds = (digestType: number, digest = dsDigest('secure.test', key.dnskey.rdata, digestType)!) => ({ keyTag: key.tag, algorithm: 13, digestType, digest });
+    const k = [parseDnskey(key.dnskey.rdata)];
+    expect(matchDs('secure.test', [ds(1)], k).kind).toBe('match');
+    // A stale SHA-256 DS beside a matching SHA-1 one, a stale SHA-384 beside a matching SHA-256.
+    expect(matchDs('secure.test', [ds(1), ds(2, Buffer.alloc(32, 7))], k)).toMatchObject({ kind: 'nomatch', reason: expect.stringMatching(/1 DS with a weaker digest type ignored \(RFC 4509 §3\)/) });
+    expect(matchDs('secure.test', [ds(2), ds(4, Buffer.alloc(48, 7))], k).kind).toBe('nomatch');
+    expect(matchDs('secure.test', [ds(1, Buffer.alloc(20, 7)), ds(2)], k).kind).toBe('match');
+  });
+  it('a trust anchor: a stale SHA-256 DS beside a matching SHA-1 DS of the root key: bogus', async () => {
+    const root = world.zones.get('')!;
+    const ksk = root.records.find((r) => r.type === T.DNSKEY && r.name === '' && keyTag(r.rdata) === root.kskTag)!;
+    const sha1 = `. 3600 IN DS ${root.kskTag} 13 1 ${dsDigest('', ksk.rdata, 1)!.toString('hex')}`;
+    const stale = `. 3600 IN DS ${root.kskTag} 13 2 ${'07'.repeat(32)}`;
+    expect(await resolver({ trustAnchors: parseTrustAnchors(sha1) }).lookup('www.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+    expectBogus(await resolver({ trustAnchors: parseTrustAnchors(`${sha1}\n${stale}`) }).lookup('www.secure.test', 'A'), /trust anchor: no DNSKEY of \. matches its DS/);
   });
 });
 
