@@ -30,7 +30,14 @@ export async function buildWorld(now = Math.floor(Date.now() / 1000)): Promise<W
       algorithm: 'RSASHA256',
       zsk: true,
       nsec3: { iterations: 2, salt: 'aabbccdd' },
-      records: ['www.nsec3.test. 300 IN A 192.0.2.30', '*.w.nsec3.test. 300 IN A 192.0.2.31', 'deep.er.nsec3.test. 300 IN A 192.0.2.32'],
+      records: [
+        'www.nsec3.test. 300 IN A 192.0.2.30',
+        '*.w.nsec3.test. 300 IN A 192.0.2.31',
+        'deep.er.nsec3.test. 300 IN A 192.0.2.32',
+        // A DANE mail domain in an RSA/NSEC3 zone (bench/dnssec-bench.ts: a whole check).
+        'nsec3.test. 300 IN MX 10 www.nsec3.test.',
+        `_25._tcp.www.nsec3.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
+      ],
     }),
     buildZone({ name: 'expired.test', algorithm: 'ECDSAP256SHA256', inception: now - 40 * DAY, expiration: now - 10 * DAY, records: ['www.expired.test. 300 IN A 192.0.2.40'] }),
     buildZone({
