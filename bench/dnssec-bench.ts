@@ -1,9 +1,11 @@
 /**
- * Validation cost per lookup of the ValidatingResolver, against the signed test hierarchy
- * of test/support (zones made with ldnsutils, served on 127.0.0.1). Prints numbers; it
- * asserts nothing. The test upstream runs in this process, so the CPU column includes the
- * cost of answering (small next to validation, but not zero); `cold` rows fetch and
- * validate the whole chain root → TLD → zone with a new resolver each time.
+ * Validation cost per lookup and per domain of the ValidatingResolver, against the signed
+ * test hierarchy of test/support (zones made with ldnsutils, served on an ephemeral
+ * 127.0.0.1 port). Prints numbers; it asserts nothing. The test upstream runs in this
+ * process, so the CPU column includes the cost of answering (small next to validation, but
+ * not zero); `cold` rows fetch and validate the whole chain root → TLD → zone with a new
+ * resolver each time. `check` rows do a domain's lookups as `dane-smtp check` does them
+ * (MX; the first MX host's A and AAAA together; its TLSA when those are secure).
  *
  *   npm run bench:dnssec [-- iterations]
  */
@@ -13,6 +15,7 @@ import { parseTrustAnchors } from '../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver } from '../src/dns/dnssec/validating-resolver.js';
 import { verifyRRset, zoneKeyOf } from '../src/dns/dnssec/verify.js';
 import { parseDnskey, parseRrsig, T } from '../src/dns/dnssec/wire-dnssec.js';
+import { findTlsaBase } from '../src/dane/plan.js';
 import type { RecordType } from '../src/dns/types.js';
 import { buildWorld } from '../test/support/dnssec-world.js';
 import { cleanupZones } from '../test/support/dnssec-zones.js';
@@ -55,6 +58,9 @@ async function main(): Promise<void> {
     return r.stats.queries - before;
   };
 
+  // Warm-up (JIT, key objects), not counted: else the first rows pay for it.
+  for (let i = 0; i < 20; i++) await lookup(make(), 'www.secure.test', 'A');
+
   // Cold: a new resolver each time, the whole chain root → test → zone is fetched and validated.
   rows.push(await measure('cold: www.secure.test A (ECDSA/Ed25519/ECDSA chain, NSEC)', N, (_) => lookup(make(), 'www.secure.test', 'A')));
   rows.push(await measure('cold: www.nsec3.test A (RSA-2048 KSK+ZSK leaf)', N, (_) => lookup(make(), 'www.nsec3.test', 'A')));
@@ -72,6 +78,33 @@ async function main(): Promise<void> {
 
   console.log(`${'lookup'.padEnd(58)} ${'n'.padStart(5)}  ${'wall/lookup'.padStart(11)}  ${'CPU/lookup'.padStart(12)}`);
   for (const r of rows) console.log(fmt(r));
+
+  // A whole check of one domain: its lookups in the order `check` makes them (src/dane/plan.ts).
+  const check = async (r: ValidatingResolver, domain: string, expectTlsa: boolean) => {
+    const before = r.stats.queries;
+    const mx = await r.lookup(domain, 'MX');
+    if (mx.status !== 'data') throw new Error(`${domain} MX: ${mx.reason ?? mx.status}`);
+    const host = [...mx.records].sort((a, b) => a.preference - b.preference)[0]!.exchange;
+    const [a, aaaa] = await Promise.all([r.lookup(host, 'A'), r.lookup(host, 'AAAA')]);
+    if (a.status === 'failed' || aaaa.status === 'failed') throw new Error(`${host}: ${a.reason ?? aaaa.reason}`);
+    const t = await findTlsaBase(r, host, [a, aaaa], 25);
+    if ((t.result.kind === 'found') !== expectTlsa) throw new Error(`${host} TLSA: ${t.result.kind}`);
+    return r.stats.queries - before;
+  };
+  const checks: Row[] = [];
+  const domains = [
+    ['secure.test', 'ECDSA, NSEC; AAAA NODATA; TLSA', true],
+    ['nsec3.test', 'RSA-2048, NSEC3; AAAA NODATA; TLSA', true],
+    ['insecure.test', 'insecure delegation, no TLSA', false],
+  ] as const;
+  for (const [d, what, tlsa] of domains) checks.push(await measure(`check cold: ${d} (${what})`, N, () => check(make(), d, tlsa)));
+  for (const [d, , tlsa] of domains) {
+    const r = make();
+    await check(r, d, tlsa);
+    checks.push(await measure(`check warm: ${d} (every answer cached)`, N * 10, () => check(r, d, tlsa)));
+  }
+  console.log(`\n${'check (MX, A + AAAA, TLSA)'.padEnd(58)} ${'n'.padStart(5)}  ${'wall/check'.padStart(11)}  ${'CPU/check'.padStart(12)}`);
+  for (const r of checks) console.log(fmt(r));
 
   // Pure signature verification of DNSKEY RRsets, per algorithm.
   console.log('\nverifyRRset (DNSKEY RRset, key objects cached):');

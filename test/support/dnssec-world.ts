@@ -30,7 +30,14 @@ export async function buildWorld(now = Math.floor(Date.now() / 1000)): Promise<W
       algorithm: 'RSASHA256',
       zsk: true,
       nsec3: { iterations: 2, salt: 'aabbccdd' },
-      records: ['www.nsec3.test. 300 IN A 192.0.2.30', '*.w.nsec3.test. 300 IN A 192.0.2.31', 'deep.er.nsec3.test. 300 IN A 192.0.2.32'],
+      records: [
+        'www.nsec3.test. 300 IN A 192.0.2.30',
+        '*.w.nsec3.test. 300 IN A 192.0.2.31',
+        'deep.er.nsec3.test. 300 IN A 192.0.2.32',
+        // A DANE mail domain in an RSA/NSEC3 zone (bench/dnssec-bench.ts: a whole check).
+        'nsec3.test. 300 IN MX 10 www.nsec3.test.',
+        `_25._tcp.www.nsec3.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
+      ],
     }),
     buildZone({ name: 'expired.test', algorithm: 'ECDSAP256SHA256', inception: now - 40 * DAY, expiration: now - 10 * DAY, records: ['www.expired.test. 300 IN A 192.0.2.40'] }),
     buildZone({
@@ -67,6 +74,8 @@ export async function buildWorld(now = Math.floor(Date.now() / 1000)): Promise<W
         'mx.secure.test. 300 IN A 192.0.2.25',
         `_25._tcp.mx.secure.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
         '*.wild.secure.test. 300 IN A 192.0.2.99',
+        // Real data under the wildcard's parent: the replayed *.wild NSEC must not deny it.
+        `_25._tcp.mx.wild.secure.test. 300 IN TLSA 3 1 1 ${tlsaHex}`,
         'alias.secure.test. 300 IN CNAME www.nsec3.test.',
         'chain.secure.test. 300 IN CNAME alias.secure.test.',
         'dangling.secure.test. 300 IN CNAME nothere.nsec3.test.',

@@ -10,12 +10,12 @@
 import { createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { keyTag, nameWire, rrsigLabelCount, signedData } from '../../src/dns/dnssec/canonical.js';
-import { nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR } from '../../src/dns/dnssec/nsec.js';
+import { dsDigest, keyTag, nameWire, rrsigLabelCount, signedData } from '../../src/dns/dnssec/canonical.js';
+import { NSEC3_HASH_BUDGET, nsec3Hash, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR } from '../../src/dns/dnssec/nsec.js';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver, type ValidatingResolverOptions } from '../../src/dns/dnssec/validating-resolver.js';
 import { matchDs } from '../../src/dns/dnssec/verify.js';
-import { base32hexDecode, base32hexEncode, parseDnskey, parseNsec3, parseRrsig, T, type RawRecord } from '../../src/dns/dnssec/wire-dnssec.js';
+import { base32hexDecode, base32hexEncode, encodeTypeBitmap, parseDnskey, parseNsec3, parseRrsig, T, type RawRecord } from '../../src/dns/dnssec/wire-dnssec.js';
 import type { DnsAnswer } from '../../src/dns/types.js';
 import type { Reply } from '../support/dnssec-upstream.js';
 import { buildWorld, type World } from '../support/dnssec-world.js';
@@ -78,6 +78,11 @@ const rr = (name: string, type: number, rdata: Buffer, ttl = 300): RawRecord => 
 const aRR = (name: string, ip: string, ttl = 300) => rr(name, T.A, Buffer.from(ip.split('.').map(Number)), ttl);
 const cnameRR = (name: string, target: string) => rr(name, T.CNAME, nameWire(target));
 const dnameRR = (name: string, target: string) => rr(name, 39, nameWire(target));
+const nsecRR = (name: string, next: string, types: number[]) => rr(name, T.NSEC, Buffer.concat([nameWire(next), encodeTypeBitmap(types)]));
+/** NSEC3 RDATA: SHA-1, `flags`, `iterations`, no salt. */
+const nsec3RR = (name: string, next: Buffer, types: number[], flags = 0, iterations = 0) =>
+  rr(name, T.NSEC3, Buffer.concat([Buffer.from([1, flags, iterations >> 8, iterations & 0xff, 0, next.length]), next, encodeTypeBitmap(types)]));
+const renamed = (list: RawRecord[], name: string) => list.map((r) => ({ ...r, name }));
 const isSig = (covered: number) => (r: RawRecord) => r.type === T.RRSIG && parseRrsig(r.rdata).typeCovered === covered;
 const noSigs = (list: RawRecord[]) => list.filter((r) => r.type !== T.RRSIG);
 
@@ -315,6 +320,49 @@ describe('replayed signatures and proofs', () => {
     );
     expectBogus(await resolver().lookup('x.y.w.nsec3.test', 'A'), /wildcard/);
   });
+  it('the genuine NSEC of a wildcard (*.wild.secure.test) replayed at a TLSA name under it: bogus, not a secure NODATA (RFC 4592 §4.7)', async () => {
+    // Its RRSIG (Labels 3) verifies at any name below wild.secure.test, rebuilt as *.wild.secure.test.
+    const name = '_25._tcp.mx.wild.secure.test';
+    expect(await resolver().lookup(name, 'TLSA')).toMatchObject({ status: 'data', proof: 'secure' });
+    attack = on(name, T.TLSA, () => nodata([...genuine('secure.test', 'secure.test', T.SOA), ...renamed(genuine('secure.test', '*.wild.secure.test', T.NSEC), name)]));
+    expectBogus(await resolver().lookup(name, 'TLSA'), /expansion of \*\.wild\.secure\.test: no denial proof/);
+  });
+  it('an NSEC or NSEC3 whose RRSIG (by the zone key) has Labels below its owner is no denial proof', async () => {
+    const s = zoneSigner('secure.test');
+    const name = '_25._tcp.mx.secure.test';
+    attack = on(name, T.TLSA, () => {
+      const n = nsecRR(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC]);
+      return nodata([...genuine('secure.test', 'secure.test', T.SOA), n, sign(s, [n], { labels: 2 })]);
+    });
+    expectBogus(await resolver().lookup(name, 'TLSA'), /expansion of \*\.secure\.test/);
+    // NSEC3: the record matching the name, "expanded" from *.optout.test.
+    const o = zoneSigner('optout.test');
+    const name3 = '_25._tcp.www.optout.test';
+    attack = on(name3, T.TLSA, () => {
+      const h = nsec3Hash(name3, Buffer.alloc(0), 0);
+      const next = Buffer.from(h);
+      next[19] = (next[19]! + 1) & 0xff;
+      const n = nsec3RR(`${base32hexEncode(h)}.optout.test`, next, [T.A, T.RRSIG], 1);
+      return nodata([...genuine('optout.test', 'optout.test', T.SOA), n, sign(o, [n], { labels: 2 })]);
+    });
+    expectBogus(await resolver().lookup(name3, 'TLSA'), /expansion of \*\.optout\.test/);
+  });
+  it('a CNAME in a DS answer that verifies only as a wildcard expansion needs the proof that the name does not exist (RFC 4035 §5.3.4)', async () => {
+    // An unsigned NXDOMAIN makes the validator walk the DS chain down to the name; the DS
+    // answer at nothere.secure.test is a CNAME signed by the zone key as an expansion of *.secure.test.
+    const s = zoneSigner('secure.test');
+    const forged = () => {
+      const c = cnameRR('nothere.secure.test', 'www.secure.test');
+      return [c, sign(s, [c], { labels: 2 })];
+    };
+    const unsignedNx = on('nothere.secure.test', T.A, () => nxdomain(genuine('secure.test', 'secure.test', T.SOA, false)));
+    attack = onAll(unsignedNx, on('nothere.secure.test', T.DS, () => data(forged())));
+    expectBogus(await resolver().lookup('nothere.secure.test', 'A'), /DS nothere\.secure\.test: CNAME \(wildcard expansion\)/);
+    // With the NSEC proof that nothere.secure.test does not exist, the CNAME is no zone cut:
+    // the chain stays in secure.test, and the unsigned NXDOMAIN is what is bogus.
+    attack = onAll(unsignedNx, on('nothere.secure.test', T.DS, (real) => data(forged(), real('nothere.secure.test', T.A).authorities)));
+    expectBogus(await resolver().lookup('nothere.secure.test', 'A'), /no RRSIG although secure\.test is a signed zone/);
+  });
   it('NXDOMAIN for a name that exists, with the (valid) NSEC proof of another name: bogus', async () => {
     attack = on('www.secure.test', T.A, (real) => nxdomain(real('nothere.secure.test', T.A).authorities));
     expectBogus(await resolver().lookup('www.secure.test', 'A'));
@@ -447,6 +495,24 @@ describe('keys and algorithms', () => {
     const unsupported = { keyTag: 5678, algorithm: 253, digestType: 2, digest: Buffer.alloc(32, 9) };
     expect(matchDs('secure.test', [supported, unsupported], [parseDnskey(key.dnskey.rdata)]).kind).toBe('nomatch');
     expect(matchDs('secure.test', [unsupported], [parseDnskey(key.dnskey.rdata)]).kind).toBe('unsupported');
+  });
+  it('pure: only the DS records of the strongest digest type present count (RFC 4509 §3)', () => {
+    const key = forgedSigner('secure.test', 13);
+    const ds = (digestType: number, digest = dsDigest('secure.test', key.dnskey.rdata, digestType)!) => ({ keyTag: key.tag, algorithm: 13, digestType, digest });
+    const k = [parseDnskey(key.dnskey.rdata)];
+    expect(matchDs('secure.test', [ds(1)], k).kind).toBe('match');
+    // A stale SHA-256 DS beside a matching SHA-1 one, a stale SHA-384 beside a matching SHA-256.
+    expect(matchDs('secure.test', [ds(1), ds(2, Buffer.alloc(32, 7))], k)).toMatchObject({ kind: 'nomatch', reason: expect.stringMatching(/1 DS with a weaker digest type ignored \(RFC 4509 §3\)/) });
+    expect(matchDs('secure.test', [ds(2), ds(4, Buffer.alloc(48, 7))], k).kind).toBe('nomatch');
+    expect(matchDs('secure.test', [ds(1, Buffer.alloc(20, 7)), ds(2)], k).kind).toBe('match');
+  });
+  it('a trust anchor: a stale SHA-256 DS beside a matching SHA-1 DS of the root key: bogus', async () => {
+    const root = world.zones.get('')!;
+    const ksk = root.records.find((r) => r.type === T.DNSKEY && r.name === '' && keyTag(r.rdata) === root.kskTag)!;
+    const sha1 = `. 3600 IN DS ${root.kskTag} 13 1 ${dsDigest('', ksk.rdata, 1)!.toString('hex')}`;
+    const stale = `. 3600 IN DS ${root.kskTag} 13 2 ${'07'.repeat(32)}`;
+    expect(await resolver({ trustAnchors: parseTrustAnchors(sha1) }).lookup('www.secure.test', 'A')).toMatchObject({ status: 'data', proof: 'secure' });
+    expectBogus(await resolver({ trustAnchors: parseTrustAnchors(`${sha1}\n${stale}`) }).lookup('www.secure.test', 'A'), /trust anchor: no DNSKEY of \. matches its DS/);
   });
 });
 
@@ -654,13 +720,65 @@ function denialInput(zone: string, nsec3: Nsec3RR[], limit = 150): DenialInput {
   return { zone, nsec: [], nsec3, nsec3IterationLimit: limit };
 }
 
-function nsec3Chain(zone: string, names: Array<[string, number[]]>, o: { optOut?: boolean } = {}): Nsec3RR[] {
-  const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, Buffer.alloc(0), 0), types })).sort((a, b) => Buffer.compare(a.h, b.h));
+function nsec3Chain(zone: string, names: Array<[string, number[]]>, o: { optOut?: boolean; iterations?: number; salt?: Buffer } = {}): Nsec3RR[] {
+  const { iterations = 0, salt = Buffer.alloc(0) } = o;
+  const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, salt, iterations), types })).sort((a, b) => Buffer.compare(a.h, b.h));
   return hashed.map((x, i) => ({
-    owner: `${base32hexEncode(x.h)}.${zone}`,
-    data: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: 0, salt: Buffer.alloc(0), nextHashed: hashed[(i + 1) % hashed.length]!.h, types: new Set(x.types) },
+    owner: zone ? `${base32hexEncode(x.h)}.${zone}` : base32hexEncode(x.h),
+    data: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations, salt, nextHashed: hashed[(i + 1) % hashed.length]!.h, types: new Set(x.types) },
   }));
 }
+
+describe('NSEC3 parameters', () => {
+  const zone = 'example';
+  const names: Array<[string, number[]]> = [
+    ['example', [T.SOA, T.NS, T.DNSKEY, T.RRSIG, T.NSEC3PARAM]],
+    ['www.example', [T.A, T.RRSIG]],
+  ];
+  const withData = (f: (d: Nsec3RR['data']) => Partial<Nsec3RR['data']>) => nsec3Chain(zone, names).map((r) => ({ ...r, data: { ...r.data, ...f(r.data) } }));
+  it('only unknown hash algorithms or unknown flags: bogus, not insecure (RFC 5155 §8.1-8.2)', () => {
+    // Insecure would switch DANE off for a name of a signed zone.
+    for (const chain of [withData(() => ({ hashAlgorithm: 2 })), withData(() => ({ flags: 0x80 }))]) {
+      expect(proveNxdomain('q.example', denialInput(zone, chain))).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/unknown hash algorithms or flags/) });
+      expect(proveNodata('www.example', T.TLSA, denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
+      expect(proveWildcardExpansion('q.example', 'example', denialInput(zone, chain))).toMatchObject({ status: 'bogus' });
+    }
+  });
+  it('16 signed NSEC3 RRsets with distinct 255-octet salts and 150 iterations, a 126-label name: one parameter set, each name hashed once (CVE-2023-50868)', () => {
+    // Was one hash per (salt, iterations) and label: 16 × 126 hashes of 151 SHA-1 each.
+    const hostile: Nsec3RR[] = Array.from({ length: 16 }, (_, i) => ({
+      owner: `${base32hexEncode(Buffer.alloc(20, i))}.z`,
+      data: { hashAlgorithm: 1, flags: 0, iterations: 150, salt: Buffer.alloc(255, i), nextHashed: Buffer.alloc(20, i + 1), types: new Set<number>() },
+    }));
+    const qname = `${Array(125).fill('a').join('.')}.z`;
+    const stats = { nsec3Hashes: 0 };
+    expect(proveNxdomain(qname, { ...denialInput('z', hostile), stats })).toMatchObject({ status: 'bogus' });
+    expect(stats.nsec3Hashes).toBeGreaterThan(0);
+    expect(stats.nsec3Hashes).toBeLessThanOrEqual(126 + 1);
+  });
+  it('the hash budget per proof: the longest name (127 labels) proves within it, one hash fewer is bogus, naming the budget', () => {
+    const salt = Buffer.alloc(255, 0xab);
+    const root = nsec3Chain('', [['', [T.SOA, T.NS, T.DNSKEY, T.RRSIG, T.NSEC3PARAM]], ['b', [T.NS, T.DS, T.RRSIG]]], { iterations: 150, salt });
+    const qname = Array(127).fill('a').join('.');
+    // The name, each ancestor down to the apex (127), the wildcard *: 129 hashes.
+    const stats = { nsec3Hashes: 0 };
+    expect(proveNxdomain(qname, { ...denialInput('', root), stats })).toMatchObject({ status: 'secure' });
+    expect(stats.nsec3Hashes).toBe(129);
+    expect(129).toBeLessThanOrEqual(NSEC3_HASH_BUDGET);
+    const tight = { ...denialInput('', root), nsec3HashBudget: 128, stats: { nsec3Hashes: 0 } };
+    expect(proveNxdomain(qname, tight)).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/needs more than 128 hash computations, the limit per proof \(CVE-2023-50868\)/) });
+    expect(tight.stats.nsec3Hashes).toBe(128);
+    expect(proveNodata(qname, T.TLSA, tight)).toMatchObject({ status: 'bogus', reason: expect.stringMatching(/128 hash computations/) });
+  });
+  it('NSEC3 records with another parameter set than the first are ignored', () => {
+    const names: Array<[string, number[]]> = [['example', [T.SOA, T.NS]], ['www.example', [T.A]]];
+    const other = nsec3Chain('example', names, { salt: Buffer.from('ab', 'hex') });
+    // A proof from the other chain, behind a first record of the zone's own chain.
+    const mixed = [nsec3Chain('example', names)[0]!, ...other];
+    expect(proveNxdomain('q.example', denialInput('example', other))).toMatchObject({ status: 'secure' });
+    expect(proveNxdomain('q.example', denialInput('example', mixed))).toMatchObject({ status: 'bogus' });
+  });
+});
 
 describe('NSEC3 opt-out and wildcard expansions', () => {
   it('a wildcard expansion whose next closer name is covered by an opt-out NSEC3 is not secure (RFC 5155 §9.2)', () => {

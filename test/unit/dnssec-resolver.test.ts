@@ -93,8 +93,11 @@ describe('denial of existence', () => {
   it('NODATA with NSEC', async () => {
     expect(await resolver().lookup('www.secure.test', 'AAAA')).toMatchObject({ status: 'nodata', proof: 'secure' });
   });
-  it('NXDOMAIN with NSEC3 (closest encloser proof)', async () => {
-    expect(await resolver().lookup('a.b.nothere.nsec3.test', 'A')).toMatchObject({ status: 'nxdomain', proof: 'secure' });
+  it('NXDOMAIN with NSEC3 (closest encloser proof), each name hashed once', async () => {
+    const r = resolver();
+    expect(await r.lookup('a.b.nothere.nsec3.test', 'A')).toMatchObject({ status: 'nxdomain', proof: 'secure' });
+    // The name, its ancestors down to the closest encloser nsec3.test, and *.nsec3.test.
+    expect(r.stats.nsec3Hashes).toBe(5);
   });
   it('NODATA with NSEC3, and at an empty non-terminal', async () => {
     const r = resolver();

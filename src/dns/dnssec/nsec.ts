@@ -24,6 +24,10 @@ export interface DenialInput {
   nsec3: readonly Nsec3RR[];
   /** NSEC3 iterations above this make the proof insecure (RFC 9276 §3.2). */
   nsec3IterationLimit: number;
+  /** Most NSEC3 name hashes this proof may compute (default NSEC3_HASH_BUDGET); past it: bogus. */
+  nsec3HashBudget?: number;
+  /** Counts the NSEC3 name hashes computed (each iterations + 1 SHA-1), for tests and benchmarks. */
+  stats?: { nsec3Hashes: number };
 }
 
 export type DenialVerdict =
@@ -38,6 +42,15 @@ export type DenialVerdict =
   | { status: 'bogus'; reason: string };
 
 export const DEFAULT_NSEC3_ITERATION_LIMIT = 150;
+
+/**
+ * NSEC3 name hashes one proof may compute (CVE-2023-50868: hostile NSEC3 records can make a
+ * validator hash the name once per parameter set and label). With one parameter set and
+ * each name hashed once, the longest name (127 labels) needs 129: itself and each ancestor
+ * down to the apex, and the wildcard. An honest zone never needs more, so a proof that would
+ * is bogus, like any other proof that does not hold (deterministic for a given response).
+ */
+export const NSEC3_HASH_BUDGET = 150;
 
 const show = (n: string) => n || '.';
 
@@ -147,30 +160,43 @@ interface Usable3 {
   ownerHash: Buffer;
 }
 
+/** The usable NSEC3 RRs of one parameter set; each name hashed once, within the budget. */
 class Nsec3Set {
   private readonly hashes = new Map<string, Buffer>();
+  private computed = 0;
+  /** A hash was refused (budget spent): no verdict of this set holds. */
+  exhausted = false;
   constructor(
     readonly zone: string,
     readonly records: Usable3[],
+    private readonly params: { salt: Buffer; iterations: number },
+    readonly budget: number,
+    private readonly stats: { nsec3Hashes: number } | undefined,
   ) {}
 
-  private hash(name: string, d: Nsec3Data): Buffer {
-    const key = `${name}|${d.salt.toString('hex')}|${d.iterations}`;
-    let h = this.hashes.get(key);
-    if (!h) {
-      h = nsec3Hash(name, d.salt, d.iterations);
-      this.hashes.set(key, h);
+  private hash(name: string): Buffer | undefined {
+    let h = this.hashes.get(name);
+    if (h) return h;
+    if (this.computed >= this.budget) {
+      this.exhausted = true;
+      return undefined;
     }
+    this.computed++;
+    if (this.stats) this.stats.nsec3Hashes++;
+    h = nsec3Hash(name, this.params.salt, this.params.iterations);
+    this.hashes.set(name, h);
     return h;
   }
 
   match(name: string): Usable3 | undefined {
-    return this.records.find((r) => r.ownerHash.equals(this.hash(name, r.rr.data)));
+    const h = this.hash(name);
+    return h && this.records.find((r) => r.ownerHash.equals(h));
   }
 
   cover(name: string): Usable3 | undefined {
+    const h = this.hash(name);
+    if (!h) return undefined;
     return this.records.find((r) => {
-      const h = this.hash(name, r.rr.data);
       const o = r.ownerHash;
       const n = r.rr.data.nextHashed;
       if (Buffer.compare(o, n) < 0) return Buffer.compare(o, h) < 0 && Buffer.compare(h, n) < 0;
@@ -196,19 +222,40 @@ function prepareNsec3(input: DenialInput): Prep {
     if (!ownerHash || ownerHash.length !== rr.data.nextHashed.length) continue;
     usable.push({ rr, ownerHash });
   }
-  if (inZone.length > 0 && usable.length === 0) {
-    return { verdict: { status: 'insecure', reason: `NSEC3 records of ${show(input.zone)} use only unsupported hash algorithms or flags (RFC 5155 §8.1)` } };
+  // RFC 5155 §8.1: a response with only such NSEC3 RRs is bogus (a new hash algorithm would
+  // come with a new DNSKEY algorithm, which the DS would already make insecure).
+  const first = usable[0];
+  if (!first) {
+    return { verdict: { status: 'bogus', reason: `NSEC3 records of ${show(input.zone)} use only unknown hash algorithms or flags: no proof (RFC 5155 §8.1-8.2)` } };
   }
-  const maxIter = Math.max(0, ...usable.map((r) => r.rr.data.iterations));
-  if (maxIter > input.nsec3IterationLimit) {
+  // A zone's NSEC3 chain has one parameter set (RFC 5155 §4), and §8.2
+  // lets a validator reject a response that mixes several: only the first usable record's
+  // set is used, the others ignored, so each name is hashed once whatever the records say.
+  const { hashAlgorithm, salt, iterations } = first.rr.data;
+  const same = usable.filter((r) => r.rr.data.hashAlgorithm === hashAlgorithm && r.rr.data.iterations === iterations && r.rr.data.salt.equals(salt));
+  if (iterations > input.nsec3IterationLimit) {
     return {
       verdict: {
         status: 'insecure',
-        reason: `NSEC3 of ${show(input.zone)} uses ${maxIter} iterations, above the limit of ${input.nsec3IterationLimit}: treated as insecure (RFC 9276 §3.2)`,
+        reason: `NSEC3 of ${show(input.zone)} uses ${iterations} iterations, above the limit of ${input.nsec3IterationLimit}: treated as insecure (RFC 9276 §3.2)`,
       },
     };
   }
-  return { set: new Nsec3Set(input.zone, usable) };
+  return { set: new Nsec3Set(input.zone, same, { salt, iterations }, input.nsec3HashBudget ?? NSEC3_HASH_BUDGET, input.stats) };
+}
+
+/** Runs an NSEC3 proof; bogus if it ran out of hash budget on the way. */
+function withNsec3(input: DenialInput, qname: string, prove: (set: Nsec3Set) => DenialVerdict): DenialVerdict {
+  const p = prepareNsec3(input);
+  if ('verdict' in p) return p.verdict;
+  const v = prove(p.set);
+  if (p.set.exhausted) {
+    return {
+      status: 'bogus',
+      reason: `the NSEC3 proof for ${show(qname)} needs more than ${p.set.budget} hash computations, the limit per proof (CVE-2023-50868)`,
+    };
+  }
+  return v;
 }
 
 interface ClosestEncloser {
@@ -292,10 +339,7 @@ export function proveNxdomain(qname: string, input: DenialInput): DenialVerdict 
   if (!isSubdomain(qname, input.zone)) return { status: 'bogus', reason: `${show(qname)} is not in zone ${show(input.zone)}` };
   const kind = nsecKind(input);
   if (kind === 'nsec') return nsecNxdomain(qname, input);
-  if (kind === 'nsec3') {
-    const p = prepareNsec3(input);
-    return 'verdict' in p ? p.verdict : nsec3Nxdomain(p.set, qname);
-  }
+  if (kind === 'nsec3') return withNsec3(input, qname, (set) => nsec3Nxdomain(set, qname));
   return { status: 'bogus', reason: `NXDOMAIN for ${show(qname)} without NSEC or NSEC3 proof from ${show(input.zone)}` };
 }
 
@@ -304,10 +348,7 @@ export function proveNodata(qname: string, qtype: number, input: DenialInput): D
   if (!isSubdomain(qname, input.zone)) return { status: 'bogus', reason: `${show(qname)} is not in zone ${show(input.zone)}` };
   const kind = nsecKind(input);
   if (kind === 'nsec') return nsecNodata(qname, qtype, input);
-  if (kind === 'nsec3') {
-    const p = prepareNsec3(input);
-    return 'verdict' in p ? p.verdict : nsec3Nodata(p.set, qname, qtype);
-  }
+  if (kind === 'nsec3') return withNsec3(input, qname, (set) => nsec3Nodata(set, qname, qtype));
   return { status: 'bogus', reason: `NODATA for ${typeName(qtype)} ${show(qname)} without NSEC or NSEC3 proof from ${show(input.zone)}` };
 }
 
@@ -328,15 +369,15 @@ export function proveWildcardExpansion(qname: string, wildcardParent: string, in
     return { status: 'secure', via: nsecDescribe(cover) };
   }
   if (kind === 'nsec3') {
-    const p = prepareNsec3(input);
-    if ('verdict' in p) return p.verdict;
-    const nc = lastLabels(qname, nameLabelCount(wildcardParent) + 1);
-    const cover = p.set.cover(nc);
-    if (!cover) return { status: 'bogus', reason: `wildcard expansion for ${show(qname)} without an NSEC3 covering the next closer name ${show(nc)}` };
-    // RFC 5155 §9.2: an opt-out span does not prove that no (unsigned) delegation exists at
-    // the next closer name, whose answer would then come from that child zone.
-    if (optOut(cover)) return { status: 'insecure', reason: `wildcard expansion for ${show(qname)} proved with an opt-out NSEC3 (${n3d(cover)}) covering ${show(nc)} (RFC 5155 §9.2)` };
-    return { status: 'secure', via: `${n3d(cover)} covers ${show(nc)}` };
+    return withNsec3(input, qname, (set) => {
+      const nc = lastLabels(qname, nameLabelCount(wildcardParent) + 1);
+      const cover = set.cover(nc);
+      if (!cover) return { status: 'bogus', reason: `wildcard expansion for ${show(qname)} without an NSEC3 covering the next closer name ${show(nc)}` };
+      // RFC 5155 §9.2: an opt-out span does not prove that no (unsigned) delegation exists at
+      // the next closer name, whose answer would then come from that child zone.
+      if (optOut(cover)) return { status: 'insecure', reason: `wildcard expansion for ${show(qname)} proved with an opt-out NSEC3 (${n3d(cover)}) covering ${show(nc)} (RFC 5155 §9.2)` };
+      return { status: 'secure', via: `${n3d(cover)} covers ${show(nc)}` };
+    });
   }
   return { status: 'bogus', reason: `wildcard expansion of *.${show(wildcardParent)} for ${show(qname)} without NSEC or NSEC3 proof that ${show(qname)} does not exist` };
 }

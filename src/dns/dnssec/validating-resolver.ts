@@ -71,6 +71,8 @@ export interface ValidatingResolverStats {
   queries: number;
   cacheHits: number;
   lookups: number;
+  /** NSEC3 name hashes computed (at most NSEC3_HASH_BUDGET per proof). */
+  nsec3Hashes: number;
 }
 
 export const STRIPPED = 'the resolver strips DNSSEC records';
@@ -221,7 +223,7 @@ export class ValidatingResolver implements Resolver {
   readonly trustAnchors: readonly TrustAnchor[];
   readonly nsec3IterationLimit: number;
   readonly validatesItself = true;
-  readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0 };
+  readonly stats: ValidatingResolverStats = { queries: 0, cacheHits: 0, lookups: 0, nsec3Hashes: 0 };
   private readonly now: () => number;
   private readonly maxUdpSize: number;
   private readonly bogusMs: number;
@@ -580,6 +582,13 @@ export class ValidatingResolver implements Resolver {
         notes.push(v.reason);
         continue;
       }
+      // RFC 4592 §4.7, RFC 4035 §5.3.4: NSEC/NSEC3 RRs are never synthesized from a wildcard
+      // for a negative answer; one that verifies only as an expansion (RRSIG Labels below the
+      // owner's) is a replayed *.<parent> record, e.g. renamed to deny a TLSA RRset.
+      if (v.wildcardParent !== undefined) {
+        notes.push(`${typeName(set.type)} ${show(set.owner)} verifies only as an expansion of *.${show(v.wildcardParent)}: no denial proof (RFC 4592 §4.7)`);
+        continue;
+      }
       ttl = Math.min(ttl, v.ttl);
       expires = minDefined(expires, v.expires);
       for (const rd of set.rdatas) {
@@ -592,7 +601,7 @@ export class ValidatingResolver implements Resolver {
       }
     }
     return {
-      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit },
+      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit, stats: this.stats },
       ttl,
       expires,
       notes: notes.length ? ` [ignored: ${notes.slice(0, 2).join('; ')}]` : '',
@@ -795,6 +804,15 @@ export class ValidatingResolver implements Resolver {
       const sigs = view.sigsOf('an', name, T.CNAME).filter((s) => s.signer === parent.zone);
       const v = verifyRRset(cname, sigs, parent.keys, { nowSec: this.nowSec(), ttl: cname.ttl });
       if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
+      if (v.wildcardParent !== undefined) {
+        // RFC 4035 §5.3.4: a wildcard CNAME holds here only if `name` itself does not exist
+        // (else it could be a delegation whose DS was withheld).
+        const d = this.denial(view, parent.zone, parent.keys);
+        const p = proveWildcardExpansion(name, v.wildcardParent, d.input);
+        if (p.status === 'bogus') return { state: 'bogus', reason: `DS ${show(name)}: CNAME (wildcard expansion): ${p.reason}${d.notes}`, expires: cap(5) };
+        if (p.status === 'insecure') return { state: 'insecure', reason: `${show(name)} is insecure: ${p.reason}`, expires: cap(Math.min(v.ttl, d.ttl)) };
+        return { state: 'no-cut', expires: cap(Math.min(v.ttl, d.ttl)) };
+      }
       return { state: 'no-cut', expires: cap(v.ttl) };
     }
     if (!view.anyRrsig) {

@@ -276,14 +276,28 @@ export type DsMatch =
   | { kind: 'unsupported'; reason: string }
   | { kind: 'nomatch'; reason: string };
 
+/** Digest types by strength: SHA-1 < SHA-256 < SHA-384. */
+const DIGEST_STRENGTH: Readonly<Record<number, number>> = { 1: 1, 2: 2, 4: 3 };
+
 /** DS records usable by us: supported digest type and DNSKEY algorithm. */
 export function usableDs(ds: readonly DsData[]): DsData[] {
   return ds.filter((d) => isSupportedDigest(d.digestType) && isSupportedAlgorithm(d.algorithm));
 }
 
-/** DNSKEYs of `zone` that a usable DS (or trust-anchor DS) matches (RFC 4035 §5.2). */
-export function matchDs(zone: string, ds: readonly DsData[], dnskeys: readonly DnskeyData[]): DsMatch {
+/**
+ * The usable DS records with the strongest digest type present (RFC 4509 §3: ignore SHA-1
+ * DS records when SHA-256 ones are present), so that a weaker digest cannot stand in for a
+ * stronger one that does not match (as unbound does).
+ */
+export function strongestDs(ds: readonly DsData[]): DsData[] {
   const usable = usableDs(ds);
+  const best = Math.max(0, ...usable.map((d) => DIGEST_STRENGTH[d.digestType] ?? 0));
+  return usable.filter((d) => DIGEST_STRENGTH[d.digestType] === best);
+}
+
+/** DNSKEYs of `zone` that a usable DS (or trust-anchor DS) of the strongest digest type matches (RFC 4035 §5.2). */
+export function matchDs(zone: string, ds: readonly DsData[], dnskeys: readonly DnskeyData[]): DsMatch {
+  const usable = strongestDs(ds);
   if (usable.length === 0) {
     const list = ds.map((d) => `${d.keyTag}/${algorithmName(d.algorithm)}/digest ${d.digestType}`).join(', ');
     return { kind: 'unsupported', reason: `no DS for ${zone || '.'} with a supported algorithm and digest type (${list})` };
@@ -303,7 +317,9 @@ export function matchDs(zone: string, ds: readonly DsData[], dnskeys: readonly D
   }
   if (out.length === 0) {
     const list = usable.map((d) => `${d.keyTag}/${algorithmName(d.algorithm)}/digest ${d.digestType}`).join(', ');
-    return { kind: 'nomatch', reason: `no DNSKEY of ${zone || '.'} matches its DS (${list})` };
+    const weaker = usableDs(ds).length - usable.length;
+    const note = weaker > 0 ? `; ${weaker} DS with a weaker digest type ignored (RFC 4509 §3)` : '';
+    return { kind: 'nomatch', reason: `no DNSKEY of ${zone || '.'} matches its DS (${list}${note})` };
   }
   return { kind: 'match', keys: out };
 }
