@@ -123,3 +123,35 @@ dskey.example.com. 86400 IN DS 60485 5 1 ( 2BB183AF5F22588179A53B0A
     expect(matchDs(z.name, [{ keyTag: z.kskTag!, algorithm: 13, digestType: 2, digest: Buffer.alloc(32) }], keys).kind).toBe('nomatch');
   });
 });
+
+describe('KeyTrap bounds (CVE-2023-50387): a hostile RRset cannot make the validator verify without end', () => {
+  function setup() {
+    const z = zones.get(13)!;
+    const apex = z.name;
+    const keys = z.records.filter((r) => r.type === T.DNSKEY && r.name === apex).map((r) => zoneKeyOf(apex, parseDnskey(r.rdata)));
+    const a = rrset(z.records, `www.${apex}`, T.A);
+    const [good] = sigs(z.records, `www.${apex}`, T.A);
+    const signer = keys.find((k) => k.tag === good!.keyTag)!;
+    const bad = { ...good!, signature: Buffer.from(good!.signature).fill(7) };
+    return { keys, a, good: good!, bad, signer };
+  }
+  const o = { nowSec: now, ttl: 300 };
+
+  it('at most 8 RRSIGs are tried: a good one after 8 bad ones is never reached', () => {
+    const { keys, a, good, bad } = setup();
+    expect(verifyRRset(a, [...Array(7).fill(bad), good], keys, o)).toMatchObject({ ok: true });
+    const r = verifyRRset(a, [...Array(8).fill(bad), good], keys, o);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/more than 8 RRSIGs, the rest ignored/) });
+  });
+
+  it('at most 16 key/signature verifications: colliding key tags cannot multiply the work', () => {
+    const { a, good, signer } = setup();
+    // Other keys of the zone claiming the signer's key tag (a collision made on purpose).
+    const others = zones.get(13)!.records.filter((r) => r.type === T.DNSKEY).map((r) => zoneKeyOf(zones.get(13)!.name, parseDnskey(r.rdata))).filter((k) => k.key.publicKey.compare(signer.key.publicKey) !== 0);
+    expect(others.length).toBeGreaterThan(0);
+    const decoys = Array.from({ length: 16 }, (_, i) => ({ ...others[i % others.length]!, tag: signer.tag }));
+    expect(verifyRRset(a, [good], [...decoys.slice(0, 15), signer], o)).toMatchObject({ ok: true });
+    const r = verifyRRset(a, [good], [...decoys, signer], o);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/more than 16 signature verifications/) });
+  });
+});

@@ -265,7 +265,11 @@ export function verifyRRset(rrset: SignedRRset, rrsigs: readonly RrsigData[], ke
     };
   }
   if (failures.length === 0) failures.push(`no RRSIG for ${typeName(rrset.type)} ${rrset.owner || '.'}`);
-  return { ok: false, reason: failures.slice(0, 3).join('; ') };
+  // The first few reasons, and a limit that stopped the checks (KeyTrap bounds) in any case.
+  const shown = failures.slice(0, 3);
+  const limit = failures.slice(3).find((f) => /more than \d+ /.test(f));
+  if (limit) shown.push(limit);
+  return { ok: false, reason: shown.join('; ') };
 }
 
 // ---------------------------------------------------------------- DS
