@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import type { BigLab } from '../test/lab/big-lab.js';
-import { CLI_PATH, repoRoot } from '../test/lab/cli.js';
+import { CLI_PATH, repoRoot, scanKilledAfter } from '../test/lab/cli.js';
 
 export const some = (xs: string[]): string => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? `, … (${xs.length})` : ''}`;
 
@@ -45,27 +45,7 @@ export async function killAndResume(lab: BigLab, out: string, problems: string[]
   const input = lab.domains.map((d) => d.domain).join('\n') + '\n';
   const half = Math.floor(lab.domains.length / 2);
   log(`scan: ${label} (SIGKILL after ${half} results, then rerun)…`);
-  const printed: string[] = [];
-  const killed = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, 'scan', '--resolver', lab.resolver, '--timeout', '10', '--helo', 'bench.test', '--out', out, '--no-progress', '--json', '--concurrency', '8'], {
-      cwd: repoRoot(),
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    let buf = '';
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
-        if (printed.length === half) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve(signal));
-    child.stdin.end(input);
-  });
+  const { signal: killed, printed } = await scanKilledAfter(['scan', '--resolver', lab.resolver, '--timeout', '10', '--helo', 'bench.test', '--out', out, '--no-progress', '--json', '--concurrency', '8'], input, half);
   if (killed !== 'SIGKILL') problems.push(`${label}: the first scan was not killed (it ended with ${killed ?? 'an exit'} before ${half} results)`);
   const read = () => {
     const db = new Database(out, { readonly: true });

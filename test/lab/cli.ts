@@ -110,3 +110,29 @@ export function labMessage(domain: string, token: string): string {
     '',
   ].join('\r\n');
 }
+
+/**
+ * Runs `dane-smtp scan … --json` with `input` on stdin and SIGKILLs it once `killAfter`
+ * results are printed: the domains printed, and the signal that ended it (null: it exited).
+ */
+export function scanKilledAfter(args: string[], input: string, killAfter: number): Promise<{ printed: string[]; signal: NodeJS.Signals | null }> {
+  const printed: string[] = [];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let buf = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
+        if (printed.length === killAfter) child.kill('SIGKILL');
+      }
+    });
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ printed, signal }));
+    child.stdin.end(input);
+  });
+}

@@ -3,14 +3,14 @@
  * (verdicts as designed), then a scan killed with SIGKILL mid-way (8 domains at once) and
  * rerun: nothing lost, nothing duplicated, everything done with its designed verdict. Uses the built CLI (dist/src/cli/main.js).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanStore } from '../../src/scan/store.js';
-import { CLI_PATH, cliBuilt, repoRoot, runCli } from './cli.js';
+import { CLI_PATH, cliBuilt, runCli, scanKilledAfter } from './cli.js';
 import { startWorld, type World } from './world.js';
 
 let world: World | undefined;
@@ -135,25 +135,8 @@ describe('dane-smtp scan (lab)', () => {
     const input = `${domains.join('\n')}\n`;
 
     // First run, 8 domains at once: several are in flight when it is killed after the tenth result.
-    const printed: string[] = [];
-    const killed = await new Promise<{ signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI_PATH, ...scanArgs(out, ['--concurrency', '8'])], { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
-      let buf = '';
-      child.stdout.on('data', (c: Buffer) => {
-        buf += c.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.startsWith('{')) printed.push((JSON.parse(line) as { domain: string }).domain);
-          if (printed.length === 10) child.kill('SIGKILL');
-        }
-      });
-      child.stderr.resume();
-      child.on('error', reject);
-      child.on('close', (_code, signal) => resolve({ signal }));
-      child.stdin.end(input);
-    });
+    const killed = await scanKilledAfter(scanArgs(out, ['--concurrency', '8']), input, 10);
+    const printed = killed.printed;
     expect(killed.signal).toBe('SIGKILL');
     const afterKill = rows(out);
     expect(afterKill.length).toBeGreaterThanOrEqual(10);
