@@ -95,6 +95,13 @@ export interface World {
   dig(name: string, type: string): Promise<DigResult>;
   /** Every query the lab unbound received so far (from its log-queries log), in order. */
   resolverQueries(): ResolverQuery[];
+  /**
+   * Starts another daemon of a lab package (`binary`: nsd, unbound) like the world's own:
+   * detached in its own process group with its pgid in run/ (the watchdog kills it after a
+   * SIGKILL of this process), SIGTERM then SIGKILL on stop() and on exit/SIGINT/SIGTERM.
+   * Output goes to workDir/NAME.out; `log()` is its tail (and that of workDir/NAME/log).
+   */
+  startDaemon(name: string, binary: string, args: string[]): { pid: number | undefined; exited: Promise<void>; log(): string };
   stop(): Promise<void>;
 }
 
@@ -339,11 +346,32 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         new Promise((r) => setTimeout(r, 3000).unref()),
       ]);
       for (const d of daemons) killGroup(d.child.pid, 'SIGKILL');
+      // Nothing left bound when stop() resolves (bounded, in case a kill is stuck).
+      await Promise.race([
+        Promise.all(daemons.map((d) => d.exited)),
+        new Promise((r) => setTimeout(r, 5000).unref()),
+      ]);
       killGroup(watchdog?.pid, 'SIGKILL');
       if (!options.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
       // Only now: a signal arriving while stopping still kills everything.
       liveWorlds.delete(handle);
     })());
+
+  // Every daemon: its own process group (pgid in run/ for the watchdog), killed by stop(),
+  // emergency() and the exit/signal hooks.
+  const spawnDaemon = (name: string, bin: string, args: string[]): Daemon => {
+    if (stopped) throw new Error(`world stopped: not starting ${name}`);
+    if (daemons.some((d) => d.name === name)) throw new Error(`daemon ${name} already started`);
+    const out = openSync(join(workDir, `${name}.out`), 'a');
+    const child = spawn(bin, args, { detached: true, stdio: ['ignore', out, out] });
+    closeSync(out);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.once('error', () => {});
+    if (child.pid) writeFileSync(join(workDir, 'run', `${name}.pgid`), String(child.pid));
+    const d = { name, child, exited };
+    daemons.push(d);
+    return d;
+  };
 
   try {
     // Watchdog: if this process dies without running its exit hooks (SIGKILL), kill the
@@ -462,17 +490,6 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         step(`${built.length + 2} zones signed (${built.filter((b) => b.signed).length + 2} signed, ${built.filter((b) => !b.signed).length} unsigned)`);
 
         // nsd instances.
-        const spawnDaemon = async (name: string, bin: string, args: string[]): Promise<Daemon> => {
-          const out = openSync(join(workDir, `${name}.out`), 'a');
-          const child = spawn(bin, args, { detached: true, stdio: ['ignore', out, out] });
-          closeSync(out);
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.once('error', () => {});
-          if (child.pid) writeFileSync(join(workDir, 'run', `${name}.pgid`), String(child.pid));
-          const d = { name, child, exited };
-          daemons.push(d);
-          return d;
-        };
         const nsdBin = daemonBinary('nsd', workDir);
         const nsdInstances: [string, string, BuiltZone[]][] = [
           ['nsd-root', ns.root, [root]],
@@ -517,6 +534,10 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           rootDs: root.ds,
           workDir,
           dig: (name, type) => dig(resolverAddress, 53, name, type),
+          startDaemon: (name, binary, args) => {
+            const d = spawnDaemon(name, daemonBinary(binary, workDir), args);
+            return { pid: d.child.pid, exited: d.exited, log: () => tailOf(workDir, name) };
+          },
           resolverQueries: () => {
             try {
               return parseQueryLog(readFileSync(join(workDir, 'unbound', 'log'), 'utf8'));
@@ -592,15 +613,19 @@ async function waitFor(what: string, d: Daemon, workDir: string, probe: () => Pr
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 150));
   }
+  throw new Error(`${what} ${exited ? 'exited' : 'did not become ready'}:\n${tailOf(workDir, d.name)}`);
+}
+
+function tailOf(workDir: string, name: string): string {
   let tail = '';
-  for (const f of [`${d.name}.out`, `${d.name}/log`]) {
+  for (const f of [`${name}.out`, `${name}/log`]) {
     try {
       tail += readFileSync(join(workDir, f), 'utf8').split('\n').slice(-15).join('\n');
     } catch {
       /* none */
     }
   }
-  throw new Error(`${what} ${exited ? 'exited' : 'did not become ready'}:\n${tail}`);
+  return tail;
 }
 
 export async function writeNsdConf(workDir: string, name: string, address: string, zones: BuiltZone[]): Promise<string> {
