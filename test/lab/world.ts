@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { associationData, makeCa, makeHostCerts, type Ca, type CaFamily, type HostCerts } from './certs.js';
 import { ensureLabPackages, findBinary } from './install.js';
-import { isLoopback, randomBlock, unbindable, canBindTcp, type BindNeed } from './net.js';
+import { addressMissing, isLoopback, randomBlock, tcpBindError, unbindable, type BindNeed } from './net.js';
 import { startReceiver, ReceiverLog, type RunningReceiver, type ReceiverConfig } from './receivers.js';
 import { scenarios as allScenarios, type RecordSpec, type Scenario, type ZoneSigning } from './scenarios.js';
 import { buildZone, fqdn, type BuiltZone, type Signing, type ZoneInput } from './zones.js';
@@ -72,6 +72,17 @@ export function parseQueryLog(text: string): ResolverQuery[] {
   return out;
 }
 
+/** A scenario left out of the world (the IPv6 one when [::1]:25 cannot be bound). */
+export interface Skipped {
+  domain: string;
+  /** e.g. "[::1]:25 cannot be bound (EADDRINUSE)". */
+  reason: string;
+  /** The bind error code. */
+  code: string;
+  /** The machine has no such address (IPv6 disabled): not a fault of the test run. */
+  unavailable: boolean;
+}
+
 export interface World {
   /** "IP:PORT" of the validating unbound. */
   resolver: string;
@@ -82,7 +93,7 @@ export interface World {
   /** Scenarios available in this world (the IPv6 one is left out when ::1 is unusable). */
   scenarios: Scenario[];
   /** Scenarios left out, with the reason. */
-  skipped: { domain: string; reason: string }[];
+  skipped: Skipped[];
   /** Every message / connection the receivers saw. */
   receivers: ReceiverLog;
   /** Every receiver of the world. */
@@ -243,18 +254,19 @@ function daemonBinary(name: string, workDir: string): string {
 
 interface Plan {
   scenarios: Scenario[];
-  skipped: { domain: string; reason: string }[];
+  skipped: Skipped[];
   receivers: (ReceiverConfig & { starttls: boolean })[];
   /** receiver name → address */
   addressOf: Map<string, string>;
 }
 
-function planAddresses(block: string, scenarios: Scenario[], ipv6Ok: boolean): Plan {
+function planAddresses(block: string, scenarios: Scenario[], ipv6Error: string | undefined): Plan {
   const skipped: Plan['skipped'] = [];
   const used: Scenario[] = [];
   for (const s of scenarios) {
-    if (s.ipv6 && !ipv6Ok) skipped.push({ domain: s.domain, reason: '[::1]:25 cannot be bound' });
-    else used.push(s);
+    if (s.ipv6 && ipv6Error !== undefined) {
+      skipped.push({ domain: s.domain, reason: `[::1]:25 cannot be bound (${ipv6Error})`, code: ipv6Error, unavailable: addressMissing(ipv6Error) });
+    } else used.push(s);
   }
   const receivers: Plan['receivers'] = [];
   const addressOf = new Map<string, string>();
@@ -413,9 +425,9 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 5; attempt++) {
       // Checked per attempt: another world in another process may hold [::1]:25.
-      const ipv6Ok = await canBindTcp('::1', 25);
+      const ipv6Error = scenarioList.some((s) => s.ipv6) ? await tcpBindError('::1', 25) : undefined;
       const block = randomBlock();
-      const plan = planAddresses(block, scenarioList, ipv6Ok);
+      const plan = planAddresses(block, scenarioList, ipv6Error);
       const ns = { root: `${block}.1`, tld: `${block}.2`, leaf: `${block}.3` };
       const resolverAddress = `${block}.4`;
       const needs: BindNeed[] = [
