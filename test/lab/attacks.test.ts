@@ -8,18 +8,26 @@
  * Every test checks at the real receiver (and at the MITM) that nothing went out in
  * plaintext or to the attacker, and the verdict in the JSON.
  *
+ * DNS spoofing (RFC 5452 §9.1): a UDP proxy on .6 in front of the lab unbound sends, before
+ * each real answer, forged AD=1 answers pointing the MX and A records at an attacker's
+ * receiver on .251 — with wrong IDs, for other questions, and with the right ID and question
+ * from another port and from another address (.250). The mail must reach the real host over
+ * TLS and nothing the attacker. A control shows the AD-bit stub would believe the forgery.
+ * More spoofing (150 racing lookups, random IDs and ports) at unit level:
+ * test/unit/dns-stub.test.ts and test/unit/hostile-dns.test.ts.
+ *
  * A forged unsigned answer with AD=1 when the client validates itself (--trust-anchor)
  * is covered in validating.test.ts ("a forged unsigned answer with AD=1 …"), not repeated.
- * DNS spoofing off-path (IDs, ports, questions) is covered at unit level:
- * test/unit/dns-stub.test.ts and test/unit/hostile-dns.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeCert, makeChain, type Chain, type Issued } from '../support/pki.js';
-import { startDnsRedirector, startMitm, type DnsRedirector, type Mitm, type MitmMode } from '../support/mitm.js';
+import { startDnsRedirector, startDnsSpoofer, startMitm, type DnsRedirector, type DnsSpoofer, type Mitm, type MitmMode } from '../support/mitm.js';
 import { EXIT, labMessage, runCli, type CliRun } from './cli.js';
+import { ReceiverLog, startReceiver, type RunningReceiver } from './receivers.js';
 import { scenarios } from './scenarios.js';
 import { startWorld, type World } from './world.js';
 
@@ -28,6 +36,7 @@ const EE_HOST = 'mx.ee-311.test';
 const TA = 'ta-211-intermediate.test';
 const TA_HOST = 'mx.ta-211-intermediate.test';
 const OTHER_HOST = 'mx.ee-301.test';
+const ATTACKER_HOST = 'mx.attacker.test';
 
 let world: World;
 let dns: DnsRedirector;
@@ -36,6 +45,9 @@ let otherName: Chain;
 let rogue: Chain;
 let rogueTa: Chain;
 let mitm: Mitm | undefined;
+let spoofer: DnsSpoofer;
+let attacker: RunningReceiver;
+const attackerLog = new ReceiverLog();
 
 function receiver(name: string): { address: string; port: number } {
   const r = world.receiverList.find((x) => x.name === name);
@@ -46,6 +58,9 @@ function receiver(name: string): { address: string; port: number } {
 beforeAll(async () => {
   world = await startWorld({ scenarios: scenarios.filter((s) => [EE, TA, 'ee-301.test'].includes(s.domain)) });
   dns = await startDnsRedirector(`${world.block}.8`, { address: world.resolverAddress, port: world.resolverPort });
+  // The attacker's receiver: plaintext only, whatever it is sent it keeps.
+  attacker = await startReceiver({ name: ATTACKER_HOST, scenario: 'attacker', address: `${world.block}.251`, port: 25, tls: false }, attackerLog);
+  spoofer = await startDnsSpoofer(`${world.block}.6`, `${world.block}.250`, { address: world.resolverAddress, port: world.resolverPort }, poison);
   [self, otherName, rogue, rogueTa] = await Promise.all([
     makeCert({ cn: EE_HOST, sans: [EE_HOST] }),
     makeChain({ leafCn: 'mx.elsewhere.test' }),
@@ -59,12 +74,39 @@ afterEach(async () => {
   mitm = undefined;
   dns?.redirects.clear();
   world?.receivers.clear();
+  attackerLog.clear();
+  if (spoofer) {
+    spoofer.queries.length = 0;
+    for (const k of Object.keys(spoofer.forged) as (keyof DnsSpoofer['forged'])[]) spoofer.forged[k] = 0;
+  }
 });
 
 afterAll(async () => {
   await dns?.close();
+  await spoofer?.close();
+  await attacker?.close();
   await world?.stop();
 });
+
+/**
+ * The forgery: AD=1, every MX at the attacker's host, every A record at its receiver, no
+ * AAAA and no TLSA (a "secure" denial: no DANE, so plaintext is allowed).
+ */
+function poison(q: dnsPacket.Question): Omit<dnsPacket.Packet, 'id' | 'questions' | 'type'> | null {
+  const flags = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | dnsPacket.AUTHENTIC_DATA;
+  const answer = (data: unknown): dnsPacket.Answer => ({ type: q.type, name: q.name, ttl: 60, data }) as dnsPacket.Answer;
+  switch (q.type) {
+    case 'MX':
+      return { flags, answers: [answer({ preference: 10, exchange: ATTACKER_HOST })] };
+    case 'A':
+      return { flags, answers: [answer(attacker.config.address)] };
+    case 'AAAA':
+    case 'TLSA':
+      return { flags, answers: [] };
+    default:
+      return null;
+  }
+}
 
 /** Points `host` at a MITM on .9:25 relaying to the real receiver of `host`. */
 async function attack(host: string, mode: MitmMode): Promise<Mitm> {
@@ -197,6 +239,42 @@ describe('data injected before the TLS handshake (RFC 3207 §5, CVE-2011-0411) i
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ receiver: EE_HOST, tls: true, envelope: { from: 'sender@client.test', to: [`user@${EE}`] } });
     expect(m.connections[0]!.clientPlainLines.filter((l) => TRANSACTION.test(l))).toEqual([]);
+  });
+});
+
+describe('DNS spoofing through the CLI (RFC 5452 §9.1: IDs, questions and source must match)', () => {
+  it('control: the forged answers, when they look right, are believed by the AD-bit stub: the mail goes to the attacker', async () => {
+    spoofer.believable = true;
+    try {
+      const token = randomBytes(8).toString('hex');
+      const run = await runCli(
+        ['send', '--resolver', spoofer.resolver, '--timeout', '5', '--from', 'sender@client.test', '--to', `user@${EE}`, '--json', '--helo', 'client.test'],
+        { input: labMessage(EE, token) },
+      );
+      expect(run.code, run.stderr).toBe(EXIT.OK);
+      expect(run.json[0]).toMatchObject({ host: ATTACKER_HOST, address: attacker.config.address });
+      expect(attackerLog.withToken(token), 'delivered to the attacker').toHaveLength(1);
+      expect(world.receivers.messages).toEqual([]);
+    } finally {
+      spoofer.believable = false;
+    }
+  });
+
+  it('forged answers with wrong IDs, for other questions, from another port or another 127.x address, sent before each real answer: delivered at the real host over TLS, nothing at the attacker', async () => {
+    const token = randomBytes(8).toString('hex');
+    const run = await runCli(
+      ['send', '--resolver', spoofer.resolver, '--timeout', '5', '--from', 'sender@client.test', '--to', `user@${EE}`, '--json', '--helo', 'client.test'],
+      { input: labMessage(EE, token) },
+    );
+    expect(run.code, run.stderr).toBe(EXIT.OK);
+    expect(run.json[0]).toMatchObject({ verdict: 'dane-authenticated', host: EE_HOST, address: receiver(EE_HOST).address, tls: true });
+    expect(world.receivers.withToken(token)).toMatchObject([{ receiver: EE_HOST, tls: true }]);
+    expect(attackerLog.connections, 'nothing reached the attacker').toEqual([]);
+    expect(attackerLog.messages).toEqual([]);
+    // Every lookup of the delivery was raced by every kind of forgery.
+    expect(spoofer.queries).toEqual(expect.arrayContaining([`${EE} MX`, `${EE_HOST} A`, `_25._tcp.${EE_HOST} TLSA`]));
+    const n = spoofer.queries.length;
+    expect(spoofer.forged).toEqual({ 'wrong-id': 3 * n, 'wrong-question': 2 * n, 'other-port': n, 'other-address': n });
   });
 });
 

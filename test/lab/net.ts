@@ -13,14 +13,28 @@ export function isLoopback(address: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1';
 }
 
-export function canBindTcp(address: string, port: number): Promise<boolean> {
+export async function canBindTcp(address: string, port: number): Promise<boolean> {
+  return (await tcpBindError(address, port)) === undefined;
+}
+
+/** Why `address:port` cannot be listened on (an errno code: EADDRINUSE, EADDRNOTAVAIL, …), or undefined. */
+export function tcpBindError(address: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     server.listen({ host: address, port, exclusive: true, ipv6Only: address.includes(':') }, () => {
-      server.close(() => resolve(true));
+      server.close(() => resolve(undefined));
     });
   });
+}
+
+/**
+ * The address does not exist on this machine (IPv6 disabled, no ::1 on lo, or no IPv6 in the
+ * kernel): a legitimate reason to leave a scenario out. EADDRINUSE (held by another process)
+ * or EACCES (not root) are not.
+ */
+export function addressMissing(code: string | undefined): boolean {
+  return code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT';
 }
 
 export function canBindUdp(address: string, port: number): Promise<boolean> {

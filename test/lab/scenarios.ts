@@ -84,8 +84,11 @@ export interface Scenario {
     verdict: Verdict;
     /** MX host name(s) expected to take the message (a set for equal preferences), or []. */
     hosts: string[];
-    /** SNI the receiver must see (the TLSA base domain), for DANE hosts. */
-    sni?: string;
+    /**
+     * SNI the receiver must see (the TLSA base domain), for DANE hosts; per receiving host when
+     * `hosts` has several (whichever takes the message).
+     */
+    sni?: string | Record<string, string>;
     /** TLS version the receiver must log (default: TLSv1.2 or TLSv1.3). */
     tlsVersion?: string;
     /** Queries ("name TYPE") the client must never send to the resolver for this domain. */
@@ -583,7 +586,11 @@ export const scenarios: Scenario[] = [
   {
     domain: 'equal-pref.test',
     description: 'RFC 5321 §5.1: two MX hosts of equal preference, both DANE → either one takes the message',
-    expect: { verdict: 'dane-authenticated', hosts: ['mxa.equal-pref.test', 'mxb.equal-pref.test'] },
+    expect: {
+      verdict: 'dane-authenticated',
+      hosts: ['mxa.equal-pref.test', 'mxb.equal-pref.test'],
+      sni: { 'mxa.equal-pref.test': 'mxa.equal-pref.test', 'mxb.equal-pref.test': 'mxb.equal-pref.test' },
+    },
     zones: [
       {
         name: 'equal-pref.test',

@@ -3,50 +3,52 @@
  * the same verdict as the AD-bit mode, also through a recursive resolver that does not
  * validate at all; and it catches a forged unsigned answer that the AD-bit mode trusts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reply, startDnsServer, type ScriptedDnsServer } from '../support/dns-server.js';
-import { findBinary } from './install.js';
 import { runCli, type CliResult } from './cli.js';
 import { startWorld, type World } from './world.js';
 
 let world: World;
-let plain: ChildProcess | undefined;
 let plainResolver = '';
 let anchorFile = '';
 let forger: ScriptedDnsServer | undefined;
+let plainGone: Promise<boolean> | undefined;
 
-/** A second unbound on the lab's block that only iterates: no validation, no AD bits. */
+/**
+ * A second unbound on the lab's block that only iterates: no validation, no AD bits. A daemon
+ * of the world (world.startDaemon): stopped with it, and by its exit hooks and watchdog.
+ */
 async function startPlainUnbound(w: World): Promise<string> {
   const address = `${w.block}.7`;
-  const dir = join(w.workDir, 'unbound');
-  const conf = readFileSync(join(dir, 'unbound.conf'), 'utf8')
+  const dir = join(w.workDir, 'unbound-plain');
+  mkdirSync(dir, { recursive: true });
+  const conf = readFileSync(join(w.workDir, 'unbound', 'unbound.conf'), 'utf8')
     .split('\n')
     .filter((l) => !/trust-anchor-file|module-config/.test(l))
     .map((l) =>
       l
         .replace(/interface: .*/, `interface: ${address}`)
         .replace(/outgoing-interface: .*/, `outgoing-interface: ${address}`)
-        .replace(/pidfile: .*/, `pidfile: "${dir}/plain.pid"`)
-        .replace(/logfile: .*/, `logfile: "${dir}/plain.log"`),
+        .replace(/pidfile: .*/, `pidfile: "${dir}/unbound.pid"`)
+        .replace(/logfile: .*/, `logfile: "${dir}/log"`),
     )
     .join('\n')
     .replace('server:\n', 'server:\n  module-config: "iterator"\n');
-  const file = join(dir, 'plain.conf');
+  const file = join(dir, 'unbound.conf');
   writeFileSync(file, conf);
-  const copy = join(w.workDir, 'bin', 'unbound');
-  const bin = existsSync(copy) ? copy : findBinary('unbound')!;
-  plain = spawn(bin, ['-d', '-c', file], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
+  const d = w.startDaemon('unbound-plain', 'unbound', ['-d', '-c', file]);
+  let exited = false;
+  plainGone = d.exited.then(() => (exited = true));
+  for (let i = 0; i < 100 && !exited; i++) {
     const r = await w.dig('test.', 'SOA').catch(() => undefined); // warm the validating one too
     const p = await runCli(['check', '--resolver', `${address}:53`, '--timeout', '2', '--json', 'ee-311.test']);
     if (r && p.json[0] && p.json[0].verdict !== 'tempfail') return `${address}:53`;
     await new Promise((res) => setTimeout(res, 200));
   }
-  throw new Error('plain unbound did not start');
+  throw new Error(`plain unbound ${exited ? 'exited' : 'did not start'}:\n${d.log()}`);
 }
 
 /** Forwards to the lab's unbound, but forges an unsigned MX answer with AD=1 for ee-311.test. */
@@ -88,9 +90,9 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  plain?.kill('SIGTERM');
   await forger?.close();
-  await world?.stop();
+  await world?.stop(); // also the plain unbound: SIGTERM, awaited, then SIGKILL
+  if (plainGone) expect(await Promise.race([plainGone, false]), 'the plain unbound exited with the world').toBe(true);
 });
 
 async function verdicts(args: string[]): Promise<Map<string, CliResult>> {

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { associationData, makeCa, makeHostCerts, type Ca, type CaFamily, type HostCerts } from './certs.js';
 import { ensureLabPackages, findBinary } from './install.js';
-import { isLoopback, randomBlock, unbindable, canBindTcp, type BindNeed } from './net.js';
+import { addressMissing, isLoopback, randomBlock, tcpBindError, unbindable, type BindNeed } from './net.js';
 import { startReceiver, ReceiverLog, type RunningReceiver, type ReceiverConfig } from './receivers.js';
 import { scenarios as allScenarios, type RecordSpec, type Scenario, type ZoneSigning } from './scenarios.js';
 import { buildZone, fqdn, type BuiltZone, type Signing, type ZoneInput } from './zones.js';
@@ -72,6 +72,17 @@ export function parseQueryLog(text: string): ResolverQuery[] {
   return out;
 }
 
+/** A scenario left out of the world (the IPv6 one when [::1]:25 cannot be bound). */
+export interface Skipped {
+  domain: string;
+  /** e.g. "[::1]:25 cannot be bound (EADDRINUSE)". */
+  reason: string;
+  /** The bind error code. */
+  code: string;
+  /** The machine has no such address (IPv6 disabled): not a fault of the test run. */
+  unavailable: boolean;
+}
+
 export interface World {
   /** "IP:PORT" of the validating unbound. */
   resolver: string;
@@ -82,7 +93,7 @@ export interface World {
   /** Scenarios available in this world (the IPv6 one is left out when ::1 is unusable). */
   scenarios: Scenario[];
   /** Scenarios left out, with the reason. */
-  skipped: { domain: string; reason: string }[];
+  skipped: Skipped[];
   /** Every message / connection the receivers saw. */
   receivers: ReceiverLog;
   /** Every receiver of the world. */
@@ -95,6 +106,13 @@ export interface World {
   dig(name: string, type: string): Promise<DigResult>;
   /** Every query the lab unbound received so far (from its log-queries log), in order. */
   resolverQueries(): ResolverQuery[];
+  /**
+   * Starts another daemon of a lab package (`binary`: nsd, unbound) like the world's own:
+   * detached in its own process group with its pgid in run/ (the watchdog kills it after a
+   * SIGKILL of this process), SIGTERM then SIGKILL on stop() and on exit/SIGINT/SIGTERM.
+   * Output goes to workDir/NAME.out; `log()` is its tail (and that of workDir/NAME/log).
+   */
+  startDaemon(name: string, binary: string, args: string[]): { pid: number | undefined; exited: Promise<void>; log(): string };
   stop(): Promise<void>;
 }
 
@@ -236,18 +254,19 @@ function daemonBinary(name: string, workDir: string): string {
 
 interface Plan {
   scenarios: Scenario[];
-  skipped: { domain: string; reason: string }[];
+  skipped: Skipped[];
   receivers: (ReceiverConfig & { starttls: boolean })[];
   /** receiver name → address */
   addressOf: Map<string, string>;
 }
 
-function planAddresses(block: string, scenarios: Scenario[], ipv6Ok: boolean): Plan {
+function planAddresses(block: string, scenarios: Scenario[], ipv6Error: string | undefined): Plan {
   const skipped: Plan['skipped'] = [];
   const used: Scenario[] = [];
   for (const s of scenarios) {
-    if (s.ipv6 && !ipv6Ok) skipped.push({ domain: s.domain, reason: '[::1]:25 cannot be bound' });
-    else used.push(s);
+    if (s.ipv6 && ipv6Error !== undefined) {
+      skipped.push({ domain: s.domain, reason: `[::1]:25 cannot be bound (${ipv6Error})`, code: ipv6Error, unavailable: addressMissing(ipv6Error) });
+    } else used.push(s);
   }
   const receivers: Plan['receivers'] = [];
   const addressOf = new Map<string, string>();
@@ -339,11 +358,32 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         new Promise((r) => setTimeout(r, 3000).unref()),
       ]);
       for (const d of daemons) killGroup(d.child.pid, 'SIGKILL');
+      // Nothing left bound when stop() resolves (bounded, in case a kill is stuck).
+      await Promise.race([
+        Promise.all(daemons.map((d) => d.exited)),
+        new Promise((r) => setTimeout(r, 5000).unref()),
+      ]);
       killGroup(watchdog?.pid, 'SIGKILL');
       if (!options.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
       // Only now: a signal arriving while stopping still kills everything.
       liveWorlds.delete(handle);
     })());
+
+  // Every daemon: its own process group (pgid in run/ for the watchdog), killed by stop(),
+  // emergency() and the exit/signal hooks.
+  const spawnDaemon = (name: string, bin: string, args: string[]): Daemon => {
+    if (stopped) throw new Error(`world stopped: not starting ${name}`);
+    if (daemons.some((d) => d.name === name)) throw new Error(`daemon ${name} already started`);
+    const out = openSync(join(workDir, `${name}.out`), 'a');
+    const child = spawn(bin, args, { detached: true, stdio: ['ignore', out, out] });
+    closeSync(out);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.once('error', () => {});
+    if (child.pid) writeFileSync(join(workDir, 'run', `${name}.pgid`), String(child.pid));
+    const d = { name, child, exited };
+    daemons.push(d);
+    return d;
+  };
 
   try {
     // Watchdog: if this process dies without running its exit hooks (SIGKILL), kill the
@@ -385,9 +425,9 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 5; attempt++) {
       // Checked per attempt: another world in another process may hold [::1]:25.
-      const ipv6Ok = await canBindTcp('::1', 25);
+      const ipv6Error = scenarioList.some((s) => s.ipv6) ? await tcpBindError('::1', 25) : undefined;
       const block = randomBlock();
-      const plan = planAddresses(block, scenarioList, ipv6Ok);
+      const plan = planAddresses(block, scenarioList, ipv6Error);
       const ns = { root: `${block}.1`, tld: `${block}.2`, leaf: `${block}.3` };
       const resolverAddress = `${block}.4`;
       const needs: BindNeed[] = [
@@ -462,17 +502,6 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
         step(`${built.length + 2} zones signed (${built.filter((b) => b.signed).length + 2} signed, ${built.filter((b) => !b.signed).length} unsigned)`);
 
         // nsd instances.
-        const spawnDaemon = async (name: string, bin: string, args: string[]): Promise<Daemon> => {
-          const out = openSync(join(workDir, `${name}.out`), 'a');
-          const child = spawn(bin, args, { detached: true, stdio: ['ignore', out, out] });
-          closeSync(out);
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.once('error', () => {});
-          if (child.pid) writeFileSync(join(workDir, 'run', `${name}.pgid`), String(child.pid));
-          const d = { name, child, exited };
-          daemons.push(d);
-          return d;
-        };
         const nsdBin = daemonBinary('nsd', workDir);
         const nsdInstances: [string, string, BuiltZone[]][] = [
           ['nsd-root', ns.root, [root]],
@@ -517,6 +546,10 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           rootDs: root.ds,
           workDir,
           dig: (name, type) => dig(resolverAddress, 53, name, type),
+          startDaemon: (name, binary, args) => {
+            const d = spawnDaemon(name, daemonBinary(binary, workDir), args);
+            return { pid: d.child.pid, exited: d.exited, log: () => tailOf(workDir, name) };
+          },
           resolverQueries: () => {
             try {
               return parseQueryLog(readFileSync(join(workDir, 'unbound', 'log'), 'utf8'));
@@ -592,15 +625,19 @@ async function waitFor(what: string, d: Daemon, workDir: string, probe: () => Pr
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 150));
   }
+  throw new Error(`${what} ${exited ? 'exited' : 'did not become ready'}:\n${tailOf(workDir, d.name)}`);
+}
+
+function tailOf(workDir: string, name: string): string {
   let tail = '';
-  for (const f of [`${d.name}.out`, `${d.name}/log`]) {
+  for (const f of [`${name}.out`, `${name}/log`]) {
     try {
       tail += readFileSync(join(workDir, f), 'utf8').split('\n').slice(-15).join('\n');
     } catch {
       /* none */
     }
   }
-  throw new Error(`${what} ${exited ? 'exited' : 'did not become ready'}:\n${tail}`);
+  return tail;
 }
 
 export async function writeNsdConf(workDir: string, name: string, address: string, zones: BuiltZone[]): Promise<string> {

@@ -305,3 +305,84 @@ function forwardUdp(raw: Buffer, to: { address: string; port: number }, from: st
     s.bind({ address: from, port: 0 }, () => s.send(raw, to.port, to.address));
   });
 }
+
+// ---------------------------------------------------------------- DNS: an off-path spoofer
+
+export type SpoofKind = 'wrong-id' | 'wrong-question' | 'other-port' | 'other-address';
+
+export interface DnsSpoofer {
+  server: ScriptedDnsServer;
+  /** "IP:PORT" for --resolver. */
+  resolver: string;
+  /** Forged answers sent, per kind. */
+  forged: Record<SpoofKind, number>;
+  /** "name TYPE" of every UDP query the proxy relayed. */
+  queries: string[];
+  /**
+   * Control: answer every poisoned question with the poison itself, right ID, question and
+   * source (what the client gets when it believes the forgery), nothing relayed.
+   */
+  believable: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A UDP proxy on `address` in front of the real resolver. For every question `poison`
+ * answers (a forged answer for that very question, e.g. AD=1 and the attacker's address),
+ * it first sends the forgery in ways RFC 5452 §9.1 says to drop — three wrong IDs and two
+ * other questions (another name, another type) from the proxy's own address and port, then
+ * the right ID and question from another port and from `spoofAddress` (another 127.x
+ * source) — and only then relays the real answer. Over TCP it only relays.
+ */
+export async function startDnsSpoofer(
+  address: string,
+  spoofAddress: string,
+  upstream: { address: string; port: number },
+  poison: (q: dnsPacket.Question) => Omit<dnsPacket.Packet, 'id' | 'questions' | 'type'> | null,
+): Promise<DnsSpoofer> {
+  const offPath = await startDnsServer(() => null, { address: spoofAddress });
+  const sp: DnsSpoofer = {
+    server: undefined as unknown as ScriptedDnsServer,
+    resolver: '',
+    forged: { 'wrong-id': 0, 'wrong-question': 0, 'other-port': 0, 'other-address': 0 },
+    queries: [],
+    believable: false,
+    close: async () => {
+      await sp.server.close();
+      await offPath.close();
+    },
+  };
+  sp.server = await startDnsServer(
+    async (query, transport, client) => {
+      const q = query.questions?.length === 1 ? query.questions[0]! : undefined;
+      const p = q ? poison(q) : null;
+      if (transport === 'tcp' || !q || !p) return forwardUdp(client.raw, upstream, address);
+      sp.queries.push(`${q.name.toLowerCase()} ${q.type}`);
+      const forged = (o: { id?: number; question?: dnsPacket.Question } = {}): dnsPacket.Packet => ({
+        ...p,
+        type: 'response',
+        id: o.id ?? query.id!,
+        questions: [o.question ?? q],
+      });
+      if (sp.believable) return forged();
+      // Right ID and question, wrong source: another port, then another address.
+      await sp.server.spoofUdp(client, forged());
+      sp.forged['other-port']++;
+      await offPath.spoofUdp(client, forged());
+      sp.forged['other-address']++;
+      const real = await forwardUdp(client.raw, upstream, address);
+      // From the proxy's own address and port: wrong IDs, then the right ID for other questions.
+      const out: (dnsPacket.Packet | Buffer)[] = [];
+      for (const delta of [1, 0x1000, 0x8000]) out.push(forged({ id: (query.id! + delta) & 0xffff }));
+      sp.forged['wrong-id'] += 3;
+      out.push(forged({ question: { ...q, name: `forged.${q.name}` } }));
+      out.push(forged({ question: { ...q, type: q.type === 'TXT' ? 'NULL' : 'TXT' } }));
+      sp.forged['wrong-question'] += 2;
+      if (real) out.push(real);
+      return out;
+    },
+    { address },
+  );
+  sp.resolver = `${sp.server.address}:${sp.server.port}`;
+  return sp;
+}

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runAll, type RunOptions } from '../../src/delivery/run.js';
 import { CachingResolver } from '../../src/dns/cache.js';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/dnssec/trust-anchors.js';
@@ -11,6 +11,18 @@ import { StubResolver } from '../../src/dns/stub.js';
 import type { SmtpSessionResult } from '../../src/smtp/types.js';
 import { buildWorld, tlsaHex, type World } from '../support/dnssec-world.js';
 import { cleanupZones } from '../support/dnssec-zones.js';
+import { openSocketsSince, socketMark } from '../support/socket-tracker.js';
+
+// Every socket src/ opens during a test is closed by its end (test/support/socket-tracker.ts).
+vi.mock('node:dgram', async (orig) => (await import('../support/socket-tracker.js')).trackDgram(await orig()));
+vi.mock('node:net', async (orig) => (await import('../support/socket-tracker.js')).trackNet(await orig()));
+let socketsAtStart = 0;
+beforeEach(() => {
+  socketsAtStart = socketMark();
+});
+afterEach(() => {
+  expect(openSocketsSince(socketsAtStart), 'no leaked UDP/TCP socket').toEqual([]);
+});
 
 let world: World;
 let anchors: TrustAnchor[];

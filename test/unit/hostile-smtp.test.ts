@@ -3,21 +3,25 @@
  * FixtureResolver (a secure MX, a secure A record for 127.0.0.1 and a DANE-EE 3 1 1 record
  * for the test leaf) and the real runSmtpSession against a scripted raw server. Each case
  * asserts the final verdict, the recipients' statuses and the exit code, that it ends within
- * its time limit, and that no socket is left behind (server side closed; no client
- * TCP/TLS handle left in process.getActiveResourcesInfo()).
+ * its time limit, and that no socket is left behind (server side closed; every TCP/TLS socket
+ * src/ created is destroyed when runAll settles: test/support/socket-tracker.ts).
  *
  * Already covered at session level in smtp-session.test.ts (endless multi-line replies, a
  * multi-megabyte line, trickling, closes, 4xx/5xx at MAIL/RCPT/DATA, handshake garbage) —
  * here they are run end to end so the verdict, not only the session outcome, is proven.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../src/delivery/destination.js';
 import type { DomainResult } from '../../src/delivery/result.js';
 import { exitCodeOf, runAll } from '../../src/delivery/run.js';
 import { FixtureResolver, mx } from '../support/fixture-resolver.js';
 import { type Handler, type RawConn, type RawServer, sleep, startRawServer } from '../support/raw-smtp-server.js';
+import { openSocketsSince, socketMark, socketsCreatedSince } from '../support/socket-tracker.js';
 import { testPki } from '../support/test-certs.js';
+
+vi.mock('node:net', async (orig) => (await import('../support/socket-tracker.js')).trackNet(await orig()));
+vi.mock('node:tls', async (orig) => (await import('../support/socket-tracker.js')).trackTls(await orig()));
 
 beforeAll(() => void testPki());
 
@@ -91,15 +95,11 @@ const sendJob = (body = 'Subject: t\r\n\r\nhello\r\n'): Job => ({
   envelope: { from: 'sender@client.test', to: ['user@example.test'], message: Buffer.from(body) },
 });
 
-function clientSockets(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TLSWrap' || r === 'TCPWRAP').length;
-}
-
 /** The whole path (runAll → processDestination → runSmtpSession) against the scripted server; asserts the time limit and that nothing leaks. */
 async function deliver(handler: Handler, opts: { timeoutMs?: number; limitMs?: number; job?: Job } = {}): Promise<{ result: DomainResult; exit: number; ms: number; server: RawServer }> {
   const server = await startRawServer(handler);
   servers.push(server);
-  const before = clientSockets();
+  const mark = socketMark();
   const timeoutMs = opts.timeoutMs ?? 1000;
   const t0 = Date.now();
   const job = opts.job ?? sendJob();
@@ -109,9 +109,9 @@ async function deliver(handler: Handler, opts: { timeoutMs?: number; limitMs?: n
   const ms = Date.now() - t0;
   expect(ms, 'ends within its time limit').toBeLessThan(opts.limitMs ?? 5 * timeoutMs);
   await server.allClosed(3000);
-  // The client's sockets are gone too (closed handles leave the list on the next tick).
-  for (let i = 0; i < 50 && clientSockets() > before; i++) await sleep(20);
-  expect(clientSockets(), 'no leaked socket').toBeLessThanOrEqual(before);
+  // The client's sockets are gone too.
+  expect(socketsCreatedSince(mark), 'the tracker sees the connection').toBeGreaterThan(0);
+  expect(openSocketsSince(mark), 'no leaked socket').toEqual([]);
   return { result, exit: exitCodeOf([result], job.kind === 'send' ? 'send' : 'check'), ms, server };
 }
 
