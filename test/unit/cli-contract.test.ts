@@ -4,12 +4,13 @@
  * Everything here runs in process, without a network.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStderr } from '../support/capture.js';
 import { FixtureResolver } from '../support/fixture-resolver.js';
+import { firstNameserver } from '../../src/dns/resolv-conf.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
 import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
@@ -196,6 +197,28 @@ describe('exit codes and usage errors of the program', () => {
     const quiet = captureStderr();
     expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.53', '--helo', 'client.test', 'example.test'], { makeResolver })).toBe(69);
     expect(quiet.text()).not.toMatch(/not on loopback/);
+  });
+
+  it('without --resolver, the first nameserver of /etc/resolv.conf is asked (through an injected resolver: no packet)', async () => {
+    captureStderr();
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const specs: string[] = [];
+    const makeResolver = (spec: { address: string; port: number }) => {
+      specs.push(`${spec.address}:${spec.port}`);
+      return new FixtureResolver({ '. DNSKEY': { proof: 'secure', records: [{}] } });
+    };
+    let text = '';
+    try {
+      text = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      /* none: a usage error below */
+    }
+    const ns = firstNameserver(text);
+    const code = await main(['node', 'dane-smtp', 'check', '--helo', 'client.test', 'example.test'], { makeResolver });
+    if (ns) {
+      expect(code).toBe(69);
+      expect(specs).toEqual([`${ns}:53`]);
+    } else expect(code).toBe(EX_USAGE);
   });
 
   it('a closed or full standard output ends in one stderr line and the real exit status, not a crash', async () => {
