@@ -52,7 +52,7 @@ function host(over: Partial<HostReport> = {}): HostReport {
     dns: [{ name: 'mx.example.test', type: 'A', status: 'data', proof: 'secure', records: ['192.0.2.1'] }],
     addresses: ['192.0.2.1'],
     level: 'dane',
-    levelReason: 'DANE: 1 usable TLSA record(s) at mx.example.test',
+    levelReason: 'DANE: 1 usable TLSA record at mx.example.test',
     attempts: [],
     status: 'failed',
     ...over,
@@ -84,7 +84,7 @@ describe('human output', () => {
 
   it('the DANE rules level is shown under the default policy', () => {
     const out = renderDomain(domainResult({ hosts: [host()] }), plain);
-    expect(out).toContain('level: dane — DANE: 1 usable TLSA record(s) at mx.example.test');
+    expect(out).toContain('level: dane — DANE: 1 usable TLSA record at mx.example.test');
   });
 
   it('a fixed next hop is not shown as an MX answer or an implicit MX', () => {
