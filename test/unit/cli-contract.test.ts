@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { captureStderr } from '../support/capture.js';
 import { FixtureResolver } from '../support/fixture-resolver.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
-import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
+import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
 import { runTlsa } from '../../src/cli/tlsa-command.js';
@@ -138,6 +138,23 @@ describe('human output', () => {
     const out = renderDomain(r, plain);
     expect(out).toContain('rcpt a@example.test: bounced — example.test publishes a null MX');
     expect(out).toContain('rcpt b@example.test: deferred — 451 4.3.0 try later');
+  });
+
+  it('lists the MX records in preference order, whatever the order of the answer', () => {
+    const mx = { name: 'example.test', type: 'MX', status: 'data', proof: 'secure', records: ['20 mx2.example.test', '5 mx0.example.test', '10 mx1.example.test'] } as const;
+    const out = renderDomain(domainResult({ mx: { ...mx, records: [...mx.records] } }), plain);
+    expect(out).toContain('MX    example.test: secure 5 mx0.example.test, 10 mx1.example.test, 20 mx2.example.test');
+  });
+
+  it('send: a partial delivery gets one line naming the deferred recipients; none when nothing or everything was delivered', () => {
+    const rcpt = (address: string, status: 'delivered' | 'deferred' | 'bounced') => ({ address, status, reply: '250 ok' });
+    const a = domainResult({ domain: 'a.test', recipients: [rcpt('x@a.test', 'delivered'), rcpt('y@a.test', 'bounced')] });
+    const b = domainResult({ domain: 'b.test', verdict: 'tempfail', recipients: [rcpt('z@b.test', 'deferred')] });
+    expect(partialDeliveryLine([a, b])).toBe(
+      'dane-smtp: partial delivery: 1 of 3 recipients delivered, 1 bounced, 1 deferred (z@b.test): retry only the deferred recipients, or the others get the message twice\n',
+    );
+    expect(partialDeliveryLine([b])).toBeUndefined();
+    expect(partialDeliveryLine([a])).toBeUndefined();
   });
 
   it('an interrupted destination says so, not that the resolver failed', () => {
