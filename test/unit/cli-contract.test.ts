@@ -193,6 +193,12 @@ describe('exit codes and usage errors of the program', () => {
     expect(lines[0]).toBe("dane-smtp: not a mail domain: 'evil??[31mFAKE: delivered'");
   });
 
+  it('an address given to check says which domain to give', async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'postmaster@Example.TEST'])).toBe(EX_USAGE);
+    expect(err.text()).toBe("dane-smtp: not a mail domain: 'postmaster@Example.TEST' (an address: give its domain, example.test)\n");
+  });
+
   it('--level fingerprint is refused: a default level has no match= and would defer everything', async () => {
     const err = captureStderr();
     expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '--level', 'fingerprint', 'example.test'])).toBe(EX_USAGE);
