@@ -107,7 +107,9 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
   if (nextHop) {
     lines.push(`  next hop ${nextHop}: no MX lookup`);
   } else if (r.mx) {
-    const recs = r.mx.records.length ? r.mx.records.join(', ') : r.mx.status;
+    // In preference order (the answer's own order is arbitrary), as the hosts are tried.
+    const byPreference = [...r.mx.records].sort((a, b) => (Number.parseInt(a, 10) || 0) - (Number.parseInt(b, 10) || 0));
+    const recs = byPreference.length ? byPreference.join(', ') : r.mx.status;
     const chain = r.mx.cnameChain && r.mx.cnameChain.length > 1 ? ` via ${r.mx.cnameChain.join(' → ')}` : '';
     lines.push(`  MX    ${r.mx.name}: ${proofColor(r.mx.proof, st)} ${recs}${chain}${r.mx.reason ? ` (${r.mx.reason})` : ''}`);
   }
@@ -125,4 +127,19 @@ export function renderDomain(r: DomainResult, st: Style = plain): string {
     lines.push(`  fix: ${sev} ${st.bold(f.code)}${f.host ? ` (${f.host})` : ''}: ${f.message}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * `send`, human output: one stderr line after a partial delivery (some recipients delivered,
+ * some deferred), which the exit status 75 alone does not tell from "nothing delivered":
+ * retrying every recipient would deliver the message twice to the others.
+ */
+export function partialDeliveryLine(results: DomainResult[]): string | undefined {
+  const all = results.flatMap((r) => r.recipients ?? []);
+  const delivered = all.filter((x) => x.status === 'delivered').length;
+  const deferred = all.filter((x) => x.status === 'deferred').map((x) => x.address);
+  if (delivered === 0 || deferred.length === 0) return undefined;
+  const bounced = all.filter((x) => x.status === 'bounced').length;
+  const shown = deferred.length <= 5 ? deferred.join(', ') : `${deferred.slice(0, 5).join(', ')}, …`;
+  return `dane-smtp: partial delivery: ${delivered} of ${all.length} recipients delivered${bounced ? `, ${bounced} bounced` : ''}, ${deferred.length} deferred (${shown}): retry only the deferred recipients, or the others get the message twice\n`;
 }

@@ -177,7 +177,7 @@ export function levelFromTlsa(tlsaBase: string, records: TlsaData[], referenceNa
   if (usable.length > 0) return { kind: 'dane', tlsaBase, tlsa, usable, referenceNames };
   // RFC 7672 §2.2: a secure TLSA RRset with no usable record still makes TLS mandatory,
   // without authentication (encrypt).
-  return { kind: 'encrypt', tlsaBase, tlsa, why: `all ${records.length} TLSA record(s) at ${tlsaBase} are unusable` };
+  return { kind: 'encrypt', tlsaBase, tlsa, why: records.length === 1 ? `the only TLSA record at ${tlsaBase} is unusable` : `all ${records.length} TLSA records at ${tlsaBase} are unusable` };
 }
 
 /**
@@ -326,7 +326,7 @@ export async function findTlsaBase(resolver: Resolver, hostName: string, address
 export function levelSummary(level: HostLevel): string {
   switch (level.kind) {
     case 'dane':
-      return `DANE: ${level.usable.length} usable TLSA record(s) at ${level.tlsaBase}`;
+      return `DANE: ${level.usable.length} usable TLSA record${level.usable.length === 1 ? '' : 's'} at ${level.tlsaBase}`;
     case 'encrypt':
       return `TLS mandatory, unauthenticated: ${level.why}`;
     case 'may':

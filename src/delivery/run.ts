@@ -52,7 +52,12 @@ export function workFor(arg: string, table: PolicyTable, level: Level, job: Work
     return { domain: d.host, job, nexthop, policy: lookupPolicy(table, d, level) };
   }
   const domain = parseMailDomain(arg);
-  if (!domain) throw new DaneSmtpError('USAGE', `not a mail domain: '${arg}'`);
+  if (!domain) {
+    // An address where a domain belongs (check a@example.org): say which domain to give.
+    const at = arg.lastIndexOf('@');
+    const ofAddress = at > 0 ? parseMailDomain(arg.slice(at + 1)) : undefined;
+    throw new DaneSmtpError('USAGE', `not a mail domain: '${arg}'${ofAddress ? ` (an address: give its domain, ${ofAddress})` : ''}`);
+  }
   return { domain, job, policy: lookupPolicy(table, { kind: 'domain', domain }, level) };
 }
 

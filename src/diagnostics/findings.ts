@@ -146,7 +146,13 @@ function unusableTlsa(c: Collector, h: HostReport): void {
     const detail = t.detail ?? t.reason ?? 'unusable';
     switch (t.reason as TlsaReport['reason']) {
       case 'pkix-usage':
-        c.add('tlsa-pkix-usage', `${rec}: ${detail}; publish it as DANE-TA(2) for a CA or DANE-EE(3) for the server key instead${noneLeft}`, h.name, severity);
+        {
+          // The same certificate association under the DANE usage: PKIX-TA(0) → DANE-TA(2), PKIX-EE(1) → DANE-EE(3).
+          const [u, ...rest] = t.record.split(' ');
+          const dane = `${u === '0' ? '2' : '3'} ${rest.join(' ')}`;
+          const how = u === '0' ? 'DANE-TA: the server must then send that CA certificate in its chain' : 'DANE-EE';
+          c.add('tlsa-pkix-usage', `${rec}: ${detail}; publish it with usage ${dane[0]} instead (${short(dane)}, ${how})${noneLeft}`, h.name, severity);
+        }
         break;
       case 'bad-digest-length':
       case 'empty-data':
@@ -178,10 +184,12 @@ function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: Cer
   if (usable.length === 0 || parsed.some((r) => r.usage !== Usage.DANE_EE)) return;
   const current = (t: string, i: number) => t === matched || (leaf !== undefined && associationMatchesInfo(parsed[i]!, leaf) === true);
   if (!usable.every(current)) return;
+  // Behind a CNAME the records are published at the expanded name: say where.
+  const at = h.tlsaBase && h.tlsaBase !== h.name ? `, published at ${h.tlsaBase}` : '';
   const which =
     usable.length === 1
-      ? `the only usable TLSA record of ${h.name} (${short(matched)}) matches the current key`
-      : `all ${usable.length} usable TLSA records of ${h.name} (${usable.map((t) => short(t)).join(', ')}) match the certificate it serves now (its key or the certificate itself)`;
+      ? `the only usable TLSA record of ${h.name} (${short(matched)}${at}) matches the current key`
+      : `all ${usable.length} usable TLSA records of ${h.name} (${usable.map((t) => short(t)).join(', ')}${at}) match the certificate it serves now (its key or the certificate itself)`;
   c.add('no-rollover-slack', `${which}: publish the next key's record beside ${usable.length === 1 ? 'it' : 'them'} before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
 }
 
@@ -234,10 +242,10 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
       // RFC 7671 §9: a weaker digest that does match, hidden by a stronger one that does not.
       const hidden = leaf && (h.tlsa ?? []).find((t) => t.reason === 'weaker-digest' && (t.record === `3 1 1 ${leaf.spkiSha256}` || t.record === `3 0 1 ${leaf.certSha256}`));
       if (hidden) {
-        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its usable DANE-EE record(s) (${list}); the record that does match (${short(hidden.record)}) is ignored because a stronger digest is published (RFC 7671 §9): fix or remove ${list}`, h.name);
+        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its usable DANE-EE ${eeFailed.length === 1 ? 'record' : 'records'} (${list}); the record that does match (${short(hidden.record)}) is ignored because a stronger digest is published (RFC 7671 §9): fix or remove ${list}`, h.name);
       } else {
         const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
-        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its ${eeFailed.length} DANE-EE record(s) (${list}): the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
+        c.add('tlsa-no-match', `the certificate ${h.name} serves${key} ${eeFailed.length === 1 ? `does not match its DANE-EE record (${list})` : `matches none of its ${eeFailed.length} DANE-EE records (${list})`}: the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
       }
     }
   }

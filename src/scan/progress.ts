@@ -58,6 +58,15 @@ export function formatProgress(p: ProgressState, width = 100): string {
   return line.length > width ? line.slice(0, Math.max(0, width - 1)) + '…' : line;
 }
 
+/**
+ * The width of the line on a terminal of `columns` columns (one left free, so that the
+ * cursor never wraps). A terminal that does not know its size reports 0 columns (a pty
+ * from `script`, some CI runners): 80 then, a width a redraw in place survives.
+ */
+export function progressWidth(columns: number | undefined): number {
+  return Math.max(40, (columns !== undefined && columns > 0 ? columns : 80) - 1);
+}
+
 export class ProgressBar {
   readonly #stream: NodeJS.WriteStream;
   readonly #start = Date.now();
@@ -98,7 +107,7 @@ export class ProgressBar {
   #draw(): void {
     this.#last = Date.now();
     this.#state.elapsedMs = this.#last - this.#start;
-    const width = Math.max(40, (this.#stream.columns ?? 100) - 1);
+    const width = progressWidth(this.#stream.columns);
     this.#stream.write(`\r${formatProgress(this.#state, width)}\x1b[K`);
     this.#shown = true;
   }

@@ -12,7 +12,7 @@ import { captureStderr } from '../support/capture.js';
 import { FixtureResolver } from '../support/fixture-resolver.js';
 import { firstNameserver } from '../../src/dns/resolv-conf.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
-import { nextHopOf, plain, renderDomain } from '../../src/cli/human.js';
+import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
 import { runTlsa } from '../../src/cli/tlsa-command.js';
@@ -53,7 +53,7 @@ function host(over: Partial<HostReport> = {}): HostReport {
     dns: [{ name: 'mx.example.test', type: 'A', status: 'data', proof: 'secure', records: ['192.0.2.1'] }],
     addresses: ['192.0.2.1'],
     level: 'dane',
-    levelReason: 'DANE: 1 usable TLSA record(s) at mx.example.test',
+    levelReason: 'DANE: 1 usable TLSA record at mx.example.test',
     attempts: [],
     status: 'failed',
     ...over,
@@ -85,7 +85,7 @@ describe('human output', () => {
 
   it('the DANE rules level is shown under the default policy', () => {
     const out = renderDomain(domainResult({ hosts: [host()] }), plain);
-    expect(out).toContain('level: dane — DANE: 1 usable TLSA record(s) at mx.example.test');
+    expect(out).toContain('level: dane — DANE: 1 usable TLSA record at mx.example.test');
   });
 
   it('a fixed next hop is not shown as an MX answer or an implicit MX', () => {
@@ -141,6 +141,23 @@ describe('human output', () => {
     expect(out).toContain('rcpt b@example.test: deferred — 451 4.3.0 try later');
   });
 
+  it('lists the MX records in preference order, whatever the order of the answer', () => {
+    const mx = { name: 'example.test', type: 'MX', status: 'data', proof: 'secure', records: ['20 mx2.example.test', '5 mx0.example.test', '10 mx1.example.test'] } as const;
+    const out = renderDomain(domainResult({ mx: { ...mx, records: [...mx.records] } }), plain);
+    expect(out).toContain('MX    example.test: secure 5 mx0.example.test, 10 mx1.example.test, 20 mx2.example.test');
+  });
+
+  it('send: a partial delivery gets one line naming the deferred recipients; none when nothing or everything was delivered', () => {
+    const rcpt = (address: string, status: 'delivered' | 'deferred' | 'bounced') => ({ address, status, reply: '250 ok' });
+    const a = domainResult({ domain: 'a.test', recipients: [rcpt('x@a.test', 'delivered'), rcpt('y@a.test', 'bounced')] });
+    const b = domainResult({ domain: 'b.test', verdict: 'tempfail', recipients: [rcpt('z@b.test', 'deferred')] });
+    expect(partialDeliveryLine([a, b])).toBe(
+      'dane-smtp: partial delivery: 1 of 3 recipients delivered, 1 bounced, 1 deferred (z@b.test): retry only the deferred recipients, or the others get the message twice\n',
+    );
+    expect(partialDeliveryLine([b])).toBeUndefined();
+    expect(partialDeliveryLine([a])).toBeUndefined();
+  });
+
   it('an interrupted destination says so, not that the resolver failed', () => {
     const out = renderDomain(domainResult({ deferredEarly: 'aborted', mx: null, resolverValidates: false, reason: 'aborted by the caller' }), plain);
     expect(out).toMatch(/interrupted/);
@@ -175,6 +192,12 @@ describe('exit codes and usage errors of the program', () => {
     expect(lines).toHaveLength(3);
     expect(err.text()).not.toMatch(/\u001b/);
     expect(lines[0]).toBe("dane-smtp: not a mail domain: 'evil??[31mFAKE: delivered'");
+  });
+
+  it('an address given to check says which domain to give', async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'postmaster@Example.TEST'])).toBe(EX_USAGE);
+    expect(err.text()).toBe("dane-smtp: not a mail domain: 'postmaster@Example.TEST' (an address: give its domain, example.test)\n");
   });
 
   it('--level fingerprint is refused: a default level has no match= and would defer everything', async () => {

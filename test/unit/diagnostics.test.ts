@@ -133,7 +133,8 @@ describe('diagnose: unusable TLSA records', () => {
     const f = only(r, 'tlsa-pkix-usage');
     expect(f).toHaveLength(2);
     expect(f[0]).toMatchObject({ severity: 'error', host: 'mx.example.test' });
-    expect(f[0]!.message).toMatch(/^TLSA 0 0 1 abab.* at mx\.example\.test: pkix-usage detail; publish it as DANE-TA\(2\).*unauthenticated/);
+    expect(f[0]!.message).toMatch(/^TLSA 0 0 1 abab.* at mx\.example\.test: pkix-usage detail; publish it with usage 2 instead \(2 0 1 abab.*, DANE-TA: the server must then send that CA certificate in its chain\).*unauthenticated/);
+    expect(f[1]!.message).toMatch(/publish it with usage 3 instead \(3 1 1 abab.*, DANE-EE\)/);
   });
 
   it('tlsa-pkix-usage is a warning beside a usable record', () => {
@@ -178,6 +179,7 @@ describe('diagnose: authentication failures', () => {
     expect(f).toHaveLength(1);
     expect(f[0]!.severity).toBe('error');
     expect(f[0]!.message).toContain(`publish "3 1 1 ${SPKI}"`);
+    expect(f[0]!.message).toContain('does not match its DANE-EE record (3 1 1 abab');
     expect(codes(r)).not.toContain('host-failed');
   });
 
@@ -359,6 +361,11 @@ describe('diagnose: certificates and rollover', () => {
     expect(f).toMatchObject([{ severity: 'advice', host: 'mx.example.test' }]);
     expect(f[0]!.message).toContain("publish the next key's record");
     expect(codes(result())).not.toContain('no-rollover-slack'); // two usable records
+  });
+
+  it('no-rollover-slack names where the records are published when the MX host is a CNAME', () => {
+    const r = result({ hosts: [host({ tlsaBase: 'srv.example.net', tlsa: [usable(`3 1 1 ${D32}`)] })] });
+    expect(only(r, 'no-rollover-slack')[0]!.message).toMatch(/^the only usable TLSA record of mx\.example\.test \(3 1 1 abab.*, published at srv\.example\.net\) matches/);
   });
 
   it('no-rollover-slack: several usable DANE-EE records that all match the served leaf (key and certificate) still leave no slack (RFC 7671 §8.1)', () => {

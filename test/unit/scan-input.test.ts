@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../src/scan/input.js';
 import { inShard, parseShard, shardOf, ShardSyntaxError } from '../../src/scan/shard.js';
-import { formatDuration, formatProgress } from '../../src/scan/progress.js';
+import { formatDuration, formatProgress, progressWidth } from '../../src/scan/progress.js';
 
 describe('scan input', () => {
   it('reads one domain per line; comments, blank lines, CRLF and a trailing dot are fine', () => {
@@ -78,6 +78,13 @@ describe('progress line', () => {
     expect(narrow.length).toBeLessThanOrEqual(79);
     expect(narrow).toContain('| dane 98765 enc 1234 opp 20000 temp 3000 undel 457');
     expect(narrow).toMatch(/123456\/1000000 \| dane/);
+  });
+
+  it('fits the terminal; a terminal of unknown size (0 columns, as under script) gets 80, not the 40-column minimum', () => {
+    expect(progressWidth(120)).toBe(119);
+    expect(progressWidth(20)).toBe(40);
+    expect(progressWidth(0)).toBe(79);
+    expect(progressWidth(undefined)).toBe(79);
   });
 
   it('formats durations', () => {
