@@ -147,8 +147,8 @@ export function buildProgram(setExit: (code: number) => void, deps: CliDeps = {}
     .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${oneLine(s)}\n`) })
-    .showSuggestionAfterError(false);
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`dane-smtp: ${oneLine(s.replace(/^error: /, '').replace(/\n+\(Did you mean/, ' (did you mean'))}\n`) })
+    .showSuggestionAfterError(true);
 
   withCommon(
     program

@@ -200,6 +200,13 @@ describe('exit codes and usage errors of the program', () => {
     expect(err.text()).toBe("dane-smtp: not a mail domain: 'postmaster@Example.TEST' (an address: give its domain, example.test)\n");
   });
 
+  it("commander's own errors are one dane-smtp: line, with a suggestion for a typo", async () => {
+    const err = captureStderr();
+    expect(await main(['node', 'dane-smtp', 'chek', 'example.test'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--al', 'example.test'])).toBe(EX_USAGE);
+    expect(err.text()).toBe("dane-smtp: unknown command 'chek' (did you mean check?)\ndane-smtp: unknown option '--al' (did you mean --all?)\n");
+  });
+
   it('--level fingerprint is refused: a default level has no match= and would defer everything', async () => {
     const err = captureStderr();
     expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '--level', 'fingerprint', 'example.test'])).toBe(EX_USAGE);
