@@ -116,3 +116,76 @@ describe('scanDomains: interrupted or failing store with parked domains ', () =>
     expect(results.map((r) => r.domain).sort()).toEqual(works.map((w) => w.domain).sort());
   });
 });
+
+describe('scanDomains: failures around waiting and parked domains', () => {
+  it('a store failure while domains wait and are parked: the error is thrown, nothing hangs', async () => {
+    const { resolver, works } = table(10, 0);
+    const gate = addressGate(1);
+    let first = true;
+    const session = async (): Promise<SmtpSessionResult> => {
+      if (first) {
+        first = false;
+        for (let i = 0; i < 2000 && gate.waiting < 2; i++) await turn();
+      }
+      return ok;
+    };
+    let calls = 0;
+    const o = base(resolver, session, [], {
+      gate,
+      concurrency: 3,
+      onResult: () => {
+        calls++;
+        throw new Error('disk I/O error');
+      },
+    });
+    await expect(scanDomains(works, o)).rejects.toThrow('disk I/O error');
+    expect(calls).toBe(1);
+    expect(gate.active + gate.waiting).toBe(0);
+  });
+
+  it('a gate whose acquire fails for a waiter: that domain is deferred, the others (parked too) are all checked within --concurrency', async () => {
+    const { resolver, works } = table(8, 4);
+    const inner = addressGate(1);
+    let failed = 0;
+    const gate: AddressGate = {
+      get active() {
+        return inner.active;
+      },
+      get waiting() {
+        return inner.waiting;
+      },
+      wouldWait: (a) => inner.wouldWait(a),
+      waitingAt: (a) => inner.waitingAt(a),
+      acquire: (a, s) => {
+        if (a === '127.0.0.9' && inner.wouldWait(a) && failed === 0) {
+          failed++;
+          return Promise.reject(new Error('gate broke'));
+        }
+        return inner.acquire(a, s);
+      },
+    };
+    let now = 0;
+    let most = 0;
+    let first = true;
+    const session = async (): Promise<SmtpSessionResult> => {
+      now++;
+      most = Math.max(most, now);
+      try {
+        if (first) {
+          first = false;
+          for (let i = 0; i < 200; i++) await turn();
+        }
+        return ok;
+      } finally {
+        now--;
+      }
+    };
+    const results: DomainResult[] = [];
+    const outcome = await scanDomains(works, base(resolver, session, results, { gate, concurrency: 2, waitersPerAddress: 1 }));
+    expect(failed).toBe(1);
+    expect(outcome).toMatchObject({ checked: 12, unfinished: 0 });
+    expect(new Set(results.map((r) => r.domain)).size).toBe(12);
+    expect(results.filter((r) => r.reason.includes('gate broke'))).toHaveLength(1);
+    expect(most).toBeLessThanOrEqual(2);
+  });
+});
