@@ -158,6 +158,16 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
     pumping = true;
     do {
       again = false;
+      // An address with parked domains that nobody holds or waits for any more (its last
+      // holder finished with no waiter, an unparked domain connected without waiting or never
+      // came back to it): one of them goes back to the queue.
+      if (!stopped()) {
+        for (const [address, list] of parked) {
+          if (gate.wouldWait(address) || gate.waitingAt(address) > 0) continue;
+          front.push(list.shift()!);
+          if (list.length === 0) parked.delete(address);
+        }
+      }
       while (!stopped() && freeSlots > 0 && admitted < cap && hasPending()) {
         const p = front.shift() ?? { work: works[next++]! };
         freeSlots--;
@@ -169,7 +179,7 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
         });
       }
       if (admitted === 0 && !stopped() && !hasPending() && parked.size > 0) {
-        // Cannot happen (a parked domain waits for a waiter that is let through); never lose one.
+        // Should not happen (see above); never lose one.
         for (const list of parked.values()) front.push(...list);
         parked.clear();
         again = true;
@@ -212,6 +222,13 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
     pump();
   };
 
+  // A connection's release: if that leaves the address free (no waiter took it over), a
+  // domain parked there goes back to the queue now rather than at the end of the scan.
+  const afterRelease = (address: string, release: () => void): (() => void) => () => {
+    release();
+    if (parked.has(address) && !gate.wouldWait(address) && gate.waitingAt(address) === 0) unpark(address);
+  };
+
   // Holds a slot from admission; returns it before it resolves. Never rejects.
   const one = async (p: Pending): Promise<void> => {
     const { work } = p;
@@ -237,7 +254,7 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
         connectGate: async (address) => {
           if (controller.signal.aborted || !gate.wouldWait(address)) {
             connected = true;
-            return gate.acquire(address, controller.signal);
+            return afterRelease(address, await gate.acquire(address, controller.signal));
           }
           if (!connected && gate.waitingAt(address) >= perAddress) {
             // Enough domains wait there already: give this attempt up (nothing sent yet)
@@ -255,15 +272,18 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
           budget?.pause();
           holdsSlot = false;
           releaseSlot();
+          let release: () => void;
           try {
-            const release = await gate.acquire(address, controller.signal);
+            release = await gate.acquire(address, controller.signal);
+          } finally {
+            // Let through (or given up): one domain parked here goes back to the queue, and
+            // this one takes a slot back before it goes on, even if the gate failed.
             unpark(address);
             holdsSlot = await takeSlot(controller.signal);
-            connected = true;
-            return release;
-          } finally {
             budget?.resume();
           }
+          connected = true;
+          return afterRelease(address, release);
         },
       });
       result = r;
