@@ -1,7 +1,8 @@
 /**
  * The system's CA store for the `verify` and `secure` levels (Postfix uses OpenSSL's, i.e.
  * the system's): the bundle named by SSL_CERT_FILE, else the distribution's bundle, plus
- * NODE_EXTRA_CA_CERTS; Node's bundled Mozilla roots only when the system has none. A
+ * NODE_EXTRA_CA_CERTS; Node's bundled Mozilla roots only when the system has none. An
+ * SSL_CERT_FILE without certificates trusts nothing (fail closed), not another store. A
  * private CA added with update-ca-certificates is therefore trusted, as by other MTAs.
  */
 import { readFileSync } from 'node:fs';
@@ -33,7 +34,10 @@ export function findCaStore(env: NodeJS.ProcessEnv, read: (path: string) => stri
       break;
     }
   }
-  if (certificates.length === 0) certificates = [...rootCertificates];
+  if (certificates.length === 0 && env.SSL_CERT_FILE) {
+    // Named on purpose: never widen trust to another store behind the operator's back.
+    source = `${env.SSL_CERT_FILE} (SSL_CERT_FILE: unreadable or no certificate, so no CA is trusted)`;
+  } else if (certificates.length === 0) certificates = [...rootCertificates];
   const extra = env.NODE_EXTRA_CA_CERTS ? pemCertificates(read(env.NODE_EXTRA_CA_CERTS) ?? '') : [];
   if (extra.length > 0) {
     certificates = [...certificates, ...extra];

@@ -21,6 +21,12 @@ describe('findCaStore', () => {
     expect(findCaStore({}, files({ [SYSTEM_BUNDLES[0]]: 'junk', [SYSTEM_BUNDLES[1]]: pem(5) })).source).toBe(SYSTEM_BUNDLES[1]);
   });
 
+  it('an SSL_CERT_FILE that cannot be read trusts nothing: never a wider store behind the operator\'s back', () => {
+    const s = findCaStore({ SSL_CERT_FILE: '/x/missing.pem' }, files({ [SYSTEM_BUNDLES[0]]: pem(1) }));
+    expect(s.certificates).toEqual([]);
+    expect(s.source).toMatch(/SSL_CERT_FILE: unreadable or no certificate, so no CA is trusted/);
+  });
+
   it("Node's bundled roots only when the system has no store", () => {
     const s = findCaStore({}, files({}));
     expect(s.certificates).toEqual([...rootCertificates]);

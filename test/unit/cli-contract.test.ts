@@ -13,7 +13,7 @@ import { FixtureResolver } from '../support/fixture-resolver.js';
 import { firstNameserver } from '../../src/dns/resolv-conf.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
 import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../src/cli/human.js';
-import { EX_OK, EX_USAGE, buildProgram, main, probeFailureLines, useColor } from '../../src/cli/program.js';
+import { EX_OK, EX_USAGE, buildProgram, main, oneLine, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
 import { runTlsa } from '../../src/cli/tlsa-command.js';
 import { renderRun, sentence, type RunSummary } from '../../src/scan/report.js';
@@ -192,6 +192,8 @@ describe('exit codes and usage errors of the program', () => {
     expect(lines).toHaveLength(3);
     expect(err.text()).not.toMatch(/\u001b/);
     expect(lines[0]).toBe("dane-smtp: not a mail domain: 'evil??[31mFAKE: delivered'");
+    // Line and paragraph separators and bidi overrides, which reorder what a terminal shows, too.
+    expect(oneLine('a\u2028b\u202ec\u2066d')).toBe('a?b?c?d');
   });
 
   it('an address given to check says which domain to give', async () => {
