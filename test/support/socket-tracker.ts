@@ -17,6 +17,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -96,4 +97,15 @@ export function socketsCreatedSince(mark: number): number {
 /** The sockets created after the mark that are still open, described for the failure message. */
 export function openSocketsSince(mark: number): string[] {
   return sockets.filter((s) => s.seq > mark && !s.closed()).map((s) => `${s.kind} socket #${s.seq} (${s.where})`);
+}
+
+/** In a test file with the mocks above: every test must end with no socket of src/ open. */
+export function expectNoLeakedSocketsAfterEach(): void {
+  let mark = 0;
+  beforeEach(() => {
+    mark = socketMark();
+  });
+  afterEach(() => {
+    expect(openSocketsSince(mark), 'no leaked UDP/TCP socket').toEqual([]);
+  });
 }

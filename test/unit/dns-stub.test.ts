@@ -4,18 +4,12 @@ import { DaneSmtpError } from '../../src/errors.js';
 import { probeValidation } from '../../src/dns/probe.js';
 import { StubResolver, isTransportFailure } from '../../src/dns/stub.js';
 import { ede, reply, ScriptedDnsServer, tcpFrame, type DnsHandler } from '../support/dns-server.js';
-import { openSocketsSince, socketMark } from '../support/socket-tracker.js';
+import { expectNoLeakedSocketsAfterEach } from '../support/socket-tracker.js';
 
 // Every socket src/ opens during a test is closed by its end (test/support/socket-tracker.ts).
 vi.mock('node:dgram', async (orig) => (await import('../support/socket-tracker.js')).trackDgram(await orig()));
 vi.mock('node:net', async (orig) => (await import('../support/socket-tracker.js')).trackNet(await orig()));
-let socketsAtStart = 0;
-beforeEach(() => {
-  socketsAtStart = socketMark();
-});
-afterEach(() => {
-  expect(openSocketsSince(socketsAtStart), 'no leaked UDP/TCP socket').toEqual([]);
-});
+expectNoLeakedSocketsAfterEach();
 
 const servers: ScriptedDnsServer[] = [];
 afterEach(async () => {

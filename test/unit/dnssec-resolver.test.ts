@@ -11,18 +11,12 @@ import { StubResolver } from '../../src/dns/stub.js';
 import type { SmtpSessionResult } from '../../src/smtp/types.js';
 import { buildWorld, tlsaHex, type World } from '../support/dnssec-world.js';
 import { cleanupZones } from '../support/dnssec-zones.js';
-import { openSocketsSince, socketMark } from '../support/socket-tracker.js';
+import { expectNoLeakedSocketsAfterEach } from '../support/socket-tracker.js';
 
 // Every socket src/ opens during a test is closed by its end (test/support/socket-tracker.ts).
 vi.mock('node:dgram', async (orig) => (await import('../support/socket-tracker.js')).trackDgram(await orig()));
 vi.mock('node:net', async (orig) => (await import('../support/socket-tracker.js')).trackNet(await orig()));
-let socketsAtStart = 0;
-beforeEach(() => {
-  socketsAtStart = socketMark();
-});
-afterEach(() => {
-  expect(openSocketsSince(socketsAtStart), 'no leaked UDP/TCP socket').toEqual([]);
-});
+expectNoLeakedSocketsAfterEach();
 
 let world: World;
 let anchors: TrustAnchor[];

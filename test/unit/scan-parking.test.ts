@@ -5,6 +5,7 @@ import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types
 import { addressGate, type AddressGate } from '../../src/scan/gate.js';
 import { scanDomains, type ScanOptions } from '../../src/scan/scan.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scanOptions } from '../support/scan-options.js';
 
 const ok: SmtpSessionResult = { outcome: 'ok', tls: false, extensions: {} };
 const turn = () => new Promise((r) => setImmediate(r));
@@ -27,18 +28,7 @@ function table(busy: number, other: number) {
   return { resolver: new FixtureResolver(t), works };
 }
 
-function base(resolver: FixtureResolver, session: (o: SmtpSessionOptions) => Promise<SmtpSessionResult>, results: DomainResult[], extra: Partial<ScanOptions> = {}): ScanOptions {
-  return {
-    resolver,
-    concurrency: 10,
-    port: 25,
-    helo: 'client.example',
-    timeoutMs: 5000,
-    session: session as ScanOptions['session'],
-    onResult: (r) => results.push(r),
-    ...extra,
-  };
-}
+const base = scanOptions;
 
 describe('scanDomains: parked domains ', () => {
   it('a parked domain is not left until the end of the scan when the address goes idle with no waiter', async () => {

@@ -5,6 +5,7 @@ import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types
 import { addressGate } from '../../src/scan/gate.js';
 import { scanDomains, type ScanOptions } from '../../src/scan/scan.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
+import { scanOptions } from '../support/scan-options.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,17 +43,7 @@ function slowSession(ms: number | 'forever', seen: { max: number; now: number })
 
 function options(resolver: FixtureResolver, session: ReturnType<typeof slowSession>, extra: Partial<ScanOptions> = {}) {
   const results: DomainResult[] = [];
-  const o: ScanOptions = {
-    resolver,
-    concurrency: 10,
-    port: 25,
-    helo: 'client.example',
-    timeoutMs: 5000,
-    session: session as ScanOptions['session'],
-    onResult: (r) => results.push(r),
-    ...extra,
-  };
-  return { o, results };
+  return { o: scanOptions(resolver, session, results, extra), results };
 }
 
 describe('scanDomains', () => {
