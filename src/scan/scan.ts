@@ -34,7 +34,7 @@ export interface ScanOptions extends Omit<RunOptions, 'resolver' | 'concurrency'
   gate?: AddressGate;
   /** Called with each finished domain; return once it is stored. */
   onResult: (result: DomainResult, times: { startedAt: Date; finishedAt: Date }) => void;
-  /** A domain was given up without a result to store (resolver unreachable, interrupted). */
+  /** A domain was given up without a result to store (resolver unreachable, interrupted; a re-queued one too). */
   onUnfinished?: (domain: string, why: string) => void;
   /** The validation probe, if the caller made it already (else it is made here). */
   probe?: ValidationProbe;
@@ -327,6 +327,10 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
 
   pump();
   await finished;
+  if (stopped()) {
+    // Domains that had started and were re-queued (parked, or back in the queue) are given up too.
+    for (const p of [...front, ...[...parked.values()].flat()]) if (p.startedAt) onUnfinished?.(p.work.domain, 'interrupted');
+  }
   if (storeFailure) throw storeFailure.error;
   outcome.interrupted = Boolean(signal?.aborted);
   // Not stored: interrupted, resolver gone, never started, re-queued when interrupted.

@@ -91,10 +91,16 @@ describe('scanDomains: interrupted or failing store with parked domains ', () =>
       if (o.signal?.aborted) return { outcome: 'host-failed', tls: false, extensions: {}, error: { code: 'ABORTED', message: 'aborted' } };
       return ok;
     };
-    const outcome = await scanDomains(works, base(resolver, session, results, { signal: ac.signal, concurrency: 4 }));
+    const unfinished: string[] = [];
+    const outcome = await scanDomains(works, base(resolver, session, results, { signal: ac.signal, concurrency: 4, onUnfinished: (d) => unfinished.push(d) }));
     expect(outcome.interrupted).toBe(true);
     expect(outcome.checked + outcome.unfinished).toBe(12);
     expect(new Set(results.map((r) => r.domain)).size).toBe(results.length);
+    // Every domain that had started, parked ones included, is reported given up, once.
+    expect(outcome.requeued).toBeGreaterThan(0);
+    expect(unfinished.length).toBeGreaterThanOrEqual(3 + outcome.requeued);
+    expect(new Set(unfinished).size).toBe(unfinished.length);
+    for (const d of unfinished) expect(results.map((r) => r.domain)).not.toContain(d);
     expect(gate.active + gate.waiting).toBe(0);
   });
 
