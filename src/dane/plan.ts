@@ -199,10 +199,17 @@ export async function planHost(resolver: Resolver, host: MxHost, nextHop: string
   const [a, aaaa] = await Promise.all([resolver.lookup(host.name, 'A', opts), resolver.lookup(host.name, 'AAAA', opts)]);
   dns.push(reportAnswer(a), reportAnswer(aaaa));
 
-  const failedAddr = [a, aaaa].find(answerFailed);
-  if (failedAddr) {
+  const failedAddr = [a, aaaa].filter(answerFailed);
+  if (failedAddr.length > 0) {
     // A bogus or failed address lookup: this host cannot be used; the next one is tried.
-    return { kind: 'failed', host, dns, reason: `address lookup ${failedAddr.qname} ${failedAddr.qtype} failed (${failedWhy(failedAddr)})` };
+    // Both failed alike (a bogus zone): the resolver's text once, not once per type.
+    const [first, second] = failedAddr as [DnsAnswer<unknown>, DnsAnswer<unknown>?];
+    const reason = !second
+      ? `address lookup ${first.qname} ${first.qtype} failed (${failedWhy(first)})`
+      : failedWhy(first) === failedWhy(second)
+        ? `address lookups ${first.qname} A and AAAA failed (${failedWhy(first)})`
+        : `address lookups ${first.qname} A and AAAA failed (A: ${failedWhy(first)}; AAAA: ${failedWhy(second)})`;
+    return { kind: 'failed', host, dns, reason };
   }
   const addresses = [...a.records, ...aaaa.records];
   if (addresses.length === 0) {

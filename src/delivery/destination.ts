@@ -332,7 +332,7 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
     delete softFallback.report.failure;
   }
   if (chosen) {
-    const result: DomainResult = { ...base, verdict: chosen.verdict, host: chosen.host, address: chosen.address, tls: chosen.tls, reason: chosen.reason, mx: decision.mx, hosts };
+    const result: DomainResult = { ...base, verdict: chosen.verdict, host: chosen.host, address: chosen.address, tls: chosen.tls, reason: chosen.reason + failedFirst(hosts, chosen.host), mx: decision.mx, hosts };
     if (job.kind === 'send') {
       const fallback = chosen;
       result.recipients = job.envelope.to.map(
@@ -353,6 +353,29 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
     ? `no MX host of ${domain} has an address record`
     : `no usable MX host for ${domain}: ${hosts.map((h) => `${h.name}: ${h.failure ?? h.status}`).join('; ')}`;
   return { ...base, verdict: allNoAddress ? 'undeliverable' : 'tempfail', host: null, address: null, tls: false, reason, mx: decision.mx, hosts };
+}
+
+const SHORT_WHY = 100;
+
+/** Why a host failed, in a few words: its DNS or policy failure, else its connections' distinct errors. */
+function shortWhy(h: HostReport): string {
+  if (h.status === 'no-address') return 'no address record';
+  const errors = [...new Set(h.attempts.filter((a) => a.result !== 'ok').map((a) => a.error ?? a.result))];
+  const why = h.attempts.length > 0 && errors.length > 0 ? errors.join('; ') : (h.failure ?? h.status);
+  return why.length > SHORT_WHY ? `${why.slice(0, SHORT_WHY - 1)}…` : why;
+}
+
+/**
+ * "; mx1.example.test (preference 10) failed first: <why>" when hosts tried before the one
+ * used failed (it is a backup); '' when the host used came first. Hosts after it (--all) never count.
+ */
+function failedFirst(hosts: readonly HostReport[], used: string): string {
+  const at = hosts.findIndex((h) => h.name === used);
+  const before = hosts.slice(0, Math.max(0, at)).filter((h) => h.status === 'failed' || h.status === 'no-address');
+  if (before.length === 0) return '';
+  const named = (h: HostReport) => (h.implicit ? h.name : `${h.name} (preference ${h.preference})`);
+  if (before.length === 1) return `; ${named(before[0]!)} failed first: ${shortWhy(before[0]!)}`;
+  return `; ${before.map(named).join(', ')} failed first (${before.map((h) => `${h.name}: ${shortWhy(h)}`).join('; ')})`;
 }
 
 /** "DANE does not apply: <why>", without saying it twice when <why> already does. */

@@ -97,16 +97,34 @@ class Collector {
   }
 }
 
-/** A failed answer: bogus (with the EDE text and a hint) or indeterminate. */
-function dnsFailure(c: Collector, d: DnsReport, host: string | undefined, effect: string): void {
+/**
+ * A failed answer: bogus (with the EDE text and a hint) or indeterminate. `alike`: other
+ * answers for the same name that failed the same way (AAAA beside A): named in the same
+ * finding, so that the resolver's text is said once.
+ */
+function dnsFailure(c: Collector, d: DnsReport, host: string | undefined, effect: string, alike: readonly DnsReport[] = []): void {
   if (d.status !== 'failed') return;
   const why = d.reason ? ` (${d.reason})` : '';
+  const types = [d.type, ...alike.map((x) => x.type)].join(' and ');
+  const several = alike.length > 0;
   if (d.proof === 'bogus') {
     const code: FindingCode = d.type === 'MX' ? 'mx-bogus' : d.type === 'TLSA' ? 'tlsa-bogus' : 'dns-bogus';
-    c.add(code, `the ${d.type} RRset of ${d.name} is bogus${why}: ${bogusHint(d.reason)}; ${effect}`, host);
+    c.add(code, `the ${types} ${several ? 'RRsets' : 'RRset'} of ${d.name} ${several ? 'are' : 'is'} bogus${why}: ${bogusHint(d.reason)}; ${effect}`, host);
     return;
   }
-  c.add('dns-indeterminate', `the ${d.type} lookup of ${d.name} failed without a DNSSEC verdict${why}: check that the zone's name servers answer (lame delegation, firewall) and that the resolver reaches them; ${effect}`, host);
+  c.add('dns-indeterminate', `the ${types} ${several ? 'lookups' : 'lookup'} of ${d.name} failed without a DNSSEC verdict${why}: check that the zone's name servers answer (lame delegation, firewall) and that the resolver reaches them; ${effect}`, host);
+}
+
+/** The failed answers of a host, those that failed alike (same name, proof and reason, e.g. A and AAAA) together. */
+function failedAlike(dns: readonly DnsReport[]): { d: DnsReport; alike: DnsReport[] }[] {
+  const groups: { d: DnsReport; alike: DnsReport[] }[] = [];
+  for (const d of dns) {
+    if (d.status !== 'failed') continue;
+    const same = d.type !== 'TLSA' && d.type !== 'MX' ? groups.find((g) => g.d.type !== 'TLSA' && g.d.type !== 'MX' && g.d.name === d.name && g.d.proof === d.proof && g.d.reason === d.reason) : undefined;
+    if (same) same.alike.push(d);
+    else groups.push({ d, alike: [] });
+  }
+  return groups;
 }
 
 function rrsigSoon(c: Collector, d: DnsReport, host: string | undefined, now: Date): void {
@@ -281,10 +299,10 @@ export function diagnose(result: DomainResult, now: Date): Finding[] {
     rrsigSoon(c, result.mx, undefined, now);
   }
   for (const h of result.hosts) {
-    for (const d of h.dns) {
-      dnsFailure(c, d, h.name, d.type === 'TLSA' ? 'the host is skipped (RFC 7672 §2.2.3)' : 'the host is skipped');
-      rrsigSoon(c, d, h.name, now);
+    for (const { d, alike } of failedAlike(h.dns)) {
+      dnsFailure(c, d, h.name, d.type === 'TLSA' ? 'the host is skipped (RFC 7672 §2.2.3)' : 'the host is skipped', alike);
     }
+    for (const d of h.dns) rrsigSoon(c, d, h.name, now);
     if (h.status === 'no-address') c.add('host-no-address', `the MX host ${h.name} has no A or AAAA record: publish its addresses, or remove it from the MX RRset`, h.name);
     cnameInsecure(c, result, h);
     unusableTlsa(c, h);

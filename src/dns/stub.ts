@@ -13,7 +13,7 @@ import {
   CLASS_IN,
   RCODE,
   TYPE_CODES,
-  describeExtendedError,
+  describeExtendedErrors,
   encodeQuery,
   extendedErrors,
   nameToWire,
@@ -117,7 +117,7 @@ export function answerFromMessage<K extends RecordType>(
   const base = { qname, qtype, records: [] as RDataOf[K][], ttl: 0, cnameChain: [qname], canonicalName: qname };
   const failed = (proof: Proof, reason: string): DnsAnswer<RDataOf[K]> => ({ ...base, status: 'failed', proof, reason });
   const edes = extendedErrors(msg);
-  const edeText = edes.length ? ` (${edes.slice(0, 3).map(describeExtendedError).join('; ')})` : '';
+  const edeText = describeExtendedErrors(edes);
 
   if (msg.rcode === RCODE.SERVFAIL) {
     // A validating resolver answers SERVFAIL for bogus data (RFC 4035 §5.5); only an

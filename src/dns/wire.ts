@@ -450,12 +450,25 @@ export function sanitizeText(s: string, max = MAX_EXTRA_TEXT): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
+// One origin in a resolver's "from 192.0.2.1 and 192.0.2.1 port 53 and cache" list (Unbound's errinf_origin).
+const ORIGIN = String.raw`(?:cache|(?:[0-9A-Fa-f]*[.:])+[0-9A-Fa-f]+(?:%[\w.-]+)?(?: port \d+)?)`;
+const ORIGIN_LIST = new RegExp(String.raw`\bfrom (${ORIGIN}(?: and ${ORIGIN})+)(?=$|[\s,;.)\]"])`, 'g');
+
+/**
+ * Says each origin of a "from A and A and B" list once ("from A and B"): Unbound names the
+ * server of every failed attempt, so one server it asked three times comes out three times.
+ */
+export function collapseOrigins(text: string): string {
+  return text.replace(ORIGIN_LIST, (_all, list: string) => `from ${[...new Set(list.split(' and '))].join(' and ')}`);
+}
+
 /** EDE options of a message (RFC 8914 §2: 2-octet INFO-CODE, then UTF-8 EXTRA-TEXT). Short ones are skipped. */
 export function extendedErrors(msg: WireMessage): ExtendedError[] {
   const out: ExtendedError[] = [];
   for (const o of msg.edns?.options ?? []) {
     if (o.code !== OPTION_EDE || o.data.length < 2) continue;
-    out.push({ infoCode: o.data.readUInt16BE(0), extraText: sanitizeText(o.data.subarray(2).toString('utf8')) });
+    // Collapsed before the text is bounded, so that repeats do not push the rest out.
+    out.push({ infoCode: o.data.readUInt16BE(0), extraText: sanitizeText(collapseOrigins(o.data.subarray(2).toString('utf8'))) });
   }
   return out;
 }
@@ -463,4 +476,13 @@ export function extendedErrors(msg: WireMessage): ExtendedError[] {
 export function describeExtendedError(e: ExtendedError): string {
   const name = EDE_NAMES[e.infoCode] ?? 'unknown';
   return `EDE ${e.infoCode}: ${name}${e.extraText ? ` "${e.extraText}"` : ''}`;
+}
+
+/**
+ * The EDEs of a message for a reason: " (EDE 7: …; EDE 22: …)", each distinct one once (a
+ * resolver may repeat an option), at most three; '' without any.
+ */
+export function describeExtendedErrors(edes: readonly ExtendedError[]): string {
+  const distinct = [...new Set(edes.map(describeExtendedError))];
+  return distinct.length ? ` (${distinct.slice(0, 3).join('; ')})` : '';
 }

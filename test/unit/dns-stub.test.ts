@@ -139,6 +139,13 @@ describe('StubResolver: failures', () => {
     expect(r.reason).toMatch(/^SERVFAIL \(EDE 7: signature expired "signature expired\?\?\[31m"\)$/);
   });
 
+  it('an EDE repeated, and a server named again and again in its text, come out once', async () => {
+    const text = 'validation failure <mx.example.com. TLSA IN>: signature expired from 127.0.0.1 and 127.0.0.1 and 127.0.0.1 and 127.0.0.1 for key example.com. while building chain of trust';
+    const s = await serve((q) => reply(q, { rcode: 'SERVFAIL', ednsOptions: [ede(7, text), ede(7, text)] }));
+    const r = await resolverFor(s).lookup('_25._tcp.mx.example.com', 'TLSA');
+    expect(r.reason).toBe('SERVFAIL (EDE 7: signature expired "validation failure <mx.example.com. TLSA IN>: signature expired from 127.0.0.1 for key example.com. while building chain of trust")');
+  });
+
   it('SERVFAIL with another EDE or without EDE is indeterminate', async () => {
     const s = await serve((q) =>
       q.questions?.[0]?.name === 'a.example'

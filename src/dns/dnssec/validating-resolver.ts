@@ -19,7 +19,7 @@ import { isIP } from 'node:net';
 import { DaneSmtpError } from '../../errors.js';
 import { MAX_CNAME_CHAIN } from '../stub.js';
 import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from '../types.js';
-import { describeExtendedError, extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES, type WireRData } from '../wire.js';
+import { describeExtendedErrors, extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES, type WireRData } from '../wire.js';
 import { isSubdomain, lastLabels, nameLabelCount, nameWire, type SignedRRset } from './canonical.js';
 import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR, type NsecRR } from './nsec.js';
 import type { TrustAnchor } from './trust-anchors.js';
@@ -185,8 +185,7 @@ class View {
     return [...out];
   }
   edeText(): string {
-    const edes = extendedErrors(this.raw.msg);
-    return edes.length ? ` (${edes.slice(0, 3).map(describeExtendedError).join('; ')})` : '';
+    return describeExtendedErrors(extendedErrors(this.raw.msg));
   }
 }
 
@@ -550,7 +549,7 @@ export class ValidatingResolver implements Resolver {
       }
       return { state: 'secure', ttl, expires: v.expires };
     }
-    return { state: 'bogus', reason: `${what}: ${reasons.join('; ')}` };
+    return { state: 'bogus', reason: `${what}: ${[...new Set(reasons)].join('; ')}` };
   }
 
   /**
