@@ -175,8 +175,9 @@ function unusableTlsa(c: Collector, h: HostReport): void {
 /**
  * RFC 7671 §8.1: no room for a key rollover when no usable DANE-TA record is published and
  * every usable DANE-EE record matches the leaf served now (its key or certificate), e.g.
- * `3 1 1` and `3 0 1` of the same certificate. A SHA2-512 record other than the one that
- * authenticated cannot be told from the leaf's SHA-256 digests: it counts as slack.
+ * `3 1 1` and `3 0 1` of the same certificate, or `3 1 1` and `3 1 2` of the same key
+ * (the leaf's SHA-512 digests). Only without them (a result from an older version) a
+ * SHA2-512 record other than the one that authenticated counts as slack.
  */
 function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: CertInfo | undefined): void {
   const usable = (h.tlsa ?? []).filter((t) => t.usable).map((t) => t.record);

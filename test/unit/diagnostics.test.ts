@@ -26,6 +26,8 @@ const DAY = 86_400_000;
 const at = (days: number) => new Date(NOW.getTime() + days * DAY).toISOString();
 const D32 = 'ab'.repeat(32);
 const SPKI = 'cd'.repeat(32);
+const SPKI512 = 'c5'.repeat(64);
+const CERT512 = '05'.repeat(64);
 
 // ------------------------------------------------------------------ fixtures
 
@@ -37,7 +39,7 @@ const usable = (record: string): TlsaReport => ({ record, usable: true });
 const unusable = (record: string, reason: string, detail = `${reason} detail`): TlsaReport => ({ record, usable: false, reason, detail });
 
 function cert(depth: number, over: Partial<CertInfo> = {}): CertInfo {
-  return { depth, subject: `CN=cert${depth}`, issuer: `CN=cert${depth + 1}`, spkiSha256: depth === 0 ? SPKI : 'ef'.repeat(32), certSha256: '01'.repeat(32), notBefore: at(-100), notAfter: at(300), ...over };
+  return { depth, subject: `CN=cert${depth}`, issuer: `CN=cert${depth + 1}`, spkiSha256: depth === 0 ? SPKI : 'ef'.repeat(32), certSha256: '01'.repeat(32), spkiSha512: depth === 0 ? SPKI512 : 'e5'.repeat(64), certSha512: CERT512, notBefore: at(-100), notAfter: at(300), ...over };
 }
 
 function attempt(over: Partial<AttemptReport> = {}): AttemptReport {
@@ -380,10 +382,26 @@ describe('diagnose: certificates and rollover', () => {
     const fullHash = createHash('sha256').update(full).digest('hex');
     const fullLeaf = result({ hosts: [host({ tlsa: [usable(`3 1 1 ${SPKI}`), usable(`3 0 0 ${full.toString('hex')}`), unusable(`1 1 1 ${D32}`, 'pkix-usage')], attempts: [attempt({ ...authed, chain: [cert(0, { certSha256: fullHash }), cert(1)] })] })] });
     expect(codes(fullLeaf)).toEqual(['tlsa-pkix-usage', 'no-rollover-slack']);
-    // Slack: a record for another key, a usable DANE-TA record, a SHA2-512 record that cannot be told from the SHA-256 digests.
+    // Slack: a record for another key, a usable DANE-TA record, a SHA2-512 record of another certificate.
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 1 ${leafCert}`), usable(`3 1 1 ${D32}`)]))).not.toContain('no-rollover-slack');
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`2 1 1 ${'ef'.repeat(32)}`)]))).not.toContain('no-rollover-slack');
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${D32}${D32}`)]))).not.toContain('no-rollover-slack');
+  });
+
+  it('no-rollover-slack: SHA2-512 records are compared with the leaf\'s SHA-512 digests (spkiSha512, certSha512)', () => {
+    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
+    const withTlsa = (tlsa: TlsaReport[], chain?: CertInfo[]) => result({ hosts: [host({ tlsa, attempts: [attempt({ ...authed, ...(chain ? { chain } : {}) })] })] });
+    // 3 1 2 of the current key beside 3 1 1 of the current key: no slack.
+    const f = only(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${SPKI512}`)]), 'no-rollover-slack');
+    expect(f).toMatchObject([{ severity: 'advice', host: 'mx.example.test' }]);
+    expect(f[0]!.message).toMatch(/^all 2 usable TLSA records of mx\.example\.test \(3 1 1 cdcd.*, 3 1 2 c5c5.*\) match the certificate it serves now/);
+    // 3 0 2 of the current certificate beside 3 1 1: no slack either.
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${CERT512}`)]))).toContain('no-rollover-slack');
+    // 3 1 2 of another key (the next one): slack.
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${'a5'.repeat(64)}`)]))).not.toContain('no-rollover-slack');
+    // A result without the SHA-512 digests (an older version): a SHA2-512 record cannot be told, it counts as slack.
+    const { spkiSha512: _s, certSha512: _c, ...old } = cert(0);
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${SPKI512}`)], [old, cert(1)]))).not.toContain('no-rollover-slack');
   });
 
   it('sorts errors, then warnings, then advice', () => {
