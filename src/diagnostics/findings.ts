@@ -41,6 +41,7 @@ export const FINDING_CODES = {
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
   'policy-not-met': { severity: 'error', meaning: 'the destination does not meet the local policy level (e.g. dane-only without usable TLSA): mail is deferred' },
+  'tls-old-version': { severity: 'advice', meaning: 'a server negotiated TLS 1.0 or 1.1 (accepted, RFC 7672 §8.1; deprecated by RFC 8996): enable TLS 1.2 or 1.3' },
   'no-rollover-slack': { severity: 'advice', meaning: 'every usable record is DANE-EE and matches the current key or certificate: no room for a key rollover (RFC 7671 §8.1)' },
 } as const satisfies Record<string, { severity: FindingSeverity; meaning: string }>;
 
@@ -261,6 +262,10 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
     }
   }
   if (auth?.ok && auth.usage === 'DANE-EE') noRolloverSlack(c, h, auth.record, leaf);
+  // RFC 7672 §8.1: TLS 1.0 and up are accepted (as Postfix does), but RFC 8996 deprecates 1.0 and 1.1.
+  if (a.tlsVersion !== undefined && /^TLSv1(\.[01])?$/.test(a.tlsVersion)) {
+    c.add('tls-old-version', `${h.name} negotiated ${a.tlsVersion}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1`, h.name);
+  }
   return explained;
 }
 

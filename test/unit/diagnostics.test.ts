@@ -388,6 +388,21 @@ describe('diagnose: certificates and rollover', () => {
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${D32}${D32}`)]))).not.toContain('no-rollover-slack');
   });
 
+  it('tls-old-version: advice for a server that negotiated TLS 1.0 or 1.1 (accepted, RFC 7672 §8.1; RFC 8996), none for 1.2 or 1.3', () => {
+    const withVersion = (...versions: (string | undefined)[]) =>
+      result({ hosts: [host({ addresses: versions.map((_, i) => `192.0.2.${i + 1}`), attempts: versions.map((v, i) => attempt({ address: `192.0.2.${i + 1}`, tlsVersion: v, authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE', depth: 0 } })) })] });
+    for (const v of ['TLSv1', 'TLSv1.1']) {
+      const f = only(withVersion(v), 'tls-old-version');
+      expect(f).toEqual([{ code: 'tls-old-version', severity: 'advice', host: 'mx.example.test', message: `mx.example.test negotiated ${v}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1` }]);
+    }
+    // Said once per host and version, however many addresses negotiated it.
+    expect(only(withVersion('TLSv1', 'TLSv1', 'TLSv1.3'), 'tls-old-version')).toHaveLength(1);
+    for (const v of ['TLSv1.2', 'TLSv1.3', undefined]) expect(codes(withVersion(v))).not.toContain('tls-old-version');
+    // Advice only: the verdict and the other findings are unchanged.
+    expect(codes(withVersion('TLSv1'))).toEqual(['tls-old-version']);
+    expect(FINDING_CODES['tls-old-version'].severity).toBe('advice');
+  });
+
   it('no-rollover-slack: SHA2-512 records are compared with the leaf\'s SHA-512 digests (spkiSha512, certSha512)', () => {
     const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
     const withTlsa = (tlsa: TlsaReport[], chain?: CertInfo[]) => result({ hosts: [host({ tlsa, attempts: [attempt({ ...authed, ...(chain ? { chain } : {}) })] })] });
