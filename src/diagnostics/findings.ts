@@ -195,6 +195,20 @@ function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: Cer
   c.add('no-rollover-slack', `${which}: publish the next key's record beside ${usable.length === 1 ? 'it' : 'them'} before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
 }
 
+/**
+ * The zone-file line for the leaf's key, `_PORT._tcp.BASE. IN TLSA 3 1 1 <SPKI SHA-256>`, at
+ * the owner of the host's TLSA RRset (`_25._tcp.` + the TLSA base when that answer is
+ * missing). `3 1 2` when a usable `3 1 2` record is published (a `3 1 1` beside it would be
+ * ignored, RFC 7671 §9) and the leaf's SHA-512 digest is known.
+ */
+function currentKeyRecord(h: HostReport, leaf: CertInfo): string {
+  const base = (h.tlsaBase ?? h.name).replace(/\.$/, '');
+  const answer = h.dns.find((d) => d.type === 'TLSA' && /^_\d+\._tcp\./.test(d.name) && d.name.replace(/\.$/, '').endsWith(`._tcp.${base}`));
+  const owner = `${(answer?.name ?? `_25._tcp.${base}`).replace(/\.$/, '')}.`;
+  const sha512 = leaf.spkiSha512 !== undefined && (h.tlsa ?? []).some((t) => t.usable && t.record.startsWith('3 1 2 '));
+  return `${owner} IN TLSA ${sha512 ? `3 1 2 ${leaf.spkiSha512}` : `3 1 1 ${leaf.spkiSha256}`}`;
+}
+
 /** Findings of one connection attempt; true when something explained a failed attempt. */
 function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Date): boolean {
   let explained = false;
@@ -246,7 +260,8 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
       if (hidden) {
         c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its usable DANE-EE ${eeFailed.length === 1 ? 'record' : 'records'} (${list}); the record that does match (${short(hidden.record)}) is ignored because a stronger digest is published (RFC 7671 §9): fix or remove ${list}`, h.name);
       } else {
-        const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
+        const line = leaf ? currentKeyRecord(h, leaf) : undefined;
+        const suggest = line ? `publish "${line}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
         c.add('tlsa-no-match', `the certificate ${h.name} serves${key} ${eeFailed.length === 1 ? `does not match its DANE-EE record (${list})` : `matches none of its ${eeFailed.length} DANE-EE records (${list})`}: the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
       }
     }

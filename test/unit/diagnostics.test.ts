@@ -180,9 +180,23 @@ describe('diagnose: authentication failures', () => {
     const f = only(r, 'tlsa-no-match');
     expect(f).toHaveLength(1);
     expect(f[0]!.severity).toBe('error');
-    expect(f[0]!.message).toContain(`publish "3 1 1 ${SPKI}"`);
+    // The full zone-file line, owner included (the TLSA RRset's owner name).
+    expect(f[0]!.message).toContain(`publish "_25._tcp.mx.example.test. IN TLSA 3 1 1 ${SPKI}"`);
     expect(f[0]!.message).toContain('does not match its DANE-EE record (3 1 1 abab');
     expect(codes(r)).not.toContain('host-failed');
+  });
+
+  it('tlsa-no-match: the line is at the TLSA base and port used; 3 1 2 when a 3 1 2 record is published (RFC 7671 §9)', () => {
+    const fail = (record: string) => attempt(failedAuth([{ record, code: 'ee-no-match', why: 'does not match the leaf certificate' }]));
+    // Behind a CNAME the records are at the expanded name; a next hop on port 587.
+    const cname = result({
+      verdict: 'tempfail',
+      hosts: [host({ tlsaBase: 'srv.example.net', dns: [dns('TLSA', '_587._tcp.srv.example.net', { records: [`3 1 1 ${D32}`] })], tlsa: [usable(`3 1 1 ${D32}`)], attempts: [fail(`3 1 1 ${D32}`)] })],
+    });
+    expect(only(cname, 'tlsa-no-match')[0]!.message).toContain(`publish "_587._tcp.srv.example.net. IN TLSA 3 1 1 ${SPKI}"`);
+    const strong = `3 1 2 ${'77'.repeat(64)}`;
+    const r512 = result({ verdict: 'tempfail', hosts: [host({ tlsa: [usable(strong)], attempts: [fail(strong)] })] });
+    expect(only(r512, 'tlsa-no-match')[0]!.message).toContain(`publish "_25._tcp.mx.example.test. IN TLSA 3 1 2 ${SPKI512}"`);
   });
 
   it('tlsa-no-match: a matching weaker digest hidden by a wrong stronger one (RFC 7671 §9) says so', () => {
@@ -194,7 +208,7 @@ describe('diagnose: authentication failures', () => {
     expect(codes(r)).toEqual(['tlsa-no-match', 'tlsa-weaker-digest']);
     const m = only(r, 'tlsa-no-match')[0]!.message;
     expect(m).toContain('is ignored because a stronger digest is published');
-    expect(m).not.toContain('publish "3 1 1');
+    expect(m).not.toContain('IN TLSA');
   });
 
   it('ta-not-served: the DANE-TA anchor is not in the served chain (RFC 7672 §3.1.2)', () => {
