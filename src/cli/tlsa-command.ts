@@ -647,6 +647,8 @@ function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: Tls
     }
   }
   const ok = verdict.authenticated && (!next || rollover?.status === 'ready');
+  // The zone-file lines to publish for the served key(s) where no usable record matches (each once).
+  const suggested = [...new Set(perAddress.flatMap((p) => (p.connected.ok ? (p.report.suggested ?? []) : [])))];
   if (s.json) {
     io.stdout(
       json({
@@ -664,6 +666,7 @@ function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: Tls
         }),
         authenticated: verdict.authenticated,
         summary: verdict.summary,
+        suggested,
         ...(next ? { rollover: rollover ? multiRolloverJson(owner, rollover) : null } : {}),
         ok,
         warnings,

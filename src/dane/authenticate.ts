@@ -16,6 +16,9 @@ export interface CertInfo {
   issuer: string;
   spkiSha256: string;
   certSha256: string;
+  /** SHA-512 of the SPKI and of the certificate (to tell SHA2-512 records, matching type 2); absent in results from older versions. */
+  spkiSha512?: string;
+  certSha512?: string;
   notBefore: string;
   notAfter: string;
 }
@@ -117,19 +120,21 @@ export function associationMatches(record: ClassifiedTlsa, cert: { der: Buffer; 
 }
 
 /**
- * associationMatches for a certificate known only by its SHA-256 digests (a CertInfo of a
- * result): Full(0) data is hashed and compared, SHA2-256(1) compared as is; SHA2-512(2)
- * cannot be told from SHA-256 digests: undefined.
+ * associationMatches for a certificate known only by its digests (a CertInfo of a result):
+ * Full(0) data is hashed and compared, SHA2-256(1) and SHA2-512(2) compared as they are;
+ * SHA2-512 without the SHA-512 digests (a result from an older version): undefined.
  */
-export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 'spkiSha256' | 'certSha256'>): boolean | undefined {
+export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 'spkiSha256' | 'certSha256' | 'spkiSha512' | 'certSha512'>): boolean | undefined {
   const digest = Buffer.from(record.selector === Selector.CERT ? cert.certSha256 : cert.spkiSha256, 'hex');
   switch (record.matchingType) {
     case Matching.FULL:
       return sha('sha256', record.data).equals(digest);
     case Matching.SHA256:
       return record.data.equals(digest);
-    case Matching.SHA512:
-      return undefined;
+    case Matching.SHA512: {
+      const d512 = record.selector === Selector.CERT ? cert.certSha512 : cert.spkiSha512;
+      return d512 === undefined ? undefined : record.data.equals(Buffer.from(d512, 'hex'));
+    }
     default:
       return false;
   }
@@ -142,6 +147,8 @@ function certInfo(c: ParsedCert, depth: number): CertInfo {
     issuer: c.x509.issuer.replace(/\n/g, ', '),
     spkiSha256: sha('sha256', c.spki).toString('hex'),
     certSha256: sha('sha256', c.der).toString('hex'),
+    spkiSha512: sha('sha512', c.spki).toString('hex'),
+    certSha512: sha('sha512', c.der).toString('hex'),
     notBefore: new Date(c.x509.validFrom).toISOString(),
     notAfter: new Date(c.x509.validTo).toISOString(),
   };

@@ -41,6 +41,7 @@ export const FINDING_CODES = {
   'cert-expires-soon': { severity: 'warning', meaning: `under DANE-TA, a certificate of the chain expires within ${CERT_EXPIRY_WARNING_DAYS} days` },
   'host-failed': { severity: 'error', meaning: 'a host could not be used for another reason (connect, TLS handshake, SMTP error)' },
   'policy-not-met': { severity: 'error', meaning: 'the destination does not meet the local policy level (e.g. dane-only without usable TLSA): mail is deferred' },
+  'tls-old-version': { severity: 'advice', meaning: 'a server negotiated TLS 1.0 or 1.1 (accepted, RFC 7672 §8.1; deprecated by RFC 8996): enable TLS 1.2 or 1.3' },
   'no-rollover-slack': { severity: 'advice', meaning: 'every usable record is DANE-EE and matches the current key or certificate: no room for a key rollover (RFC 7671 §8.1)' },
 } as const satisfies Record<string, { severity: FindingSeverity; meaning: string }>;
 
@@ -193,8 +194,9 @@ function unusableTlsa(c: Collector, h: HostReport): void {
 /**
  * RFC 7671 §8.1: no room for a key rollover when no usable DANE-TA record is published and
  * every usable DANE-EE record matches the leaf served now (its key or certificate), e.g.
- * `3 1 1` and `3 0 1` of the same certificate. A SHA2-512 record other than the one that
- * authenticated cannot be told from the leaf's SHA-256 digests: it counts as slack.
+ * `3 1 1` and `3 0 1` of the same certificate, or `3 1 1` and `3 1 2` of the same key
+ * (the leaf's SHA-512 digests). Only without them (a result from an older version) a
+ * SHA2-512 record other than the one that authenticated counts as slack.
  */
 function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: CertInfo | undefined): void {
   const usable = (h.tlsa ?? []).filter((t) => t.usable).map((t) => t.record);
@@ -209,6 +211,20 @@ function noRolloverSlack(c: Collector, h: HostReport, matched: string, leaf: Cer
       ? `the only usable TLSA record of ${h.name} (${short(matched)}${at}) matches the current key`
       : `all ${usable.length} usable TLSA records of ${h.name} (${usable.map((t) => short(t)).join(', ')}${at}) match the certificate it serves now (its key or the certificate itself)`;
   c.add('no-rollover-slack', `${which}: publish the next key's record beside ${usable.length === 1 ? 'it' : 'them'} before any key change (RFC 7671 §8.1), or add a DANE-TA(2) record for the issuing CA`, h.name);
+}
+
+/**
+ * The zone-file line for the leaf's key, `_PORT._tcp.BASE. IN TLSA 3 1 1 <SPKI SHA-256>`, at
+ * the owner of the host's TLSA RRset (`_25._tcp.` + the TLSA base when that answer is
+ * missing). `3 1 2` when a usable `3 1 2` record is published (a `3 1 1` beside it would be
+ * ignored, RFC 7671 §9) and the leaf's SHA-512 digest is known.
+ */
+function currentKeyRecord(h: HostReport, leaf: CertInfo): string {
+  const base = (h.tlsaBase ?? h.name).replace(/\.$/, '');
+  const answer = h.dns.find((d) => d.type === 'TLSA' && /^_\d+\._tcp\./.test(d.name) && d.name.replace(/\.$/, '').endsWith(`._tcp.${base}`));
+  const owner = `${(answer?.name ?? `_25._tcp.${base}`).replace(/\.$/, '')}.`;
+  const sha512 = leaf.spkiSha512 !== undefined && (h.tlsa ?? []).some((t) => t.usable && t.record.startsWith('3 1 2 '));
+  return `${owner} IN TLSA ${sha512 ? `3 1 2 ${leaf.spkiSha512}` : `3 1 1 ${leaf.spkiSha256}`}`;
 }
 
 /** Findings of one connection attempt; true when something explained a failed attempt. */
@@ -262,7 +278,8 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
       if (hidden) {
         c.add('tlsa-no-match', `the certificate ${h.name} serves${key} matches none of its usable DANE-EE ${eeFailed.length === 1 ? 'record' : 'records'} (${list}); the record that does match (${short(hidden.record)}) is ignored because a stronger digest is published (RFC 7671 §9): fix or remove ${list}`, h.name);
       } else {
-        const suggest = leaf ? `publish "3 1 1 ${leaf.spkiSha256}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
+        const line = leaf ? currentKeyRecord(h, leaf) : undefined;
+        const suggest = line ? `publish "${line}" beside the old record (keep both until caches expire) or put the old key back` : 'publish a record for the current key';
         c.add('tlsa-no-match', `the certificate ${h.name} serves${key} ${eeFailed.length === 1 ? `does not match its DANE-EE record (${list})` : `matches none of its ${eeFailed.length} DANE-EE records (${list})`}: the key probably changed without a TLSA update (RFC 7671 §8.1); ${suggest}`, h.name);
       }
     }
@@ -278,6 +295,10 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
     }
   }
   if (auth?.ok && auth.usage === 'DANE-EE') noRolloverSlack(c, h, auth.record, leaf);
+  // RFC 7672 §8.1: TLS 1.0 and up are accepted (as Postfix does), but RFC 8996 deprecates 1.0 and 1.1.
+  if (a.tlsVersion !== undefined && /^TLSv1(\.[01])?$/.test(a.tlsVersion)) {
+    c.add('tls-old-version', `${h.name} negotiated ${a.tlsVersion}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1`, h.name);
+  }
   return explained;
 }
 

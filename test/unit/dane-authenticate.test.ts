@@ -1,6 +1,6 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate } from '../../src/dane/authenticate.js';
+import { associationMatchesInfo, authenticate } from '../../src/dane/authenticate.js';
 import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
 import type { DomainResult } from '../../src/delivery/result.js';
 import { diagnose } from '../../src/diagnostics/findings.js';
@@ -426,5 +426,25 @@ describe('readCertExtensions: a strict DER reader that never throws', () => {
       }
     }
     expect(readCertExtensions(new Uint8Array(0))).toMatchObject({ ok: false });
+  });
+});
+
+describe('CertInfo digests (the JSON chain[])', () => {
+  it('carry SHA-256 and SHA-512 of the SPKI and the certificate; associationMatchesInfo tells every matching type from them', () => {
+    const c = chains.ecdsa;
+    const r = run([tlsa(3, 1, 1, c.leaf)], [c.leaf, c.intermediate]);
+    const leaf = r.chain[0]!;
+    const hex = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
+    expect(leaf).toMatchObject({ spkiSha256: hex('sha256', c.leaf.spkiDer), certSha256: hex('sha256', c.leaf.der), spkiSha512: hex('sha512', c.leaf.spkiDer), certSha512: hex('sha512', c.leaf.der) });
+    for (const selector of [0, 1]) {
+      for (const mtype of [0, 1, 2]) {
+        expect(associationMatchesInfo(tlsa(3, selector, mtype, c.leaf), leaf)).toBe(true);
+        expect(associationMatchesInfo(tlsa(3, selector, mtype, c.leaf, true), leaf)).toBe(false);
+        expect(associationMatchesInfo(tlsa(3, selector, mtype, c.intermediate), leaf)).toBe(false);
+      }
+    }
+    // Without the SHA-512 digests (a result from an older version) SHA2-512 cannot be told.
+    const { spkiSha512: _s, certSha512: _c, ...old } = leaf;
+    expect(associationMatchesInfo(tlsa(3, 1, 2, c.leaf), old)).toBeUndefined();
   });
 });

@@ -26,6 +26,8 @@ const DAY = 86_400_000;
 const at = (days: number) => new Date(NOW.getTime() + days * DAY).toISOString();
 const D32 = 'ab'.repeat(32);
 const SPKI = 'cd'.repeat(32);
+const SPKI512 = 'c5'.repeat(64);
+const CERT512 = '05'.repeat(64);
 
 // ------------------------------------------------------------------ fixtures
 
@@ -37,7 +39,7 @@ const usable = (record: string): TlsaReport => ({ record, usable: true });
 const unusable = (record: string, reason: string, detail = `${reason} detail`): TlsaReport => ({ record, usable: false, reason, detail });
 
 function cert(depth: number, over: Partial<CertInfo> = {}): CertInfo {
-  return { depth, subject: `CN=cert${depth}`, issuer: `CN=cert${depth + 1}`, spkiSha256: depth === 0 ? SPKI : 'ef'.repeat(32), certSha256: '01'.repeat(32), notBefore: at(-100), notAfter: at(300), ...over };
+  return { depth, subject: `CN=cert${depth}`, issuer: `CN=cert${depth + 1}`, spkiSha256: depth === 0 ? SPKI : 'ef'.repeat(32), certSha256: '01'.repeat(32), spkiSha512: depth === 0 ? SPKI512 : 'e5'.repeat(64), certSha512: CERT512, notBefore: at(-100), notAfter: at(300), ...over };
 }
 
 function attempt(over: Partial<AttemptReport> = {}): AttemptReport {
@@ -178,9 +180,23 @@ describe('diagnose: authentication failures', () => {
     const f = only(r, 'tlsa-no-match');
     expect(f).toHaveLength(1);
     expect(f[0]!.severity).toBe('error');
-    expect(f[0]!.message).toContain(`publish "3 1 1 ${SPKI}"`);
+    // The full zone-file line, owner included (the TLSA RRset's owner name).
+    expect(f[0]!.message).toContain(`publish "_25._tcp.mx.example.test. IN TLSA 3 1 1 ${SPKI}"`);
     expect(f[0]!.message).toContain('does not match its DANE-EE record (3 1 1 abab');
     expect(codes(r)).not.toContain('host-failed');
+  });
+
+  it('tlsa-no-match: the line is at the TLSA base and port used; 3 1 2 when a 3 1 2 record is published (RFC 7671 §9)', () => {
+    const fail = (record: string) => attempt(failedAuth([{ record, code: 'ee-no-match', why: 'does not match the leaf certificate' }]));
+    // Behind a CNAME the records are at the expanded name; a next hop on port 587.
+    const cname = result({
+      verdict: 'tempfail',
+      hosts: [host({ tlsaBase: 'srv.example.net', dns: [dns('TLSA', '_587._tcp.srv.example.net', { records: [`3 1 1 ${D32}`] })], tlsa: [usable(`3 1 1 ${D32}`)], attempts: [fail(`3 1 1 ${D32}`)] })],
+    });
+    expect(only(cname, 'tlsa-no-match')[0]!.message).toContain(`publish "_587._tcp.srv.example.net. IN TLSA 3 1 1 ${SPKI}"`);
+    const strong = `3 1 2 ${'77'.repeat(64)}`;
+    const r512 = result({ verdict: 'tempfail', hosts: [host({ tlsa: [usable(strong)], attempts: [fail(strong)] })] });
+    expect(only(r512, 'tlsa-no-match')[0]!.message).toContain(`publish "_25._tcp.mx.example.test. IN TLSA 3 1 2 ${SPKI512}"`);
   });
 
   it('tlsa-no-match: a matching weaker digest hidden by a wrong stronger one (RFC 7671 §9) says so', () => {
@@ -192,7 +208,7 @@ describe('diagnose: authentication failures', () => {
     expect(codes(r)).toEqual(['tlsa-no-match', 'tlsa-weaker-digest']);
     const m = only(r, 'tlsa-no-match')[0]!.message;
     expect(m).toContain('is ignored because a stronger digest is published');
-    expect(m).not.toContain('publish "3 1 1');
+    expect(m).not.toContain('IN TLSA');
   });
 
   it('ta-not-served: the DANE-TA anchor is not in the served chain (RFC 7672 §3.1.2)', () => {
@@ -380,10 +396,41 @@ describe('diagnose: certificates and rollover', () => {
     const fullHash = createHash('sha256').update(full).digest('hex');
     const fullLeaf = result({ hosts: [host({ tlsa: [usable(`3 1 1 ${SPKI}`), usable(`3 0 0 ${full.toString('hex')}`), unusable(`1 1 1 ${D32}`, 'pkix-usage')], attempts: [attempt({ ...authed, chain: [cert(0, { certSha256: fullHash }), cert(1)] })] })] });
     expect(codes(fullLeaf)).toEqual(['tlsa-pkix-usage', 'no-rollover-slack']);
-    // Slack: a record for another key, a usable DANE-TA record, a SHA2-512 record that cannot be told from the SHA-256 digests.
+    // Slack: a record for another key, a usable DANE-TA record, a SHA2-512 record of another certificate.
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 1 ${leafCert}`), usable(`3 1 1 ${D32}`)]))).not.toContain('no-rollover-slack');
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`2 1 1 ${'ef'.repeat(32)}`)]))).not.toContain('no-rollover-slack');
     expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${D32}${D32}`)]))).not.toContain('no-rollover-slack');
+  });
+
+  it('tls-old-version: advice for a server that negotiated TLS 1.0 or 1.1 (accepted, RFC 7672 §8.1; RFC 8996), none for 1.2 or 1.3', () => {
+    const withVersion = (...versions: (string | undefined)[]) =>
+      result({ hosts: [host({ addresses: versions.map((_, i) => `192.0.2.${i + 1}`), attempts: versions.map((v, i) => attempt({ address: `192.0.2.${i + 1}`, tlsVersion: v, authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE', depth: 0 } })) })] });
+    for (const v of ['TLSv1', 'TLSv1.1']) {
+      const f = only(withVersion(v), 'tls-old-version');
+      expect(f).toEqual([{ code: 'tls-old-version', severity: 'advice', host: 'mx.example.test', message: `mx.example.test negotiated ${v}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1` }]);
+    }
+    // Said once per host and version, however many addresses negotiated it.
+    expect(only(withVersion('TLSv1', 'TLSv1', 'TLSv1.3'), 'tls-old-version')).toHaveLength(1);
+    for (const v of ['TLSv1.2', 'TLSv1.3', undefined]) expect(codes(withVersion(v))).not.toContain('tls-old-version');
+    // Advice only: the verdict and the other findings are unchanged.
+    expect(codes(withVersion('TLSv1'))).toEqual(['tls-old-version']);
+    expect(FINDING_CODES['tls-old-version'].severity).toBe('advice');
+  });
+
+  it('no-rollover-slack: SHA2-512 records are compared with the leaf\'s SHA-512 digests (spkiSha512, certSha512)', () => {
+    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
+    const withTlsa = (tlsa: TlsaReport[], chain?: CertInfo[]) => result({ hosts: [host({ tlsa, attempts: [attempt({ ...authed, ...(chain ? { chain } : {}) })] })] });
+    // 3 1 2 of the current key beside 3 1 1 of the current key: no slack.
+    const f = only(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${SPKI512}`)]), 'no-rollover-slack');
+    expect(f).toMatchObject([{ severity: 'advice', host: 'mx.example.test' }]);
+    expect(f[0]!.message).toMatch(/^all 2 usable TLSA records of mx\.example\.test \(3 1 1 cdcd.*, 3 1 2 c5c5.*\) match the certificate it serves now/);
+    // 3 0 2 of the current certificate beside 3 1 1: no slack either.
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 2 ${CERT512}`)]))).toContain('no-rollover-slack');
+    // 3 1 2 of another key (the next one): slack.
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${'a5'.repeat(64)}`)]))).not.toContain('no-rollover-slack');
+    // A result without the SHA-512 digests (an older version): a SHA2-512 record cannot be told, it counts as slack.
+    const { spkiSha512: _s, certSha512: _c, ...old } = cert(0);
+    expect(codes(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${SPKI512}`)], [old, cert(1)]))).not.toContain('no-rollover-slack');
   });
 
   it('sorts errors, then warnings, then advice', () => {

@@ -367,4 +367,23 @@ describe('verify: the published RRset against the served chain', () => {
     expect(r.authenticated).toBe(false);
     expect(r.summary).toMatch(/no usable TLSA record/);
   });
+
+  it('a key mismatch suggests the zone-file line for the served leaf (owner = the TLSA base); none when a usable record matches', () => {
+    const line = `_25._tcp.mx.example.test. IN TLSA 3 1 1 ${spkiSha256(chain.leaf.spkiDer)}`;
+    // The published 3 1 1 is for another key (a renewal changed it).
+    const r = verifyServed(input([tlsa(3, 1, 1, spkiSha256(other.spkiDer))]));
+    expect(r.authenticated).toBe(false);
+    expect(r.suggested).toEqual([line]);
+    // Only unusable records (PKIX-EE of the right key): still nothing usable matches.
+    expect(verifyServed(input([tlsa(1, 1, 1, spkiSha256(chain.leaf.spkiDer))])).suggested).toEqual([line]);
+    // A usable 3 1 2 is published: a 3 1 1 beside it would be ignored (RFC 7671 §9), so 3 1 2.
+    expect(verifyServed(input([tlsa(3, 1, 2, spkiSha512(other.spkiDer))])).suggested).toEqual([`_25._tcp.mx.example.test. IN TLSA 3 1 2 ${spkiSha512(chain.leaf.spkiDer)}`]);
+    // Matching (authenticated), or a usable record matches a served certificate (a DANE-TA name problem is no key mismatch).
+    expect(verifyServed(input([tlsa(3, 1, 1, spkiSha256(chain.leaf.spkiDer))])).suggested).toBeUndefined();
+    expect(verifyServed({ ...input([tlsa(2, 0, 1, certSha256(chain.intermediate.der))]), referenceNames: ['other.example.test'] }).suggested).toBeUndefined();
+    // No RRset, no served chain, or DANE does not apply: nothing to compare.
+    expect(verifyServed({ ...input([]), answer: { ...answer([]), status: 'nodata', records: [] } }).suggested).toBeUndefined();
+    expect(verifyServed({ ...input([tlsa(3, 1, 1, spkiSha256(other.spkiDer))]), served: [] }).suggested).toBeUndefined();
+    expect(verifyServed({ ...input([tlsa(3, 1, 1, spkiSha256(other.spkiDer))]), noTlsa: 'DANE does not apply' }).suggested).toBeUndefined();
+  });
 });

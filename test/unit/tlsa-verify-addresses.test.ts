@@ -149,6 +149,9 @@ describe('tlsa --verify --connect HOST: every address', () => {
     expect(r.out).toContain(`overall: NOT AUTHENTICATED: ${ip(2)} does NOT match: `);
     expect(r.out).toContain('1 of 2 addresses match');
     expect(r.out).toContain(`SPKI SHA-256 ${otherSpki()}`);
+    // The record to publish for the key the second address serves, as a zone-file line; once.
+    expect(r.out).toContain(`no usable record matches the served certificate; publish for its key (beside the old record until caches expire, or put the old key back):\n  _25._tcp.mx.example.test. IN TLSA 3 1 1 ${otherSpki()}\n`);
+    expect(r.out.match(/IN TLSA 3 1 1/g)).toHaveLength(1);
   });
 
   it('--json carries the per-address results', async () => {
@@ -172,6 +175,10 @@ describe('tlsa --verify --connect HOST: every address', () => {
       ],
     });
     expect(j.addresses[1].served[0].spkiSha256).toBe(otherSpki());
+    // suggested: the zone-file line(s) for keys that no usable record matches, per address and over all.
+    expect(j.addresses[0].suggested).toBeUndefined();
+    expect(j.addresses[1].suggested).toEqual([`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${otherSpki()}`]);
+    expect(j.suggested).toEqual([`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${otherSpki()}`]);
     expect(j.summary).toMatch(new RegExp(`^NOT authenticated: ${ip(2).replace(/\./g, '\\.')} does NOT match: `));
   });
 

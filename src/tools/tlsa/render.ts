@@ -100,6 +100,10 @@ export function renderServer(r: VerifyReport, served: ServedSummary | { error: s
     out.push('records:');
     for (const rec of r.records) out.push(`  ${rec.short}\n      ${rec.verdict}`);
   }
+  if (r.suggested?.length && !('error' in served)) {
+    out.push('no usable record matches the served certificate; publish for its key (beside the old record until caches expire, or put the old key back):');
+    for (const line of r.suggested) out.push(`  ${line}`);
+  }
   out.push(`result: ${r.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${r.summary.replace(/^(NOT )?authenticated:? ?/, '')}`);
   return `${out.join('\n')}\n`;
 }

@@ -5,10 +5,10 @@
  */
 import type { DnsAnswer, TlsaData } from '../../dns/types.js';
 import type { TlsaBaseLookup } from '../../dane/plan.js';
-import { classifyTlsa, tlsaFromText, tlsaToText, type UnusableReason } from '../../dane/tlsa.js';
+import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa, type UnusableReason } from '../../dane/tlsa.js';
 import { associationMatches, authenticate, type AuthResult } from '../../dane/authenticate.js';
-import { issuerPath, servedEntries, sha256Hex } from './material.js';
-import { shortText } from './records.js';
+import { issuerPath, servedEntries, sha256Hex, type CertEntry } from './material.js';
+import { DEFAULT_PARAMS, computeRecords, shortText, zoneLine } from './records.js';
 
 export interface ServedCertReport {
   depth: number;
@@ -50,6 +50,13 @@ export interface VerifyReport {
   authenticated: boolean;
   /** One sentence. */
   summary: string;
+  /**
+   * When TLSA records are published but no usable one matches a served certificate (e.g. a
+   * renewal changed the key): the zone-file line(s) to publish for the served leaf,
+   * `_PORT._tcp.BASE. IN TLSA 3 1 1 <SHA-256 of its SPKI>` (`3 1 2` when a `3 1 2` record is
+   * published, which would hide a `3 1 1` one, RFC 7671 §9). Absent otherwise.
+   */
+  suggested?: string[];
   warnings: string[];
 }
 
@@ -116,6 +123,7 @@ export function verifyServed(input: VerifyInput): VerifyReport {
   else if (auth.ok) summary = `authenticated by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})`;
   else summary = `NOT authenticated: ${auth.reason}`;
   const authenticated = input.noTlsa === undefined && certs.length > 0 && secure && a.status === 'data' && auth.ok;
+  const suggested = input.noTlsa === undefined && a.status === 'data' && certs.length > 0 && !records.some((r) => r.usable && r.matches.length > 0) ? suggestFor(input.owner, certs, classified) : undefined;
   return {
     owner: input.owner,
     dns: { status: a.status, proof: a.proof, ttl: a.ttl, cnameChain: a.cnameChain, ...(a.reason ? { reason: a.reason } : {}) },
@@ -124,8 +132,21 @@ export function verifyServed(input: VerifyInput): VerifyReport {
     auth,
     authenticated,
     summary,
+    ...(suggested ? { suggested } : {}),
     warnings,
   };
+}
+
+/**
+ * The record to publish for the served leaf when no usable record matches: DANE-EE SPKI with
+ * the strongest digest published for `3 1` (a SHA2-256 record beside a usable SHA2-512 one
+ * would be ignored, RFC 7671 §9), SHA2-256 otherwise; as a zone-file line at `owner`.
+ */
+function suggestFor(owner: string, certs: CertEntry[], classified: ClassifiedTlsa[]): string[] {
+  const sha512 = classified.some((r) => r.usage === Usage.DANE_EE && r.selector === Selector.SPKI && r.matchingType === Matching.SHA512 && r.usability.usable);
+  const params = sha512 ? { ...DEFAULT_PARAMS, matchingType: Matching.SHA512 } : DEFAULT_PARAMS;
+  const { records } = computeRecords({ kind: 'certs', certs, warnings: [] }, [params]);
+  return records.map((r) => zoneLine(`${owner.replace(/\.$/, '')}.`, r));
 }
 
 /** Which TLSA base domain --verify uses, and why (JSON `tlsaBase`; human "TLSA base domain:" lines). */
