@@ -30,6 +30,21 @@ function table(busy: number, other: number) {
 
 const base = scanOptions;
 
+/** A real gate with some methods replaced (to count or to fail). */
+function gateWith(inner: AddressGate, over: Partial<Pick<AddressGate, 'acquire' | 'wouldWait' | 'waitingAt'>>): AddressGate {
+  return {
+    get active() {
+      return inner.active;
+    },
+    get waiting() {
+      return inner.waiting;
+    },
+    wouldWait: over.wouldWait ?? ((a) => inner.wouldWait(a)),
+    waitingAt: over.waitingAt ?? ((a) => inner.waitingAt(a)),
+    acquire: over.acquire ?? ((a, s) => inner.acquire(a, s)),
+  };
+}
+
 describe('scanDomains: parked domains ', () => {
   it('a parked domain is not left until the end of the scan when the address goes idle with no waiter', async () => {
     // a0 holds 127.0.0.9 until a1 waits and a2, a3 are parked; a1's session is instant, so the
@@ -52,21 +67,13 @@ describe('scanDomains: parked domains ', () => {
       return ok;
     };
     // waitersPerAddress 1: waitingAt() >= 1 is asked only by a domain about to be parked.
-    const wrapped: AddressGate = {
-      get active() {
-        return gate.active;
-      },
-      get waiting() {
-        return gate.waiting;
-      },
-      wouldWait: (a) => gate.wouldWait(a),
+    const wrapped = gateWith(gate, {
       waitingAt: (a) => {
         const n = gate.waitingAt(a);
         if (n >= 1) outcomeRequeued++;
         return n;
       },
-      acquire: (a, s) => gate.acquire(a, s),
-    };
+    });
     const o = base(resolver, session, results, { gate: wrapped, waitersPerAddress: 1 });
     const outcome = await scanDomains(works, o);
     expect(outcome).toMatchObject({ checked: 5, unfinished: 0 });
@@ -143,15 +150,7 @@ describe('scanDomains: failures around waiting and parked domains', () => {
     const { resolver, works } = table(8, 4);
     const inner = addressGate(1);
     let failed = 0;
-    const gate: AddressGate = {
-      get active() {
-        return inner.active;
-      },
-      get waiting() {
-        return inner.waiting;
-      },
-      wouldWait: (a) => inner.wouldWait(a),
-      waitingAt: (a) => inner.waitingAt(a),
+    const gate = gateWith(inner, {
       acquire: (a, s) => {
         if (a === '127.0.0.9' && inner.wouldWait(a) && failed === 0) {
           failed++;
@@ -159,7 +158,7 @@ describe('scanDomains: failures around waiting and parked domains', () => {
         }
         return inner.acquire(a, s);
       },
-    };
+    });
     let now = 0;
     let most = 0;
     let first = true;
