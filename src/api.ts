@@ -9,8 +9,8 @@ import { hostname } from 'node:os';
 import { reportAnswer, type DnsReport } from './dane/plan.js';
 import { probeValidation, type ValidationProbe } from './dns/probe.js';
 import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
-import { StubResolver } from './dns/stub.js';
-import { IANA_ROOT_ANCHORS, ValidatingResolver, type TrustAnchor } from './dns/dnssec/index.js';
+import { IANA_ROOT_ANCHORS, type TrustAnchor } from './dns/dnssec/index.js';
+import { resolverFor } from './dns/resolver-for.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
@@ -74,11 +74,7 @@ function defaultResolver(o: ClientOptions): Resolver {
     spec = { address: ns, port: 53 };
   }
   const timeoutMs = o.timeoutMs ?? 30_000;
-  if (o.validate) {
-    const trustAnchors = o.validate === true ? IANA_ROOT_ANCHORS : o.validate;
-    return new ValidatingResolver({ upstream: { server: spec.address, port: spec.port }, timeoutMs, trustAnchors });
-  }
-  return new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
+  return resolverFor(spec, timeoutMs, o.validate ? (o.validate === true ? IANA_ROOT_ANCHORS : o.validate) : undefined);
 }
 
 function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver {

@@ -8,8 +8,8 @@ import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { isLoopback } from '../dns/resolv-conf.js';
-import { StubResolver } from '../dns/stub.js';
-import { ValidatingResolver, type TrustAnchor } from '../dns/dnssec/index.js';
+import type { TrustAnchor } from '../dns/dnssec/index.js';
+import { resolverFor } from '../dns/resolver-for.js';
 import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, workFor, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
@@ -54,12 +54,6 @@ export interface CliDeps {
   makeResolver?: (spec: { address: string; port: number }, timeoutMs: number, anchors: readonly TrustAnchor[] | undefined) => Resolver;
 }
 
-function defaultResolver(spec: { address: string; port: number }, timeoutMs: number, anchors: readonly TrustAnchor[] | undefined): Resolver {
-  return anchors
-    ? new ValidatingResolver({ upstream: { server: spec.address, port: spec.port }, timeoutMs, trustAnchors: anchors })
-    : new StubResolver({ server: spec.address, port: spec.port, timeoutMs });
-}
-
 async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }, deps: CliDeps): Promise<number> {
   const s = commonSettings(o);
   const json = Boolean(o.json);
@@ -68,7 +62,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
   }
   const anchors = trustAnchors(o);
-  const resolver: Resolver = (deps.makeResolver ?? defaultResolver)(s.spec, s.timeoutMs, anchors);
+  const resolver: Resolver = (deps.makeResolver ?? resolverFor)(s.spec, s.timeoutMs, anchors);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal); // one listener per concurrent lookup or session
   let interrupted: string | undefined;

@@ -15,8 +15,7 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { lookupPolicy } from '../policy/table.js';
 import { isLoopback } from '../dns/resolv-conf.js';
-import { StubResolver } from '../dns/stub.js';
-import { ValidatingResolver } from '../dns/dnssec/index.js';
+import { resolverFor } from '../dns/resolver-for.js';
 import { CachingResolver } from '../dns/cache.js';
 import { probeValidation } from '../dns/probe.js';
 import type { Resolver } from '../dns/types.js';
@@ -157,9 +156,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
     if (!isLoopback(s.spec.address) && !anchors) {
       process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
     }
-    const upstream: Resolver = anchors
-      ? new ValidatingResolver({ upstream: { server: s.spec.address, port: s.spec.port }, timeoutMs: s.timeoutMs, trustAnchors: anchors })
-      : new StubResolver({ server: s.spec.address, port: s.spec.port, timeoutMs: s.timeoutMs });
+    const upstream: Resolver = resolverFor(s.spec, s.timeoutMs, anchors);
     const resolver = new CachingResolver(upstream);
 
     const controller = new AbortController();
