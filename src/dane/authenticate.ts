@@ -3,25 +3,14 @@
  * RFC 7671 §5). Pure: TLSA records, the chain the server sent, reference names and the
  * time in; a Match or a Failure out. No sockets, no clock, no local trust store.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
 import type { TlsaData } from '../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
 import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../x509/path.js';
+import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../x509/certificate.js';
 
 export { certIssuedBy } from '../x509/path.js';
-
-export interface CertInfo {
-  depth: number;
-  subject: string;
-  issuer: string;
-  spkiSha256: string;
-  certSha256: string;
-  /** SHA-512 of the SPKI and of the certificate (to tell SHA2-512 records, matching type 2); absent in results from older versions. */
-  spkiSha512?: string;
-  certSha512?: string;
-  notBefore: string;
-  notAfter: string;
-}
+export type { CertInfo } from '../x509/certificate.js';
 
 export interface AuthMatch {
   ok: true;
@@ -32,6 +21,12 @@ export interface AuthMatch {
   depth: number;
   /** DANE-TA only: the reference identifier the leaf certificate matched. */
   matchedName?: string;
+  /**
+   * DANE-TA only: where the trust anchor came from: a certificate the server sent, or the
+   * TLSA record itself ("2 0 0" certificate or "2 1 0" key, RFC 7671 §5.2.2, §5.2.3)
+   * when the server left it out. `depth` is then the anchor's depth above the served path.
+   */
+  anchor?: 'served' | 'tlsa-record';
   chain: CertInfo[];
 }
 
@@ -84,29 +79,22 @@ const MAX_DEPTH = 10;
 const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
 const ANY_EKU = '2.5.29.37.0';
 
-interface ParsedCert {
-  der: Buffer;
-  x509: X509Certificate;
-  spki: Buffer;
-}
+/** A served certificate that OpenSSL parses, for path building and checks. */
+type ParsedCert = Certificate & { x509: X509Certificate };
 
-function parse(der: Buffer): ParsedCert | undefined {
-  try {
-    const x509 = new X509Certificate(der);
-    const spki = x509.publicKey.export({ type: 'spki', format: 'der' });
-    return { der, x509, spki };
-  } catch {
-    return undefined;
-  }
-}
+const hasX509 = (c: Certificate): c is ParsedCert => c.x509 !== undefined;
 
 function sha(alg: 'sha256' | 'sha512', data: Buffer): Buffer {
   return createHash(alg).update(data).digest();
 }
 
-/** RFC 6698 §2.1.2–2.1.3: the selected content, then the matching type. */
-export function associationMatches(record: ClassifiedTlsa, cert: { der: Buffer; spki: Buffer }): boolean {
+/**
+ * RFC 6698 §2.1.2–2.1.3: the selected content, then the matching type. A certificate whose
+ * subjectPublicKeyInfo cannot be read never matches a selector SPKI(1) record.
+ */
+export function associationMatches(record: TlsaData, cert: { der: Buffer; spki: Buffer | undefined }): boolean {
   const selected = record.selector === Selector.CERT ? cert.der : cert.spki;
+  if (!selected) return false;
   switch (record.matchingType) {
     case Matching.FULL:
       return selected.equals(record.data);
@@ -125,7 +113,9 @@ export function associationMatches(record: ClassifiedTlsa, cert: { der: Buffer; 
  * SHA2-512 without the SHA-512 digests (a result from an older version): undefined.
  */
 export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 'spkiSha256' | 'certSha256' | 'spkiSha512' | 'certSha512'>): boolean | undefined {
-  const digest = Buffer.from(record.selector === Selector.CERT ? cert.certSha256 : cert.spkiSha256, 'hex');
+  const hex256 = record.selector === Selector.CERT ? cert.certSha256 : cert.spkiSha256;
+  if (hex256 === '') return false; // an unreadable SPKI
+  const digest = Buffer.from(hex256, 'hex');
   switch (record.matchingType) {
     case Matching.FULL:
       return sha('sha256', record.data).equals(digest);
@@ -138,26 +128,6 @@ export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 's
     default:
       return false;
   }
-}
-
-function certInfo(c: ParsedCert, depth: number): CertInfo {
-  return {
-    depth,
-    subject: c.x509.subject.replace(/\n/g, ', '),
-    issuer: c.x509.issuer.replace(/\n/g, ', '),
-    spkiSha256: sha('sha256', c.spki).toString('hex'),
-    certSha256: sha('sha256', c.der).toString('hex'),
-    spkiSha512: sha('sha512', c.spki).toString('hex'),
-    certSha512: sha('sha512', c.der).toString('hex'),
-    notBefore: new Date(c.x509.validFrom).toISOString(),
-    notAfter: new Date(c.x509.validTo).toISOString(),
-  };
-}
-
-function dateProblem(c: ParsedCert, now: Date): string | undefined {
-  if (now < new Date(c.x509.validFrom)) return `not valid before ${new Date(c.x509.validFrom).toISOString()}`;
-  if (now > new Date(c.x509.validTo)) return `expired ${new Date(c.x509.validTo).toISOString()}`;
-  return undefined;
 }
 
 /**
@@ -207,7 +177,12 @@ export function leafMatchesName(leaf: X509Certificate, name: string): boolean {
 
 /** No extended key usage, or one that allows TLS server authentication. */
 export function serverAuthAllowed(leaf: X509Certificate): boolean {
-  const eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
+  let eku: string[] | undefined;
+  try {
+    eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
+  } catch {
+    return false; // an extended key usage OpenSSL cannot read allows nothing
+  }
   return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
 }
 
@@ -231,7 +206,7 @@ function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: st
   for (let d = 0; d <= anchorDepth; d++) {
     const c = path[d]!;
     const problem = dateProblem(c, now);
-    if (problem) return { ok: false, code: 'ta-date', why: `certificate at depth ${d} (${certInfo(c, d).subject}) ${problem}` };
+    if (problem) return { ok: false, code: 'ta-date', why: `certificate at depth ${d} (${c.subject || 'empty subject'}) ${problem}` };
   }
   const structural = checkPath(path.slice(0, anchorDepth + 1));
   if (structural) return { ok: false, code: PATH_PROBLEM_CODE[structural.kind], why: structural.why };
@@ -242,21 +217,77 @@ function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: st
   return { ok: true, name };
 }
 
-export function authenticate(input: AuthInput): AuthResult {
-  const parsed = input.served.map(parse);
-  const certs = parsed.filter((c): c is ParsedCert => c !== undefined);
-  const chain = certs.map((c, i) => certInfo(c, i));
-  const leaf = parsed[0];
-  if (!leaf) {
-    return { ok: false, reason: 'the server sent no parsable certificate', records: [], chain };
+/**
+ * RFC 7671 §5.2.3: a "2 1 0" record is a bare trust-anchor public key. When the server did
+ * not send a certificate with that key, the top of the served path must be signed by it
+ * (as OpenSSL's DANE and so Postfix do); the path below is then checked as usual.
+ */
+function signedByKey(top: ParsedCert, spki: Buffer): boolean {
+  try {
+    return top.x509.verify(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+  } catch {
+    return false;
   }
-  const path = issuerPath(certs);
+}
+
+/** RFC 7671 §5.2.2: a "2 0 0" record is the anchor certificate itself; it may issue the top of the served path. */
+function issuedByRecordCert(top: ParsedCert, data: Buffer): ParsedCert | undefined {
+  const anchor = readCertificate(data);
+  if (!hasX509(anchor)) return undefined;
+  return findIssuer(top, [anchor]);
+}
+
+type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string };
+
+/**
+ * DANE-TA(2), RFC 7672 §3.1.2: the anchor is a certificate the server sent, on the issuer
+ * path of the leaf. Only a record that carries the whole anchor (Full(0): "2 0 0", "2 1 0")
+ * can stand for an anchor the server left out (RFC 7671 §5.2.2, §5.2.3): digests cannot.
+ */
+function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certificate[], input: AuthInput): TaOutcome {
+  const depth = path.findIndex((c) => associationMatches(record, c));
+  if (depth >= 0) {
+    const check = checkTaPath(path, depth, input.referenceNames, input.now);
+    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ok: false, code: check.code, why: `trust anchor at depth ${depth}, but ${check.why}` };
+  }
+  const top = path[path.length - 1];
+  if (record.matchingType === Matching.FULL && top && !certs.some((c) => associationMatches(record, c))) {
+    if (record.selector === Selector.CERT) {
+      const anchor = issuedByRecordCert(top, record.data);
+      if (anchor) {
+        const full = [...path, anchor];
+        const check = checkTaPath(full, path.length, input.referenceNames, input.now);
+        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor from the TLSA record, but ${check.why}` };
+      }
+    } else if (!selfSigned(top.x509) && signedByKey(top, record.data)) {
+      const check = checkTaPath(path, path.length - 1, input.referenceNames, input.now);
+      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor key from the TLSA record, but ${check.why}` };
+    }
+  }
+  const offPath = certs.some((c) => associationMatches(record, c));
+  return {
+    ok: false,
+    code: offPath ? 'ta-off-path' : 'ta-not-served',
+    why: offPath ? 'matches a served certificate that is not on the issuer path of the leaf' : 'matches no certificate the server sent (the trust anchor must be in the served chain)',
+  };
+}
+
+/** Never throws: any bytes as `served`, any records; a Match or a Failure with reasons. */
+export function authenticate(input: AuthInput): AuthResult {
+  const certs = input.served.map(readCertificate);
+  const chain = describeChain(input.served);
+  const leaf = certs[0];
+  if (!leaf) {
+    return { ok: false, reason: 'the server sent no certificate', records: [], chain };
+  }
+  const path = hasX509(leaf) ? issuerPath(certs.filter(hasX509)) : [];
   const tried: RecordFailure[] = [];
 
   for (const record of input.records) {
     const text = tlsaToText(record);
     if (record.usage === Usage.DANE_EE) {
-      // RFC 7672 §3.1.1: DANE-EE matches the leaf only; no name or date checks.
+      // RFC 7672 §3.1.1: DANE-EE matches the leaf only, its key or its bytes; no name,
+      // date or extension checks, so any certificate a handshake accepted can match.
       if (associationMatches(record, leaf)) {
         return { ok: true, record: text, usage: 'DANE-EE', depth: 0, chain };
       }
@@ -264,25 +295,13 @@ export function authenticate(input: AuthInput): AuthResult {
       continue;
     }
     if (record.usage === Usage.DANE_TA) {
-      // RFC 7672 §3.1.2: the anchor must be one of the certificates the server sent,
-      // on the issuer path of the leaf; the path from it is validated with dates.
-      const depth = path.findIndex((c) => associationMatches(record, c));
-      if (depth < 0) {
-        const offPath = certs.some((c) => associationMatches(record, c));
-        tried.push({
-          record: text,
-          code: offPath ? 'ta-off-path' : 'ta-not-served',
-          why: offPath
-            ? 'matches a served certificate that is not on the issuer path of the leaf'
-            : 'matches no certificate the server sent (the trust anchor must be in the served chain)',
-        });
+      if (!hasX509(leaf)) {
+        tried.push({ record: text, code: 'ta-bad-extension', why: 'the leaf certificate cannot be parsed for path validation' });
         continue;
       }
-      const check = checkTaPath(path, depth, input.referenceNames, input.now);
-      if (check.ok) {
-        return { ok: true, record: text, usage: 'DANE-TA', depth, matchedName: check.name, chain };
-      }
-      tried.push({ record: text, code: check.code, why: `trust anchor at depth ${depth}, but ${check.why}` });
+      const ta = authenticateTa(record, path, certs, input);
+      if (ta.ok) return { ok: true, record: text, usage: 'DANE-TA', depth: ta.depth, matchedName: ta.name, anchor: ta.anchor, chain };
+      tried.push({ record: text, code: ta.code, why: ta.why });
       continue;
     }
     tried.push({ record: text, code: 'unusable', why: 'not a usable usage' });

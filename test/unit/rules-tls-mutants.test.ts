@@ -105,13 +105,24 @@ describe('every usable record is tried (RFC 7672 §3.1, RFC 7671 §8: several re
   });
 });
 
-describe('DANE-TA: only the certificates the server sent count (RFC 7672 §3.1.2)', () => {
-  it('a full-certificate record (2 0 0) of an anchor the server did not send is not used as the anchor', () => {
-    const r = run([tlsa(2, 0, 0, good.intermediate)], [good.leaf]);
-    expect(r.ok).toBe(false);
-    expect(failureCodes(r)).toEqual(['ta-not-served']);
-    // control: the same record authenticates once the server sends the anchor
-    expect(run([tlsa(2, 0, 0, good.intermediate)], [good.leaf, good.intermediate])).toMatchObject({ ok: true, depth: 1 });
+describe('DANE-TA: only the certificates the server sent count, unless the record is the whole anchor (RFC 7672 §3.1.2, RFC 7671 §5.2.2–5.2.3)', () => {
+  it('a digest record (2 0 1, 2 1 1) of an anchor the server did not send never authenticates', () => {
+    for (const [s, m] of [[0, 1], [1, 1], [0, 2]] as const) {
+      const r = run([tlsa(2, s, m, good.intermediate)], [good.leaf]);
+      expect(r.ok).toBe(false);
+      expect(failureCodes(r)).toEqual(['ta-not-served']);
+    }
+  });
+  it('a full-certificate record (2 0 0) supplies the anchor the server left out (RFC 7671 §5.2.2), as OpenSSL and Postfix do', () => {
+    expect(run([tlsa(2, 0, 0, good.intermediate)], [good.leaf])).toMatchObject({ ok: true, usage: 'DANE-TA', depth: 1, anchor: 'tlsa-record' });
+    // served: the same record matches the served certificate
+    expect(run([tlsa(2, 0, 0, good.intermediate)], [good.leaf, good.intermediate])).toMatchObject({ ok: true, depth: 1, anchor: 'served' });
+    // a 2 0 0 certificate that did not issue the served top is no anchor
+    expect(failureCodes(run([tlsa(2, 0, 0, other.intermediate)], [good.leaf]))).toEqual(['ta-not-served']);
+  });
+  it('a full-key record (2 1 0) is an anchor key: the top of the served path must be signed by it (RFC 7671 §5.2.3)', () => {
+    expect(run([tlsa(2, 1, 0, good.intermediate)], [good.leaf])).toMatchObject({ ok: true, usage: 'DANE-TA', anchor: 'tlsa-record' });
+    expect(failureCodes(run([tlsa(2, 1, 0, other.intermediate)], [good.leaf]))).toEqual(['ta-not-served']);
   });
 });
 
