@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   AUTHENTICATION: 'server not authenticated by its TLSA records',
   ABORTED: 'aborted by the caller',
   NOT_DELIVERED: 'some recipients were deferred or bounced',
+  INTERNAL: 'dane-smtp itself failed (a bug)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

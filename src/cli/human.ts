@@ -1,5 +1,5 @@
 /** Output for a person: per host the DNS security, TLSA usability, TLS and chain; then the verdict. */
-import type { DomainResult, HostReport } from '../delivery/result.js';
+import type { DomainResult, HostReport, InternalError } from '../delivery/result.js';
 
 export interface Style {
   bold(s: string): string;
@@ -71,7 +71,7 @@ function hostLines(h: HostReport, r: DomainResult, st: Style, nextHop: string | 
             : 'plaintext';
     out.push(`    → ${a.address}: ${a.result === 'ok' ? st.green('ok') : a.result === 'rejected' ? st.yellow('rejected') : st.red('failed')}, ${tls}${a.error ? ` — ${a.error}` : ''}`);
     for (const c of a.chain ?? []) {
-      out.push(`      cert ${c.depth}: ${c.subject} ${st.dim(`spki sha256 ${c.spkiSha256}`)}`);
+      out.push(`      cert ${c.depth}: ${c.subject || '(empty subject)'} ${st.dim(`spki sha256 ${c.spkiSha256}`)}`);
     }
     if (a.policyCheck) out.push(`      ${a.policyCheck.ok ? st.green('policy check') : st.red('policy check failed')}: ${a.policyCheck.ok ? a.policyCheck.detail : a.policyCheck.reason}`);
     if (a.authentication?.ok) {
@@ -142,4 +142,9 @@ export function partialDeliveryLine(results: DomainResult[]): string | undefined
   const bounced = all.filter((x) => x.status === 'bounced').length;
   const shown = deferred.length <= 5 ? deferred.join(', ') : `${deferred.slice(0, 5).join(', ')}, …`;
   return `dane-smtp: partial delivery: ${delivered} of ${all.length} recipients delivered${bounced ? `, ${bounced} bounced` : ''}, ${deferred.length} deferred (${shown}): retry only the deferred recipients, or the others get the message twice\n`;
+}
+
+/** One stderr line for an internal error after the servers' decisions (they stand). */
+export function internalErrorLine(domain: string, e: InternalError): string {
+  return `dane-smtp: internal error for ${domain} (${e.stage}): ${e.message}; recipients a server accepted are delivered: do not send them again`;
 }

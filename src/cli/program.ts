@@ -14,7 +14,7 @@ import type { Resolver } from '../dns/types.js';
 import { exitCodeOf, runAll, workFor, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { isValidMailbox } from '../smtp/message.js';
-import { ansi, partialDeliveryLine, plain, renderDomain } from './human.js';
+import { ansi, internalErrorLine, partialDeliveryLine, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
@@ -102,6 +102,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (interrupted && !interruptionSaid) process.stderr.write(`dane-smtp: ${interrupted}: what was not finished is deferred\n`);
+  for (const r of results) if (r.internalError) process.stderr.write(`${oneLine(internalErrorLine(r.domain, r.internalError))}\n`);
   const partial = mode === 'send' && !json ? partialDeliveryLine(results) : undefined;
   if (partial) process.stderr.write(partial);
   return exitCodeOf(results, mode);

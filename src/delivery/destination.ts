@@ -45,6 +45,21 @@ export interface DestinationOptions {
    * returned release function called when the session ends.
    */
   connectGate?: (address: string) => Promise<() => void>;
+  /**
+   * Called the moment a session returns with recipients the server decided (2xx after the
+   * data: delivered; 5xx: bounced), before anything else is done with the session: they
+   * are final whatever happens afterwards in dane-smtp's own code (runAll keeps them).
+   */
+  onSettled?: (s: SettledSession) => void;
+}
+
+/** A session's final recipients, as recorded before any reporting. */
+export interface SettledSession {
+  host: string;
+  address: string;
+  tls: boolean;
+  verdict: SessionVerdict;
+  recipients: DomainRecipient[];
 }
 
 export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
@@ -152,6 +167,8 @@ interface Attempt {
 
 async function attempt(address: string, port: number, plan: Extract<HostPlan, { kind: 'usable' }>, sec: HostSecurity, job: Job, o: DestinationOptions): Promise<Attempt> {
   let checked: ReturnType<NonNullable<HostSecurity['check']>> | undefined;
+  // What the handshake showed, even when the session ends on it (authentication failed).
+  let shown: ServedTls | undefined;
   const runSession = o.session ?? runSmtpSession;
   const run = (tls: TlsMode) =>
     runSession(
@@ -163,6 +180,7 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
         tls,
         servername: sec.servername,
         checkTls: (served) => {
+          shown = served;
           if (!sec.check) return { ok: true };
           checked = sec.check(served);
           return checked.tls;
@@ -188,22 +206,23 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
   } finally {
     release?.();
   }
+  // First of all: what the server has decided is final (nothing after its 250 can defer).
+  const final = (session.recipients ?? []).filter((r) => r.status !== 'deferred');
+  if (final.length > 0) o.onSettled?.({ host: plan.host.name, address, tls: session.tls, verdict: sec.verdict, recipients: final.map((r) => ({ ...r, host: plan.host.name })) });
   const report: AttemptReport = {
     address,
     result: session.outcome === 'ok' ? 'ok' : session.outcome === 'rejected' ? 'rejected' : 'failed',
     tls: session.tls,
   };
   if (plaintextRetry) report.plaintextRetry = true;
-  if (session.served) {
-    report.tlsVersion = session.served.version;
-    report.cipher = session.served.cipher;
+  const served = session.served ?? shown;
+  if (served) {
+    report.tlsVersion = served.version;
+    report.cipher = served.cipher;
+    // Described once, at the handshake; never recomputed here.
+    report.chain = served.certificates;
   }
-  if (checked?.dane) {
-    report.chain = checked.dane.chain;
-    report.authentication = summarizeAuth(checked.dane);
-  } else if (session.served) {
-    report.chain = authenticate({ records: [], served: session.served.chain, referenceNames: [], now: new Date() }).chain;
-  }
+  if (checked?.dane) report.authentication = summarizeAuth(checked.dane);
   if (checked?.policy) report.policyCheck = checked.policy.ok ? { ok: true, detail: checked.policy.detail } : { ok: false, reason: checked.policy.reason };
   if (session.error) {
     report.error = session.error.message;

@@ -1,5 +1,6 @@
 /** The one result type shared by the library, `--json` and the human output. */
-import type { AuthResult, CertInfo, RecordFailure } from '../dane/authenticate.js';
+import type { AuthResult, RecordFailure } from '../dane/authenticate.js';
+import type { CertInfo } from '../x509/certificate.js';
 import type { DnsReport } from '../dane/plan.js';
 import type { RecipientResult } from '../smtp/types.js';
 
@@ -76,6 +77,17 @@ interface DomainResultCommon {
   recipients?: DomainRecipient[];
   /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */
   findings?: Finding[];
+  /**
+   * dane-smtp failed after servers had decided recipients (`delivery`), while diagnosing
+   * (`diagnostics`) or in the caller's result handler (`reporting`). Recipients keep the
+   * status their server gave: a delivered recipient is never deferred or sent again.
+   */
+  internalError?: InternalError;
+}
+
+export interface InternalError {
+  stage: 'delivery' | 'diagnostics' | 'reporting';
+  message: string;
 }
 
 /**

@@ -9,9 +9,9 @@ import { untrustedResolver } from '../dns/untrusted.js';
 import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
-import { diagnose } from '../diagnostics/findings.js';
-import { processDestination, type DestinationOptions } from './destination.js';
-import type { DomainResult } from './result.js';
+import { diagnose, internalErrorFinding } from '../diagnostics/findings.js';
+import { processDestination, type DestinationOptions, type SettledSession } from './destination.js';
+import type { DomainRecipient, DomainResult, InternalError } from './result.js';
 
 export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resolverValidates'> {
   resolver: Resolver;
@@ -79,6 +79,44 @@ function deferredResult(work: Work, cause: NonNullable<DomainResult['deferredEar
   return r;
 }
 
+function errorText(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/**
+ * The destination failed inside dane-smtp after servers had decided some recipients: those
+ * keep their status (a 2xx after the data is a delivery, RFC 5321 §4.1.1.4: retrying would
+ * send the message twice); the undecided ones are deferred. The verdict is the first
+ * deciding session's.
+ */
+function afterSettledResult(work: Work, settled: SettledSession[], cause: InternalError | 'aborted', resolverValidates: boolean): DomainResult {
+  const first = settled[0]!;
+  const decided = new Map<string, DomainRecipient>();
+  for (const s of settled) for (const r of s.recipients) if (!decided.has(r.address)) decided.set(r.address, r);
+  const why = cause === 'aborted' ? 'aborted' : `internal error: ${cause.message}`;
+  const r: DomainResult = {
+    domain: work.domain,
+    verdict: first.verdict,
+    host: first.host,
+    address: first.address,
+    tls: first.tls,
+    reason: `${first.host} decided recipients; then ${why}`,
+    mx: null,
+    hosts: [],
+    resolverValidates,
+    level: work.policy?.level ?? 'dane',
+    policySource: work.policy?.source ?? 'default',
+  };
+  if (cause !== 'aborted') r.internalError = cause;
+  const to = work.job.kind === 'send' ? work.job.envelope.to : [];
+  r.recipients = to.map((address) => decided.get(address) ?? { address, status: 'deferred', reply: `deferred: ${why}` });
+  return r;
+}
+
 /** Expected outcomes are results; this never rejects for DNS or SMTP trouble. */
 export async function runAll(works: Work[], options: RunOptions): Promise<DomainResult[]> {
   let probe: ValidationProbe;
@@ -105,6 +143,7 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
       // An unreachable resolver is temporary: defer, connect nowhere.
       result = deferredResult(work, 'resolver', probe.reason, false);
     } else {
+      const settled: SettledSession[] = [];
       try {
         result = await processDestination(work.domain, work.job, {
           ...options,
@@ -112,23 +151,34 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
           resolverValidates: probe.validates,
           ...(work.policy ? { policy: work.policy } : {}),
           ...(work.nexthop ? { nexthop: work.nexthop } : {}),
+          onSettled: (s) => settled.push(s),
         });
       } catch (e) {
         // An abort (Ctrl-C, a library caller's signal) or a bug: this destination is
-        // deferred, the others keep their results.
+        // deferred, the others keep their results; recipients a server already took stay taken.
         const aborted = e instanceof DaneSmtpError && e.code === 'ABORTED';
-        const why = aborted ? 'aborted' : `internal error: ${e instanceof Error ? e.message : String(e)}`;
-        result = deferredResult(work, aborted ? 'aborted' : 'internal-error', why, probe.validates);
+        const why = aborted ? 'aborted' : `internal error: ${errorText(e)}`;
+        result = settled.length > 0 ? afterSettledResult(work, settled, aborted ? 'aborted' : { stage: 'delivery', message: errorText(e) }, probe.validates) : deferredResult(work, aborted ? 'aborted' : 'internal-error', why, probe.validates);
       }
       if (work.job.kind === 'send' && !result.recipients) {
         const status = result.verdict === 'undeliverable' ? 'bounced' : 'deferred';
         result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
       }
     }
-    // What the operator should fix (src/diagnostics/findings.ts).
-    result.findings = diagnose(result, (options.now ?? (() => new Date()))());
+    // What the operator should fix (src/diagnostics/findings.ts). From here on nothing can
+    // change a recipient's status: a failure is reported as such (internalError), never a deferral.
+    try {
+      result.findings = diagnose(result, (options.now ?? (() => new Date()))());
+    } catch (e) {
+      result.internalError ??= { stage: 'diagnostics', message: errorText(e) };
+      result.findings = [internalErrorFinding(result.internalError)];
+    }
     results.push(result);
-    options.onResult?.(result);
+    try {
+      options.onResult?.(result);
+    } catch (e) {
+      result.internalError ??= { stage: 'reporting', message: errorText(e) };
+    }
   });
   return results;
 }

@@ -7,7 +7,7 @@ import { associationMatchesInfo, type CertInfo } from '../dane/authenticate.js';
 import { Usage, tlsaFromText } from '../dane/tlsa.js';
 import { isAddressLiteral } from '../dns/names.js';
 import type { DnsReport } from '../dane/plan.js';
-import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, TlsaReport } from '../delivery/result.js';
+import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, InternalError, TlsaReport } from '../delivery/result.js';
 
 export type { Finding, FindingSeverity } from '../delivery/result.js';
 
@@ -20,7 +20,7 @@ export const RRSIG_EXPIRY_WARNING_DAYS = 7;
 export const FINDING_CODES = {
   'resolver-not-validating': { severity: 'error', meaning: 'the resolver does not validate DNSSEC: DANE is off' },
   'resolver-unreachable': { severity: 'error', meaning: 'the resolver did not answer: everything is deferred' },
-  'internal-error': { severity: 'error', meaning: 'dane-smtp itself failed on the destination (a bug): it is deferred' },
+  'internal-error': { severity: 'error', meaning: 'dane-smtp itself failed on the destination (a bug): what no server decided is deferred; what a server accepted stays delivered' },
   'mx-bogus': { severity: 'error', meaning: 'the MX RRset is bogus (the EDE text says why): mail is deferred' },
   'tlsa-bogus': { severity: 'error', meaning: 'a TLSA RRset is bogus: the host is skipped' },
   'dns-bogus': { severity: 'error', meaning: 'another answer (address, CNAME) of a host is bogus: the host is skipped' },
@@ -251,7 +251,7 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
           break;
         case 'ta-name-mismatch': {
           const names = /names none of (.*)$/.exec(r.why)?.[1] ?? h.name;
-          c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
+          c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf?.subject ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
           break;
         }
         case 'ta-date':
@@ -290,7 +290,7 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
       if (cert.depth > auth.depth) continue;
       const left = Date.parse(cert.notAfter) - now.getTime();
       if (left >= 0 && left < CERT_EXPIRY_WARNING_DAYS * DAY) {
-        c.add('cert-expires-soon', `the certificate at depth ${cert.depth} of ${h.name} (${cert.subject}) expires ${cert.notAfter} (${inTime(left)}): under DANE-TA an expired certificate fails authentication; renew it (and update TLSA records if the key changes)`, h.name);
+        c.add('cert-expires-soon', `the certificate at depth ${cert.depth} of ${h.name} (${cert.subject || 'empty subject'}) expires ${cert.notAfter} (${inTime(left)}): under DANE-TA an expired certificate fails authentication; renew it (and update TLSA records if the key changes)`, h.name);
       }
     }
   }
@@ -300,6 +300,21 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
     c.add('tls-old-version', `${h.name} negotiated ${a.tlsVersion}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1`, h.name);
   }
   return explained;
+}
+
+const STAGE_TEXT: Record<InternalError['stage'], string> = {
+  delivery: 'after servers had decided recipients',
+  diagnostics: 'while diagnosing the result',
+  reporting: 'while reporting the result',
+};
+
+/** dane-smtp failed after the servers' decisions: they stand (no deferral, no retry). */
+export function internalErrorFinding(e: InternalError): Finding {
+  return {
+    code: 'internal-error',
+    severity: 'error',
+    message: `dane-smtp failed ${STAGE_TEXT[e.stage]} (${e.message}): recipients a server accepted are delivered and must not be sent again; please report this`,
+  };
 }
 
 /** Every problem of one destination, errors first. */
@@ -315,6 +330,7 @@ export function diagnose(result: DomainResult, now: Date): Finding[] {
   if (result.deferredEarly === 'internal-error') {
     c.add('internal-error', `dane-smtp failed on this destination (${result.reason}): it is deferred; please report this`);
   }
+  if (result.internalError) c.list.push(internalErrorFinding(result.internalError));
   if (result.mx) {
     dnsFailure(c, result.mx, undefined, 'mail is deferred (RFC 7672 §2.2.1)');
     rrsigSoon(c, result.mx, undefined, now);

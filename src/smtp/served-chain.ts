@@ -1,6 +1,8 @@
 /** The TLS client settings of DANE SMTP, shared by the SMTP session and `dane-smtp tlsa`. */
 import { createHash } from 'node:crypto';
 import type * as tls from 'node:tls';
+import { describeChain } from '../x509/certificate.js';
+import type { ServedTls } from './types.js';
 
 /** Longest certificate chain collected from a server. */
 export const MAX_SERVED_CHAIN = 16;
@@ -33,4 +35,9 @@ export function servedChain(socket: tls.TLSSocket): Buffer[] {
     cert = next;
   }
   return chain;
+}
+
+/** What the handshake showed: version, cipher, the served chain and its description (made here, once). */
+export function servedTls(version: string, cipher: string, chain: Buffer[]): ServedTls {
+  return { version, cipher, chain, certificates: describeChain(chain) };
 }

@@ -11,7 +11,7 @@ import * as tls from 'node:tls';
 import { DaneSmtpError, type ErrorCode } from '../errors.js';
 import { asciiDomainAddress, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8, prepareMessage } from './message.js';
 import { ReplyReader, formatReply, isTooManyRecipients, parseEhloExtensions, rcptMax, replyClass, sizeLimit } from './reply.js';
-import { DANE_TLS_CLIENT_OPTIONS, servedChain } from './served-chain.js';
+import { DANE_TLS_CLIENT_OPTIONS, servedChain, servedTls } from './served-chain.js';
 import type {
   RecipientResult,
   RecipientStatus,
@@ -144,6 +144,8 @@ class Session {
   private esmtp = false;
   private tlsAccepted = false;
   private served: ServedTls | undefined;
+  /** The recipients' statuses so far, once a transaction has begun. */
+  private decided: (() => RecipientResult[]) | undefined;
   private extensions: Record<string, string> = {};
   private closeEmitted = false;
   private readonly onAbort = () => this.fail(new SessionError('ABORTED', 'aborted by the caller'));
@@ -326,7 +328,16 @@ class Session {
       await this.quit();
       return this.result('ok');
     }
-    return this.transaction(job.envelope);
+    try {
+      return await this.transaction(job.envelope);
+    } catch (e) {
+      // A bug after the server decided recipients (a 2xx after the data is a delivery):
+      // they keep their status; sending them again would deliver twice.
+      const decided = this.decided?.();
+      if (!decided?.some((r) => r.status !== 'deferred')) throw e;
+      this.fail(new SessionError('INTERNAL', `internal error: ${e instanceof Error ? e.message : String(e)}`));
+      return this.failed(this.failure!, decided);
+    }
   }
 
   private connect(): Promise<true> {
@@ -414,11 +425,7 @@ class Session {
     this.phase = 'smtp';
 
     const cipher = secure.getCipher();
-    const served: ServedTls = {
-      version: secure.getProtocol() ?? 'unknown',
-      cipher: cipher?.standardName || cipher?.name || 'unknown',
-      chain: servedChain(secure),
-    };
+    const served: ServedTls = servedTls(secure.getProtocol() ?? 'unknown', cipher?.standardName || cipher?.name || 'unknown', servedChain(secure));
     this.served = served;
     this.emit({ type: 'tls', served });
 
@@ -480,6 +487,7 @@ class Session {
     };
     const final = (): RecipientResult[] =>
       recipients.map((r) => ({ address: r.address, status: r.status ?? 'deferred', reply: r.reply }));
+    this.decided = final;
 
     const ext = this.extensions;
     const has = (k: string) => this.esmtp && Object.prototype.hasOwnProperty.call(ext, k);

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import type { CertInfo } from '../x509/certificate.js';
 
 /** One complete (possibly multi-line) SMTP reply. */
 export interface SmtpReply {
@@ -15,6 +16,8 @@ export interface ServedTls {
   cipher: string;
   /** DER certificates as the server sent them, leaf first. Never completed from a local CA store. */
   chain: Buffer[];
+  /** The same certificates described once, at the handshake, from the certificates themselves. */
+  certificates: CertInfo[];
 }
 
 /** The caller's verdict on the served chain; nothing is written inside TLS before it is `ok`. */

@@ -3,6 +3,7 @@
  * what each address does — serve a chain over TLS, offer no STARTTLS, fail the handshake,
  * or be down (any address not listed) — and a record of every connection made.
  */
+import { servedTls } from '../../src/smtp/served-chain.js';
 import type { DestinationOptions, Job } from '../../src/delivery/destination.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 
@@ -52,7 +53,7 @@ export function scriptedSession(world: Record<string, Behaviour>, calls: Call[])
     if (o.tls === 'none') return done(false);
     if (b.kind === 'no-starttls') return o.tls === 'required' ? failed('NO_STARTTLS', 'STARTTLS not offered') : done(false);
     if (b.kind === 'tls-fails') return failed('TLS_HANDSHAKE', 'handshake failed');
-    const served = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: b.chain };
+    const served = servedTls('TLSv1.3', 'TLS_AES_128_GCM_SHA256', b.chain);
     const check = o.checkTls ? o.checkTls(served) : { ok: true as const };
     if (!check.ok) return failed('AUTHENTICATION', check.reason);
     return done(true, served);

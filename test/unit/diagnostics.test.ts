@@ -4,6 +4,7 @@
  * DnsReport; the human "fix:" lines; and findings on runAll results built from real
  * certificate chains, so the wording of authenticate() and diagnose() stay in step.
  */
+import { servedTls } from '../../src/smtp/served-chain.js';
 import { createHash } from 'node:crypto';
 import type { RecordFailure } from '../../src/dane/authenticate.js';
 import dnsPacket from 'dns-packet';
@@ -576,7 +577,7 @@ describe('runAll attaches findings (real chains through authenticate)', () => {
       ...table,
     });
     const session = async (o: SmtpSessionOptions): Promise<SmtpSessionResult> => {
-      const served = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain };
+      const served = servedTls('TLSv1.3', 'TLS_AES_128_GCM_SHA256', chain);
       const c = o.checkTls ? o.checkTls(served) : { ok: true as const };
       if (!c.ok) return { outcome: 'host-failed', tls: false, extensions: {}, error: { code: 'AUTHENTICATION', message: c.reason } };
       return { outcome: 'ok', tls: true, extensions: {}, served };

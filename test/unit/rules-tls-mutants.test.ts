@@ -7,6 +7,7 @@
  * name, an issuer that is not a CA, a client-only leaf) are made here with the openssl CLI in
  * a temporary directory that is removed again.
  */
+import { servedTls } from '../../src/smtp/served-chain.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -213,7 +214,7 @@ describe('SNI is the TLSA base domain (RFC 7672 §8.1), also for a CNAME-expande
     const seen: SmtpSessionOptions[] = [];
     const session = async (o: SmtpSessionOptions): Promise<SmtpSessionResult> => {
       seen.push(o);
-      const served = { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: [good.leaf.der, good.intermediate.der] };
+      const served = servedTls('TLSv1.3', 'TLS_AES_128_GCM_SHA256', [good.leaf.der, good.intermediate.der]);
       const check = o.checkTls ? o.checkTls(served) : { ok: true as const };
       if (!check.ok) return { outcome: 'host-failed', tls: false, extensions: {}, served, error: { code: 'AUTHENTICATION', message: check.reason } };
       return { outcome: 'ok', tls: true, extensions: {}, served };
