@@ -194,21 +194,25 @@ async function attempt(address: string, port: number, plan: Extract<HostPlan, { 
   const release = o.connectGate ? await o.connectGate(address) : undefined;
   let session: SmtpSessionResult;
   let plaintextRetry = false;
+  // First of all: what the server has decided is final (nothing after its 250 can defer).
+  const recordSettled = (s: SmtpSessionResult) => {
+    const final = (s.recipients ?? []).filter((r) => r.status !== 'deferred');
+    if (final.length > 0) o.onSettled?.({ host: plan.host.name, address, tls: s.tls, verdict: sec.verdict, recipients: final.map((r) => ({ ...r, host: plan.host.name })) });
+  };
   try {
     session = await run(sec.tls);
+    recordSettled(session);
     // Postfix 'may': a failed STARTTLS on an opportunistic host (refused, or a handshake that
     // fails or times out) is retried in plaintext. Never where TLS is required.
     const tlsFailed = session.error?.code === 'TLS_HANDSHAKE' || session.error?.code === 'STARTTLS_REFUSED' || (session.error?.code === 'TIMEOUT' && session.inHandshake === true);
     if (sec.tls === 'may' && session.outcome === 'host-failed' && tlsFailed) {
       session = await run('none');
+      recordSettled(session);
       plaintextRetry = true;
     }
   } finally {
     release?.();
   }
-  // First of all: what the server has decided is final (nothing after its 250 can defer).
-  const final = (session.recipients ?? []).filter((r) => r.status !== 'deferred');
-  if (final.length > 0) o.onSettled?.({ host: plan.host.name, address, tls: session.tls, verdict: sec.verdict, recipients: final.map((r) => ({ ...r, host: plan.host.name })) });
   const report: AttemptReport = {
     address,
     result: session.outcome === 'ok' ? 'ok' : session.outcome === 'rejected' ? 'rejected' : 'failed',
