@@ -23,10 +23,9 @@ function proofColor(p: string, st: Style): string {
   return p === 'secure' ? st.green(p) : p === 'insecure' ? st.yellow(p) : st.red(p);
 }
 
-/** A fixed next hop (`[host]:port`): there was no MX lookup; the result carries a stand-in MX answer. */
+/** A fixed next hop (`[host]:port`): there was no MX lookup (the result's own `nextHop`). */
 export function nextHopOf(r: DomainResult): string | undefined {
-  const m = r.mx && r.mx.records.length === 0 && r.mx.status === 'nodata' ? /^next hop (\[[^\]]+\]:\d+)/.exec(r.mx.reason ?? '') : null;
-  return m?.[1];
+  return r.nextHop;
 }
 
 /** Levels of the policy table that replace the DANE rules (the host's `level` is then only what the rules would have said). */

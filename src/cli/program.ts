@@ -3,6 +3,7 @@
  * options.ts; main.ts is the executable). Usage errors exit 64 with one line, never a
  * stack trace.
  */
+import type { ValidationProbe } from '../dns/probe.js';
 import { setMaxListeners } from 'node:events';
 import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -37,10 +38,10 @@ export function useColor(json: boolean, env: NodeJS.ProcessEnv = process.env, is
 }
 
 /** The stderr lines for a probe that found the resolver unusable (everything is deferred). */
-export function probeFailureLines(reason: string, o: { validating: boolean; interrupted?: string }): string[] {
+export function probeFailureLines(probe: Pick<ValidationProbe, 'reason' | 'unreachable'>, o: { validating: boolean; interrupted?: string }): string[] {
   if (o.interrupted) return [`dane-smtp: ${o.interrupted}: stopped before any destination was checked; everything is deferred`];
-  const lines = [`dane-smtp: ${reason}: every destination is deferred`];
-  if (o.validating && !/^resolver unreachable/.test(reason)) {
+  const lines = [`dane-smtp: ${probe.reason}: every destination is deferred`];
+  if (o.validating && !probe.unreachable) {
     lines.push(
       'dane-smtp: with --validate or --trust-anchor the root zone must validate from the given anchors: check the anchor file (it must match the DNS the resolver serves) and that the resolver passes DNSSEC records through',
     );
@@ -87,7 +88,7 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     onProbe: (p) => {
       if (p.skipped) return;
       if (!p.reachable) {
-        process.stderr.write(probeFailureLines(p.reason, { validating: Boolean(anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
+        process.stderr.write(probeFailureLines(p, { validating: Boolean(anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
         if (interrupted) interruptionSaid = true;
       } else if (!p.validates && anchors) {
         process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${p.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);

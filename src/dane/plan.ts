@@ -3,7 +3,7 @@
  * must get. All decisions live here, next to their RFC sections; the only I/O is the
  * injected Resolver, so the rules run in unit tests against declarative fixtures.
  */
-import type { DnsAnswer, MxData, Proof, RecordType, Resolver, TlsaData } from '../dns/types.js';
+import type { DnsAnswer, DnsFailure, MxData, Proof, RecordType, Resolver, TlsaData } from '../dns/types.js';
 import { isAddressLiteral, normalizeName, tlsaOwner } from '../dns/names.js';
 import { classifyTlsa, tlsaToText, usableRecords, type ClassifiedTlsa } from './tlsa.js';
 
@@ -16,6 +16,8 @@ export interface DnsReport {
   records: string[];
   cnameChain?: string[];
   reason?: string;
+  /** Why it failed, as data (status `failed` only). */
+  failure?: DnsFailure;
   /** ISO time of the earliest RRSIG expiration over the answer records, when known. */
   signatureExpires?: string;
 }
@@ -25,6 +27,7 @@ export function reportAnswer(a: DnsAnswer<unknown>): DnsReport {
   const out: DnsReport = { name: a.qname, type: a.qtype, status: a.status, proof: a.proof, records };
   if (a.cnameChain.length > 1) out.cnameChain = a.cnameChain;
   if (a.reason) out.reason = a.reason;
+  if (a.failure) out.failure = a.failure;
   if (a.signatureExpires) out.signatureExpires = a.signatureExpires;
   return out;
 }

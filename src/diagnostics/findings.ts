@@ -60,14 +60,13 @@ function inTime(ms: number): string {
   return `in ${Math.floor(ms / DAY)} days`;
 }
 
-/** Extended DNS Error info code (RFC 8914) in a reason like "SERVFAIL (EDE 7: signature expired …)". */
-function edeCode(reason: string | undefined): number | undefined {
-  const m = /EDE (\d+)/.exec(reason ?? '');
-  return m ? Number(m[1]) : undefined;
+/** The first Extended DNS Error (RFC 8914) the resolver gave with a failed answer. */
+function edeCode(d: DnsReport): number | undefined {
+  return d.failure?.kind === 'rcode' ? d.failure.ede[0]?.infoCode : undefined;
 }
 
-function bogusHint(reason: string | undefined): string {
-  switch (edeCode(reason)) {
+function bogusHint(d: DnsReport): string {
+  switch (edeCode(d)) {
     case 7:
       return 'the signatures have expired: re-sign the zone (and check that automatic signing runs)';
     case 8:
@@ -110,7 +109,7 @@ function dnsFailure(c: Collector, d: DnsReport, host: string | undefined, effect
   const several = alike.length > 0;
   if (d.proof === 'bogus') {
     const code: FindingCode = d.type === 'MX' ? 'mx-bogus' : d.type === 'TLSA' ? 'tlsa-bogus' : 'dns-bogus';
-    c.add(code, `the ${types} ${several ? 'RRsets' : 'RRset'} of ${d.name} ${several ? 'are' : 'is'} bogus${why}: ${bogusHint(d.reason)}; ${effect}`, host);
+    c.add(code, `the ${types} ${several ? 'RRsets' : 'RRset'} of ${d.name} ${several ? 'are' : 'is'} bogus${why}: ${bogusHint(d)}; ${effect}`, host);
     return;
   }
   c.add('dns-indeterminate', `the ${types} ${several ? 'lookups' : 'lookup'} of ${d.name} failed without a DNSSEC verdict${why}: check that the zone's name servers answer (lame delegation, firewall) and that the resolver reaches them; ${effect}`, host);

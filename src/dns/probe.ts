@@ -9,6 +9,8 @@ export interface ValidationProbe {
   reachable: boolean;
   /** One line for humans. */
   reason: string;
+  /** Not reachable because no answer came at all (a timeout, a socket error), not a bad one. */
+  unreachable?: true;
   /** No probe was made: no destination of the run needs DNS (IP address literals only). */
   skipped?: true;
 }
@@ -24,7 +26,7 @@ export async function probeValidation(resolver: Resolver, signal?: AbortSignal):
   }
   if (answer.status === 'failed') {
     const why = answer.reason ?? 'lookup failed';
-    if (isTransportFailure(answer)) return { validates: false, reachable: false, reason: `resolver unreachable: ${why}` };
+    if (isTransportFailure(answer)) return { validates: false, reachable: false, unreachable: true, reason: `resolver unreachable: ${why}` };
     // SERVFAIL, REFUSED, a malformed answer…: we cannot tell whether it validates. That is
     // indeterminate, so everything is deferred (fail closed), never downgraded to insecure.
     return { validates: false, reachable: false, reason: `the resolver failed the DNSSEC probe (root SOA: ${why})` };

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DaneSmtpError } from '../errors.js';
 import { errorCode, exchange, type Accept } from './transport.js';
-import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from './types.js';
+import type { DnsAnswer, DnsFailure, LookupOptions, Proof, RDataOf, RecordType, Resolver } from './types.js';
 import {
   CLASS_IN,
   RCODE,
@@ -39,12 +39,9 @@ export interface StubResolverOptions {
 /** Longest CNAME chain followed inside one answer. */
 export const MAX_CNAME_CHAIN = 16;
 
-/** Reasons of failures where the resolver could not be reached start with one of these. */
-export const TRANSPORT_FAILURE_PREFIXES = ['timeout', 'network error'] as const;
-
 /** True when a failed answer means "no answer from the resolver" (timeout, socket error). */
-export function isTransportFailure(answer: DnsAnswer<unknown>): boolean {
-  return answer.status === 'failed' && TRANSPORT_FAILURE_PREFIXES.some((p) => answer.reason?.startsWith(p));
+export function isTransportFailure(answer: Pick<DnsAnswer<unknown>, 'status' | 'failure'>): boolean {
+  return answer.status === 'failed' && answer.failure?.kind === 'unreachable';
 }
 
 interface Question {
@@ -115,17 +112,17 @@ export function answerFromMessage<K extends RecordType>(
   now: Date = new Date(),
 ): DnsAnswer<RDataOf[K]> {
   const base = { qname, qtype, records: [] as RDataOf[K][], ttl: 0, cnameChain: [qname], canonicalName: qname };
-  const failed = (proof: Proof, reason: string): DnsAnswer<RDataOf[K]> => ({ ...base, status: 'failed', proof, reason });
+  const failed = (proof: Proof, reason: string, failure: DnsFailure = { kind: 'bad-answer' }): DnsAnswer<RDataOf[K]> => ({ ...base, status: 'failed', proof, reason, failure });
   const edes = extendedErrors(msg);
   const edeText = describeExtendedErrors(edes);
 
   if (msg.rcode === RCODE.SERVFAIL) {
     // A validating resolver answers SERVFAIL for bogus data (RFC 4035 §5.5); only an
     // EDE 6-12 or 25 says that this was the reason (RFC 8914 §4), otherwise we cannot tell.
-    return failed(edes.some((e) => bogusEde(e.infoCode)) ? 'bogus' : 'indeterminate', `SERVFAIL${edeText}`);
+    return failed(edes.some((e) => bogusEde(e.infoCode)) ? 'bogus' : 'indeterminate', `SERVFAIL${edeText}`, { kind: 'rcode', rcode: 'SERVFAIL', ede: edes });
   }
   if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
-    return failed('indeterminate', `${rcodeName(msg.rcode)}${edeText}`);
+    return failed('indeterminate', `${rcodeName(msg.rcode)}${edeText}`, { kind: 'rcode', rcode: rcodeName(msg.rcode), ede: edes });
   }
 
   // Only a recursive resolver's answer means anything here. An authoritative-only server
@@ -219,7 +216,7 @@ export class StubResolver implements Resolver {
     const parsed = nameToWire(name);
     if ('error' in parsed) {
       const qname = typeof name === 'string' ? name.toLowerCase().slice(0, 300) : '';
-      return failedAnswer(qname, type, 'indeterminate', parsed.error);
+      return failedAnswer(qname, type, 'indeterminate', parsed.error, { kind: 'bad-answer' });
     }
     const q: Question = { id: randomInt(0, 65536), name: parsed.name, type: typeCode };
     const query = encodeQuery({
@@ -244,10 +241,11 @@ export class StubResolver implements Resolver {
     const endpoint = { server: this.server, port: this.port, ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}) };
     const result = await exchange(endpoint, query, accept, this.timeoutMs, callerSignal);
     if (callerSignal?.aborted) throw aborted();
-    return result.ok ? answerFromMessage(result.value, q.name, type) : failedAnswer(q.name, type, 'indeterminate', result.reason);
+    if (result.ok) return answerFromMessage(result.value, q.name, type);
+    return failedAnswer(q.name, type, 'indeterminate', result.reason, result.unreachable ? { kind: 'unreachable', cause: result.unreachable } : { kind: 'bad-answer' });
   }
 }
 
-function failedAnswer<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string): DnsAnswer<RDataOf[K]> {
-  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason };
+function failedAnswer<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string, failure: DnsFailure): DnsAnswer<RDataOf[K]> {
+  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason, failure };
 }

@@ -22,10 +22,11 @@ export type Accept<T> = (buf: Buffer) => { value: T; truncated: boolean } | { wh
 export type Exchange<T> =
   | { kind: 'answer'; value: T }
   | { kind: 'truncated' }
-  | { kind: 'failed'; reason: string }
+  | { kind: 'failed'; reason: string; unreachable?: 'network' }
   | { kind: 'stopped'; note?: string };
 
-export type ExchangeOutcome<T> = { ok: true; value: T; tcp: boolean } | { ok: false; reason: string };
+/** A failure says whether the resolver was not reached at all (`unreachable`), or answered badly. */
+export type ExchangeOutcome<T> = { ok: true; value: T; tcp: boolean } | { ok: false; reason: string; unreachable?: 'timeout' | 'network' };
 
 export function errorCode(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
@@ -40,8 +41,7 @@ function bindAddress(ep: Endpoint): string {
 
 /**
  * UDP, then TCP when truncated, all within `timeoutMs`; `signal` (the caller's) stops it
- * too. Reasons of failures where the resolver could not be reached start with "timeout"
- * or "network error" (see TRANSPORT_FAILURE_PREFIXES in stub.ts).
+ * too. A failure where the resolver could not be reached says so (`unreachable`).
  */
 export async function exchange<T>(ep: Endpoint, query: Buffer, accept: Accept<T>, timeoutMs: number, signal?: AbortSignal): Promise<ExchangeOutcome<T>> {
   const stop = new AbortController();
@@ -56,10 +56,10 @@ export async function exchange<T>(ep: Endpoint, query: Buffer, accept: Accept<T>
       result = await tcpExchange(ep, query, accept, stop.signal);
     }
     if (result.kind === 'answer') return { ok: true, value: result.value, tcp: transport !== '' };
-    if (result.kind === 'failed') return { ok: false, reason: result.reason };
+    if (result.kind === 'failed') return result.unreachable ? { ok: false, reason: result.reason, unreachable: result.unreachable } : { ok: false, reason: result.reason };
     if (result.kind === 'truncated') return { ok: false, reason: 'truncated answer over TCP' };
     const note = result.note ? ` (${result.note})` : '';
-    return { ok: false, reason: `timeout after ${timeoutMs / 1000}s${transport}${note}` };
+    return { ok: false, reason: `timeout after ${timeoutMs / 1000}s${transport}${note}`, unreachable: 'timeout' };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
@@ -93,7 +93,7 @@ export function udpExchange<T>(ep: Endpoint, query: Buffer, accept: Accept<T>, s
       ignored++;
       lastIgnored = why;
     };
-    const netError = (err: unknown) => finish({ kind: 'failed', reason: `network error: ${errorCode(err)}` });
+    const netError = (err: unknown) => finish({ kind: 'failed', reason: `network error: ${errorCode(err)}`, unreachable: 'network' });
     const serverKey = canonicalAddress(ep.server);
     try {
       sock = createSocket({ type: isIPv6(ep.server.split('%')[0]!) ? 'udp6' : 'udp4' });
@@ -149,7 +149,7 @@ export function tcpExchange<T>(ep: Endpoint, query: Buffer, accept: Accept<T>, s
     try {
       sock = createConnection({ host: ep.server, port: ep.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     } catch (err) {
-      return finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` });
+      return finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}`, unreachable: 'network' });
     }
     const s = sock;
     const prefix = Buffer.alloc(2);
@@ -181,7 +181,7 @@ export function tcpExchange<T>(ep: Endpoint, query: Buffer, accept: Accept<T>, s
       if ('why' in c) return finish({ kind: 'failed', reason: `${c.malformed ? 'malformed' : 'mismatched'} answer over TCP: ${c.why}` });
       finish(c.truncated ? { kind: 'truncated' } : { kind: 'answer', value: c.value });
     });
-    s.on('error', (err) => finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}` }));
+    s.on('error', (err) => finish({ kind: 'failed', reason: `network error over TCP: ${errorCode(err)}`, unreachable: 'network' }));
     s.on('close', () => finish({ kind: 'failed', reason: 'TCP connection closed before a complete answer' }));
   });
 }

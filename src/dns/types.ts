@@ -42,6 +42,25 @@ export interface RDataOf {
  */
 export type LookupStatus = 'data' | 'nodata' | 'nxdomain' | 'failed';
 
+/** An Extended DNS Error (RFC 8914) as the resolver sent it. */
+export interface ExtendedDnsError {
+  infoCode: number;
+  extraText: string;
+}
+
+/**
+ * Why a lookup failed, as data (the reason sentence is made from the same facts):
+ * - `unreachable`: no answer from the resolver (a timeout, a socket error);
+ * - `rcode`: the resolver answered SERVFAIL, REFUSED… with its Extended DNS Errors;
+ * - `bad-answer`: malformed, mismatched or truncated, no recursion (RA=0), a referral;
+ * - `validation`: the built-in validator refused the answer or could not finish it.
+ */
+export type DnsFailure =
+  | { kind: 'unreachable'; cause: 'timeout' | 'network' }
+  | { kind: 'rcode'; rcode: string; ede: ExtendedDnsError[] }
+  | { kind: 'bad-answer' }
+  | { kind: 'validation' };
+
 export interface DnsAnswer<T> {
   /** The name asked, lower-case, no trailing dot. */
   qname: string;
@@ -58,6 +77,8 @@ export interface DnsAnswer<T> {
   canonicalName: string;
   /** One line for humans: why it failed, e.g. "SERVFAIL (EDE 7: signature expired)". */
   reason?: string;
+  /** Why it failed, as data (status `failed` only). */
+  failure?: DnsFailure;
   /**
    * ISO time of the earliest RRSIG expiration covering the answer records (the RRsets of
    * `qtype` and the CNAMEs of the chain), when the answer section carried RRSIGs. The

@@ -19,7 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { runAll, type RunOptions, type Work } from '../delivery/run.js';
 import type { DomainResult } from '../delivery/result.js';
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
-import { TRANSPORT_FAILURE_PREFIXES } from '../dns/stub.js';
+import { isTransportFailure } from '../dns/stub.js';
 import type { Resolver } from '../dns/types.js';
 import { addressGate, type AddressGate } from './gate.js';
 
@@ -344,5 +344,5 @@ export async function scanDomains(works: Work[], options: ScanOptions): Promise<
  */
 function resolverWentAway(result: DomainResult): boolean {
   const mx = result.mx;
-  return result.verdict === 'tempfail' && mx?.status === 'failed' && TRANSPORT_FAILURE_PREFIXES.some((p) => (mx.reason ?? '').startsWith(p));
+  return result.verdict === 'tempfail' && mx !== null && isTransportFailure(mx);
 }

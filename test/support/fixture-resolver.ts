@@ -2,7 +2,7 @@
  * A declarative DNS fixture: `'name TYPE': answer` entries, everything else NXDOMAIN
  * (insecure). Records every question so tests can assert which lookups were (not) made.
  */
-import type { DnsAnswer, LookupStatus, Proof, RDataOf, RecordType, Resolver } from '../../src/dns/types.js';
+import type { DnsAnswer, DnsFailure, LookupStatus, Proof, RDataOf, RecordType, Resolver } from '../../src/dns/types.js';
 
 export interface FixtureAnswer {
   proof: Proof;
@@ -10,6 +10,7 @@ export interface FixtureAnswer {
   records?: unknown[];
   cnameChain?: string[];
   reason?: string;
+  failure?: DnsFailure;
 }
 
 export class FixtureResolver implements Resolver {
@@ -34,6 +35,7 @@ export class FixtureResolver implements Resolver {
       canonicalName: cnameChain[cnameChain.length - 1]!,
     };
     if (f.reason) answer.reason = f.reason;
+    if (f.failure) answer.failure = f.failure;
     return answer;
   }
 }

@@ -91,6 +91,7 @@ describe('human output', () => {
   it('a fixed next hop is not shown as an MX answer or an implicit MX', () => {
     const r = domainResult({
       domain: 'relay.example.test',
+      nextHop: '[relay.example.test]:587',
       mx: { name: 'relay.example.test', type: 'MX', status: 'nodata', proof: 'secure', records: [], reason: 'next hop [relay.example.test]:587 from local policy' },
       hosts: [host({ name: 'relay.example.test', preference: 0, implicit: true, status: 'used' })],
     });
@@ -287,12 +288,12 @@ describe('exit codes and usage errors of the program', () => {
 
   it('a failed probe with --validate/--trust-anchor points at the anchors; an interrupted one says interrupted', () => {
     const reason = 'the resolver failed the DNSSEC probe (root SOA: SOA .: trust anchor: no DNSKEY of . matches its DS (20326/RSASHA256/digest 2))';
-    const lines = probeFailureLines(reason, { validating: true });
+    const lines = probeFailureLines({ reason }, { validating: true });
     expect(lines[0]).toBe(`dane-smtp: ${reason}: every destination is deferred`);
     expect(lines[1]).toMatch(/anchor file/);
-    expect(probeFailureLines('resolver unreachable: network error: ECONNREFUSED', { validating: true })).toHaveLength(1);
-    expect(probeFailureLines(reason, { validating: false })).toHaveLength(1);
-    expect(probeFailureLines('aborted by the caller', { validating: false, interrupted: 'interrupted (SIGINT)' })[0]).toMatch(/^dane-smtp: interrupted \(SIGINT\)/);
+    expect(probeFailureLines({ reason: 'resolver unreachable: network error: ECONNREFUSED', unreachable: true }, { validating: true })).toHaveLength(1);
+    expect(probeFailureLines({ reason }, { validating: false })).toHaveLength(1);
+    expect(probeFailureLines({ reason: 'aborted by the caller' }, { validating: false, interrupted: 'interrupted (SIGINT)' })[0]).toMatch(/^dane-smtp: interrupted \(SIGINT\)/);
   });
 });
 

@@ -292,7 +292,7 @@ describe('diagnose: DNS', () => {
       verdict: 'tempfail',
       host: null,
       hosts: [],
-      mx: dns('MX', 'example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 7: signature expired "for example.test MX")' }),
+      mx: dns('MX', 'example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 7: signature expired "for example.test MX")' , failure: { kind: 'rcode', rcode: 'SERVFAIL', ede: [{ infoCode: 7, extraText: '' }] } }),
     });
     const f = diagnose(r, NOW);
     expect(f).toHaveLength(1);
@@ -304,15 +304,15 @@ describe('diagnose: DNS', () => {
   });
 
   it('tlsa-bogus and dns-bogus (address) name the host; dns-indeterminate without a verdict', () => {
-    const tlsaBogus = host({ status: 'failed', level: null, tlsa: undefined, attempts: [], dns: [dns('A', 'mx.example.test'), dns('TLSA', '_25._tcp.mx.example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 6: DNSSEC bogus)' })] });
-    const aBogus = host({ name: 'mx2.example.test', status: 'failed', level: null, tlsa: undefined, attempts: [], dns: [dns('A', 'mx2.example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 9: DNSKEY missing)' })] });
+    const tlsaBogus = host({ status: 'failed', level: null, tlsa: undefined, attempts: [], dns: [dns('A', 'mx.example.test'), dns('TLSA', '_25._tcp.mx.example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 6: DNSSEC bogus)' , failure: { kind: 'rcode', rcode: 'SERVFAIL', ede: [{ infoCode: 6, extraText: '' }] } })] });
+    const aBogus = host({ name: 'mx2.example.test', status: 'failed', level: null, tlsa: undefined, attempts: [], dns: [dns('A', 'mx2.example.test', { status: 'failed', proof: 'bogus', reason: 'SERVFAIL (EDE 9: DNSKEY missing)' , failure: { kind: 'rcode', rcode: 'SERVFAIL', ede: [{ infoCode: 9, extraText: '' }] } })] });
     const r = result({ verdict: 'tempfail', hosts: [tlsaBogus, aBogus] });
     expect(diagnose(r, NOW)).toMatchObject([
       { code: 'tlsa-bogus', host: 'mx.example.test' },
       { code: 'dns-bogus', host: 'mx2.example.test' },
     ]);
     expect(only(r, 'dns-bogus')[0]!.message).toContain('fix the DS record');
-    const lame = result({ verdict: 'tempfail', hosts: [], mx: dns('MX', 'example.test', { status: 'failed', proof: 'indeterminate', reason: 'SERVFAIL (EDE 22: no reachable authority)' }) });
+    const lame = result({ verdict: 'tempfail', hosts: [], mx: dns('MX', 'example.test', { status: 'failed', proof: 'indeterminate', reason: 'SERVFAIL (EDE 22: no reachable authority)' , failure: { kind: 'rcode', rcode: 'SERVFAIL', ede: [{ infoCode: 22, extraText: '' }] } }) });
     expect(diagnose(lame, NOW)).toMatchObject([{ code: 'dns-indeterminate', severity: 'error' }]);
   });
 

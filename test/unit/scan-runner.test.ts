@@ -97,7 +97,7 @@ describe('scanDomains', () => {
 
   it('does not store a domain when the resolver is unreachable', async () => {
     const { works } = world(2);
-    const dead = new FixtureResolver({}, { proof: 'indeterminate', status: 'failed', reason: 'timeout after 5000 ms' });
+    const dead = new FixtureResolver({}, { proof: 'indeterminate', status: 'failed', reason: 'timeout after 5000 ms', failure: { kind: 'unreachable', cause: 'timeout' } });
     const seen = { max: 0, now: 0 };
     const { o, results } = options(dead, slowSession(1, seen), { probe: { validates: true, reachable: true, reason: 'ok' } });
     const outcome = await scanDomains(works, o);

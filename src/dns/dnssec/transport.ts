@@ -11,7 +11,7 @@ import { encodeDnssecQuery, parseRawMessage, type RawMessage } from './wire-dnss
 
 export type Upstream = Endpoint;
 
-export type ExchangeResult = { ok: true; raw: RawMessage; tcp: boolean } | { ok: false; reason: string };
+export type ExchangeResult = { ok: true; raw: RawMessage; tcp: boolean } | { ok: false; reason: string; unreachable?: 'timeout' | 'network' };
 
 export async function exchange(
   up: Upstream,

@@ -18,7 +18,7 @@
 import { isIP } from 'node:net';
 import { DaneSmtpError } from '../../errors.js';
 import { MAX_CNAME_CHAIN } from '../stub.js';
-import type { DnsAnswer, LookupOptions, Proof, RDataOf, RecordType, Resolver } from '../types.js';
+import type { DnsAnswer, DnsFailure, LookupOptions, Proof, RDataOf, RecordType, Resolver } from '../types.js';
 import { describeExtendedErrors, extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES, type WireRData } from '../wire.js';
 import { isSubdomain, lastLabels, nameLabelCount, nameWire, type SignedRRset } from './canonical.js';
 import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR, type NsecRR } from './nsec.js';
@@ -354,6 +354,7 @@ export class ValidatingResolver implements Resolver {
           type,
           'indeterminate',
           `timeout after ${this.timeoutMs / 1000}s: the DNSSEC validation of ${type} ${show(parsed.name)} did not finish in time (its chain of trust needs DS and DNSKEY queries to the upstream resolver, which answers too slowly or not at all)`,
+          { kind: 'unreachable', cause: 'timeout' },
         );
       }
       throw err;
@@ -380,22 +381,23 @@ export class ValidatingResolver implements Resolver {
   private async resolve<K extends RecordType>(qname: string, type: K, signal: AbortSignal): Promise<DnsAnswer<RDataOf[K]>> {
     const qtype = TYPE_CODES[type];
     const r = await this.ask(qname, qtype, signal);
-    if (!r.ok) return failed(qname, type, 'indeterminate', r.reason);
+    if (!r.ok) return failed(qname, type, 'indeterminate', r.reason, r.unreachable ? { kind: 'unreachable', cause: r.unreachable } : { kind: 'bad-answer' });
     let view = new View(r.raw);
-    const upstreamFailure = (v: View): string | undefined => {
+    const upstreamFailure = (v: View): { why: string; failure: DnsFailure } | undefined => {
       const rcode = v.raw.msg.rcode;
-      if (rcode === RCODE.SERVFAIL) return `SERVFAIL from the upstream resolver${v.edeText()}`;
-      if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return `${rcodeName(rcode)} from the upstream resolver${v.edeText()}`;
+      if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
+        return { why: `${rcodeName(rcode)} from the upstream resolver${v.edeText()}`, failure: { kind: 'rcode', rcode: rcodeName(rcode), ede: extendedErrors(v.raw.msg) } };
+      }
       // An authoritative-only upstream answers with referrals; never read them as NODATA.
-      if (!v.raw.msg.ra) return 'the upstream resolver does not offer recursion (RA=0): use a recursive resolver';
+      if (!v.raw.msg.ra) return { why: 'the upstream resolver does not offer recursion (RA=0): use a recursive resolver', failure: { kind: 'bad-answer' } };
       const au = v.setsIn('au');
       if (rcode === RCODE.NOERROR && v.raw.msg.answers.length === 0 && au.some((x) => x.type === T.NS) && !au.some((x) => x.type === T.SOA)) {
-        return 'the upstream resolver answered with a referral instead of an answer: it does not recurse';
+        return { why: 'the upstream resolver answered with a referral instead of an answer: it does not recurse', failure: { kind: 'bad-answer' } };
       }
       return undefined;
     };
     const bad = upstreamFailure(view);
-    if (bad) return failed(qname, type, 'indeterminate', bad);
+    if (bad) return failed(qname, type, 'indeterminate', bad.why, bad.failure);
 
     const verdicts: Verdict[] = [];
     const chain = [qname];
@@ -850,7 +852,7 @@ function unsignedReason(view: View, what: string, zone: string): string {
   }`;
 }
 
-function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string): DnsAnswer<RDataOf[K]> {
-  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason };
+function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string, failure: DnsFailure = { kind: 'validation' }): DnsAnswer<RDataOf[K]> {
+  return { qname, qtype, status: 'failed', proof, records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason, failure };
 }
 
