@@ -4,38 +4,39 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { leafMatchesName, serverAuthAllowed } from '../dane/authenticate.js';
+import { dateProblem, readCertificate, type Certificate } from '../x509/certificate.js';
 import { certIssuedBy, certSignedBy, checkPath, type PathCert } from '../x509/path.js';
 import type { Fingerprint } from './table.js';
 
 export type PolicyAuth = { ok: true; detail: string } | { ok: false; reason: string };
 
-function parse(der: Buffer): X509Certificate | undefined {
-  try {
-    return new X509Certificate(der);
-  } catch {
-    return undefined;
-  }
+/** A certificate OpenSSL parses (readCertificate: names escaped, the SPKI as encoded, any key type). */
+type Parsed = Certificate & PathCert;
+
+function parse(der: Buffer): Parsed | undefined {
+  const c = readCertificate(der);
+  return c.x509 ? (c as Parsed) : undefined;
 }
+
+/** The one-line, escaped subject for a reason; never empty. */
+const named = (c: Certificate): string => c.subject || '(empty subject DN)';
 
 /** fingerprint: the leaf certificate's or its public key's SHA-256/SHA-512 digest is listed. */
 export function checkFingerprints(served: Buffer[], fingerprints: Fingerprint[]): PolicyAuth {
   const leafDer = served[0];
   const leaf = leafDer ? parse(leafDer) : undefined;
   if (!leafDer || !leaf) return { ok: false, reason: 'the server sent no parsable certificate' };
-  const spki = leaf.publicKey.export({ type: 'spki', format: 'der' });
+  // The SPKI as the certificate encodes it: a key type Node cannot load has one too.
+  const spki = leaf.spki;
   for (const fp of fingerprints) {
     if (createHash(fp.algorithm).update(leafDer).digest('hex') === fp.hex) return { ok: true, detail: `certificate ${fp.algorithm} fingerprint matched` };
-    if (createHash(fp.algorithm).update(spki).digest('hex') === fp.hex) return { ok: true, detail: `public-key ${fp.algorithm} fingerprint matched` };
+    if (spki && createHash(fp.algorithm).update(spki).digest('hex') === fp.hex) return { ok: true, detail: `public-key ${fp.algorithm} fingerprint matched` };
   }
+  const key = spki ? `public-key sha256 ${createHash('sha256').update(spki).digest('hex')}` : 'no readable public key';
   return {
     ok: false,
-    reason: `no fingerprint matched: the leaf has certificate sha256 ${createHash('sha256').update(leafDer).digest('hex')} and public-key sha256 ${createHash('sha256').update(spki).digest('hex')}`,
+    reason: `no fingerprint matched: the leaf has certificate sha256 ${createHash('sha256').update(leafDer).digest('hex')} and ${key}`,
   };
-}
-
-
-function dateOk(c: X509Certificate, now: Date): boolean {
-  return now >= new Date(c.validFrom) && now <= new Date(c.validTo);
 }
 
 /**
@@ -77,28 +78,30 @@ function subdomainMatch(leaf: X509Certificate, suffix: string): string | undefin
  * included, as OpenSSL does), names matched.
  */
 export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patterns: string[], ctx: { host: string; nexthop: string; now: Date }): PolicyAuth {
-  const certs = served.flatMap((der): PathCert[] => {
-    const x509 = parse(der);
-    return x509 ? [{ der, x509 }] : [];
+  const certs = served.flatMap((der): Parsed[] => {
+    const c = parse(der);
+    return c ? [c] : [];
   });
   const leaf = certs[0];
   if (!leaf) return { ok: false, reason: 'the server sent no parsable certificate' };
-  const anchors = anchorsPem.flatMap((p): PathCert[] => {
+  const anchors = anchorsPem.flatMap((p): Parsed[] => {
+    let der: Buffer;
     try {
-      const x509 = new X509Certificate(p);
-      return [{ der: x509.raw, x509 }];
+      der = new X509Certificate(p).raw;
     } catch {
       return [];
     }
+    const c = parse(der);
+    return c ? [c] : [];
   });
   const path = [leaf];
   const used = new Set([leaf]);
-  let anchored: PathCert | undefined;
+  let anchored: Parsed | undefined;
   for (let depth = 0; depth < 10 && !anchored; depth++) {
     const top = path[path.length - 1]!;
     // Links as OpenSSL makes them first; then a parent that only signed its child, so that
     // checkPath says what is wrong with it (no keyCertSign, a malformed extension).
-    let next: PathCert | undefined;
+    let next: Parsed | undefined;
     for (const link of [certIssuedBy, certSignedBy]) {
       anchored = anchors.find((a) => a.x509.fingerprint256 === top.x509.fingerprint256 || link(top.x509, a.x509));
       next = anchored ? undefined : certs.find((c) => !used.has(c) && link(top.x509, c.x509));
@@ -111,16 +114,17 @@ export function checkPkix(served: Buffer[], anchorsPem: readonly string[], patte
   if (!anchored) return { ok: false, reason: 'the served chain does not lead to a trusted CA' };
   // The CA-file certificate is the top; when the server sent it too, it counts once.
   const full = path[path.length - 1]!.x509.fingerprint256 === anchored.x509.fingerprint256 ? path : [...path, anchored];
-  for (const { x509: c } of full) {
-    if (!dateOk(c, ctx.now)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is outside its validity period` };
+  for (const c of full) {
+    const problem = dateProblem(c, ctx.now);
+    if (problem) return { ok: false, reason: `certificate ${named(c)} is outside its validity period (${problem})` };
   }
   const structural = checkPath(full);
   if (structural) return { ok: false, reason: structural.why };
   // A served certificate that is itself in the CA file still has to be a CA (as before).
-  if (full.length === 1 && leaf.x509.ca !== true) return { ok: false, reason: `certificate ${leaf.x509.subject.replace(/\n/g, ', ')} is not a CA` };
+  if (full.length === 1 && leaf.x509.ca !== true) return { ok: false, reason: `certificate ${named(leaf)} is not a CA` };
   const leafCert = leaf.x509;
   if (!serverAuthAllowed(leafCert)) return { ok: false, reason: 'the certificate is not for TLS server authentication (extended key usage)' };
   const name = nameMatches(leafCert, patterns, ctx);
   if (!name) return { ok: false, reason: `the certificate names none of ${patterns.join(', ')} (host ${ctx.host}, next hop ${ctx.nexthop})` };
-  return { ok: true, detail: `PKIX chain to ${anchored.x509.subject.replace(/\n/g, ', ')}, name ${name}` };
+  return { ok: true, detail: `PKIX chain to ${named(anchored)}, name ${name}` };
 }

@@ -7,6 +7,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { nameConstraintViolation, unhandledExtension } from './constraints.js';
 import { KEY_USAGE_NAMES, readCertExtensions, type CertExtensions } from './extensions.js';
+import { safeName } from './certificate.js';
 
 export interface PathCert {
   der: Buffer;
@@ -62,9 +63,11 @@ export function findIssuer<T extends { x509: X509Certificate }>(child: T, candid
   return candidates.find((c) => certIssuedBy(child.x509, c.x509)) ?? candidates.find((c) => certSignedBy(child.x509, c.x509));
 }
 
+/** One line, control and bidi characters escaped (readCertificate's names); never empty. */
 function subjectOf(c: PathCert): string {
   try {
-    return c.x509.subject.replace(/\n/g, ', ');
+    const subject = c.x509.subject; // undefined for an empty DN
+    return typeof subject === 'string' && subject !== '' ? safeName(subject.split('\n').filter((l) => l !== '').join(', ')) : '(empty subject DN)';
   } catch {
     return '?';
   }

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { BlockCoverage, fuzz, minimizeCrash } from './engine.js';
 
 const USAGE = `usage: npm run fuzz -- [--target NAME|all] [--runs N] [--seconds S] [--seed N] [--corpus-dir DIR] [--hang-ms MS] [--stop-on-crash]
-  --target      dns, tlsa-rdata, smtp, policy, material, tlsa-rrset, x509 or all (default all)
+  --target      dns, tlsa-rdata, smtp, policy, material, tlsa-rrset, x509, certificate, mime or all (default all)
   --runs        mutated inputs per target (default: no limit; then --seconds, default 60, applies)
   --seconds     time per target
   --seed        PRNG seed (default: from the clock, printed)

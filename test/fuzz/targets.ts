@@ -16,6 +16,9 @@
  *                                        name-constraint / critical-extension checks on its value never throw
  *   downgradeMime (8-bit MIME → QP)    → never throws; 7-bit input comes back as it is; 8-bit octets
  *                                        left in the output always come with a one-line reason
+ *   readCertificate, describeChain,    → never throw (issue 19); names one line without raw control or bidi
+ *   authenticate (served chain bytes)    characters; DANE-EE 3 0 1 of the bytes always authenticates, 3 1 1
+ *                                        whenever the SPKI is readable; DANE-TA gives a result with a code
  *
  * No vitest here: this module also runs from dist/ under plain node.
  */
@@ -24,7 +27,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import dnsPacket from 'dns-packet';
-import { recordUsability } from '../../src/dane/tlsa.js';
+import { authenticate, type AuthResult } from '../../src/dane/authenticate.js';
+import { classifyTlsa, recordUsability, usableRecords } from '../../src/dane/tlsa.js';
 import { answerFromMessage } from '../../src/dns/stub.js';
 import type { TlsaData } from '../../src/dns/types.js';
 import { WireFormatError, parseMessage, type WireMessage } from '../../src/dns/wire.js';
@@ -35,6 +39,7 @@ import { MAX_UNREAD_BYTES, ReplyReader, parseEhloExtensions, parseReplies } from
 import { parseMaterial } from '../../src/tools/tlsa/material.js';
 import { parseZoneTlsa } from '../../src/tools/tlsa/zone.js';
 import { nameConstraintViolation, unhandledExtension } from '../../src/x509/constraints.js';
+import { dateProblem, describeChain, readCertificate } from '../../src/x509/certificate.js';
 import { readCertExtensions, type NameConstraints } from '../../src/x509/extensions.js';
 
 /** The project root (where package.json is), from test/fuzz or dist/test/fuzz. */
@@ -205,6 +210,76 @@ export function checkCertExtensions(der: Buffer): void {
   ]) {
     must(why === undefined || (typeof why === 'string' && !/\n/.test(why)), `not a one-line sentence: ${JSON.stringify(why)}`);
   }
+}
+
+// ---------------------------------------------------------------- served certificates (issue 19)
+
+/** Raw C0/C1 controls, DEL, line and paragraph separators, bidi marks, embeddings, overrides, isolates. */
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+const CERT_SEEDS = join(ROOT, 'test', 'fuzz', 'seeds', 'certificate');
+let seedCa: Buffer | undefined;
+/** The normal CA the seed chains hang under (test/fuzz/seeds/certificate/odd-ca.der). */
+function oddSeedCa(): Buffer {
+  return (seedCa ??= readFileSync(join(CERT_SEEDS, 'odd-ca.der')));
+}
+
+const digest = (alg: 'sha256' | 'sha512', data: Buffer) => createHash(alg).update(data).digest();
+const FUZZ_NOW = new Date(Date.UTC(2030, 0, 1));
+
+function checkAuth(r: AuthResult, what: string): void {
+  must(typeof r.ok === 'boolean' && Array.isArray(r.chain), `${what}: not a result`);
+  if (r.ok) return;
+  must(typeof r.reason === 'string' && !UNSAFE_TEXT.test(r.reason), `${what}: reason ${JSON.stringify(r.reason)}`);
+  for (const f of r.records) {
+    must(typeof f.code === 'string' && (f.code as string) !== '', `${what}: a failure without a code`);
+    must(typeof f.why === 'string' && !UNSAFE_TEXT.test(f.why), `${what}: why ${JSON.stringify(f.why)}`);
+  }
+}
+
+type Rec = { usage: number; selector: number; matchingType: number; data: Buffer };
+
+/**
+ * One served leaf, any bytes: readCertificate and describeChain never throw and name it on
+ * one safe line; under DANE-EE its bytes (3 0 1) always authenticate it and its key (3 1 1)
+ * whenever the SPKI is readable, whatever else is in it; DANE-TA records (the seed CA, the
+ * leaf itself, "2 0 0" / "2 1 0" of the CA left out of the chain) give a result with codes.
+ */
+export function checkServedCertificate(der: Buffer): void {
+  const c = readCertificate(der);
+  for (const n of [c.subject, c.issuer]) must(typeof n === 'string' && !UNSAFE_TEXT.test(n), `name ${JSON.stringify(n)}`);
+  must(c.spki === undefined || (Buffer.isBuffer(c.spki) && c.spki[0] === 0x30), 'an SPKI that is not a SEQUENCE');
+  for (const d of [c.notBefore, c.notAfter]) must(d === undefined || !Number.isNaN(d.getTime()), 'an invalid date');
+  const p = dateProblem(c, FUZZ_NOW);
+  must(p === undefined || typeof p === 'string', 'dateProblem');
+  const ca = oddSeedCa();
+  const [info] = describeChain([der, ca]);
+  must(info !== undefined && info.certSha256 === digest('sha256', der).toString('hex') && (info.spkiSha256 === '') === !c.spki, 'describeChain');
+  const run = (records: Rec[], served: Buffer[]) => authenticate({ records: usableRecords(classifyTlsa(records)), served, referenceNames: ['mx.example.test'], now: FUZZ_NOW });
+  const ee = run([{ usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32, 7) }, { usage: 3, selector: 0, matchingType: 1, data: digest('sha256', der) }], [der, ca]);
+  checkAuth(ee, '3 0 1');
+  must(ee.ok && ee.usage === 'DANE-EE', '3 0 1 of the served bytes did not authenticate them');
+  if (c.spki) {
+    const key = run([{ usage: 3, selector: 1, matchingType: 1, data: digest('sha256', c.spki) }], [der]);
+    must(key.ok && key.usage === 'DANE-EE', '3 1 1 of a readable SPKI did not authenticate it');
+  }
+  const caSpki = readCertificate(ca).spki!;
+  const ta: Rec[] = [
+    { usage: 2, selector: 0, matchingType: 1, data: digest('sha256', ca) },
+    { usage: 2, selector: 1, matchingType: 2, data: digest('sha512', caSpki) },
+    { usage: 2, selector: 0, matchingType: 1, data: digest('sha256', der) },
+  ];
+  // The leaf and the CA in either order (the served list's order does not matter).
+  checkAuth(run(ta, (der[der.length - 1]! & 1) === 0 ? [der, ca] : [ca, der]), 'DANE-TA');
+  checkAuth(run([{ usage: 2, selector: 0, matchingType: 0, data: ca }, { usage: 2, selector: 1, matchingType: 0, data: caSpki }], [der]), 'DANE-TA 2 0 0 / 2 1 0, CA left out');
+}
+
+/** The catalogue of odd legal certificates (test/support/odd-certs.ts), fixed: every run the same. */
+function certificateSeeds(): Buffer[] {
+  return readdirSync(CERT_SEEDS)
+    .filter((f) => f.endsWith('.der'))
+    .sort()
+    .map((f) => readFileSync(join(CERT_SEEDS, f)));
 }
 
 // ---------------------------------------------------------------- MIME downgrade (8-bit → quoted-printable)
@@ -411,6 +486,20 @@ export const TARGETS: readonly ParserTarget[] = [
       [0x06, 0x03, 0x55, 0x1d, 0x11], [0x06, 0x03, 0x55, 0x1d, 0x1e], [0x06, 0x03, 0x55, 0x1d, 0x13], [0x01, 0x01, 0xff], [0x01, 0x01, 0x00],
       [0xa0], [0xa1], [0xa3], [0xa4], [0x80, 0x01, 0x00], [0x80, 0x01, 0x01], [0x81, 0x01, 0x00], [0x82], [0x81], [0x86], [0x87, 0x04], [0x87, 0x08], [0x88],
       [0x30, 0x00], [0x31, 0x00], [0x30, 0x80], [0x30, 0x81], [0x30, 0x82], [0x04, 0x00], [0x16], [0x0c], [0x13], [0x1e], [0x1c], [0x2e],
+    ].map((x) => Buffer.from(x)),
+    maxLen: 4096,
+    file: hexFile,
+  },
+  {
+    name: 'certificate',
+    corpus: 'certificate',
+    run: checkServedCertificate,
+    seeds: certificateSeeds,
+    dictionary: [
+      [0x30, 0x00], [0x31, 0x00], [0xa0, 0x03, 0x02, 0x01, 0x02], [0xa0, 0x03, 0x02, 0x01, 0x00], [0x02, 0x01, 0xff], [0x02, 0x15, 0x00], [0x05, 0x00],
+      [0x17, 0x0d], [0x18, 0x0f], [0x0c], [0x13], [0x14], [0x16], [0x1c], [0x1e], [0x03, 0x02, 0x07, 0x80], [0x01, 0x01, 0xff], [0xa3], [0x81], [0x82],
+      [0x06, 0x03, 0x2b, 0x65, 0x70], [0x06, 0x03, 0x2b, 0x65, 0x71], [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a], [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01],
+      [...Buffer.from('99991231235959Z')], [...Buffer.from('500101000000Z')], [...Buffer.from('19000101000000Z')], [0xe2, 0x80, 0xae], [0x00], [0x1b],
     ].map((x) => Buffer.from(x)),
     maxLen: 4096,
     file: hexFile,

@@ -76,7 +76,7 @@ describe('coverage-guided engine self-test', () => {
 });
 
 describe(`coverage-guided fuzzing of the parsers (${RUNS} runs per target, seed ${SEED.toString(16)})`, () => {
-  for (const name of ['dns', 'tlsa-rdata', 'smtp', 'policy', 'material', 'tlsa-rrset', 'x509', 'mime']) {
+  for (const name of ['dns', 'tlsa-rdata', 'smtp', 'policy', 'material', 'tlsa-rrset', 'x509', 'certificate', 'mime']) {
     it(name, () => {
       const target = targets.targetByName(name)!;
       const seeds = [...target.seeds(), ...targets.corpusInputs(target).map(([, input]) => input)];

@@ -11,6 +11,7 @@
  *   parseZoneTlsa (`tlsa` RRset text)  → DaneSmtpError('USAGE')
  *   readCertExtensions (X.509 DER)     → never throws; name-constraint / critical-extension checks on its value never throw
  *   downgradeMime (8-bit MIME → QP)    → never throws; 8-bit octets left always come with a reason
+ *   readCertificate / authenticate     → never throw on any served bytes; DANE-EE 3 0 1 always matches
  *
  * The contracts (the check* functions) are shared with the coverage-guided fuzzer
  * (test/fuzz/targets.ts, test/unit/fuzz-coverage.test.ts, `npm run fuzz`). Inputs that ever
@@ -26,6 +27,7 @@ import {
   checkMaterial,
   checkMimeDowngrade,
   checkPolicyTable,
+  checkServedCertificate,
   checkSmtpReplies,
   checkTlsaRdata,
   checkZoneTlsa,
@@ -264,6 +266,35 @@ describe('fuzz: certificate extensions (readCertExtensions never throws; the con
       }),
       params(0x7672_0040, 3000),
     );
+  });
+});
+
+// ---------------------------------------------------------------- served certificates (issue 19)
+
+describe('fuzz: served certificates (readCertificate, describeChain, authenticate never throw; DANE-EE 3 0 1 always matches)', () => {
+  const seedCerts = TARGETS.find((t) => t.name === 'certificate')!.seeds();
+  it('has the odd catalogue as seeds', () => expect(seedCerts.length).toBeGreaterThanOrEqual(20));
+  it('every seed as it is', () => {
+    for (const der of seedCerts) checkServedCertificate(der);
+  });
+  it('mutated odd certificates (names, dates, serials, keys, extensions)', () => {
+    const mutated = fc
+      .tuple(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat(), { nil: undefined }),
+      )
+      .map(([which, edits, cut]) => {
+        let b = Buffer.from(seedCerts[which % seedCerts.length]!);
+        for (const [pos, value, op] of edits) {
+          const p = pos % b.length;
+          if (op === 'set') b[p] = value;
+          else if (op === 'insert') b = Buffer.concat([b.subarray(0, p), Buffer.from([value]), b.subarray(p)]);
+          else b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1)]);
+        }
+        return cut === undefined ? b : b.subarray(0, cut % (b.length + 1));
+      });
+    fc.assert(fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a))), (bytes) => checkServedCertificate(bytes)), params(0x7672_0019, 1500));
   });
 });
 

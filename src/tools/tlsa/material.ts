@@ -4,8 +4,9 @@
  * key is only used to derive its public key. Malformed input is a DaneSmtpError('USAGE')
  * with one clear line (never a stack trace at the CLI).
  */
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { DaneSmtpError } from '../../errors.js';
+import { readCertificate } from '../../x509/certificate.js';
 
 /** Longest chain we follow / accept from one file. */
 export const MAX_CERTS = 16;
@@ -15,15 +16,16 @@ export const MAX_INPUT_BYTES = 1024 * 1024;
 export interface CertEntry {
   /** Certificate DER. */
   der: Buffer;
-  /** SubjectPublicKeyInfo DER. */
+  /** SubjectPublicKeyInfo DER, exactly as the certificate encodes it (any key type). */
   spki: Buffer;
   x509: X509Certificate;
-  /** "CN=mx.example.com, O=…" (one line). */
+  /** "CN=mx.example.com, O=…" (one line, control and bidi characters escaped); '' for an empty DN. */
   subject: string;
   issuer: string;
   /** basicConstraints CA:TRUE. */
   ca: boolean;
   selfIssued: boolean;
+  /** ISO 8601; '' when the validity cannot be read. */
   notBefore: string;
   notAfter: string;
 }
@@ -38,22 +40,30 @@ function usage(message: string): DaneSmtpError {
   return new DaneSmtpError('USAGE', message);
 }
 
-function oneLine(dn: string): string {
-  return dn.replace(/\n/g, ', ');
-}
-
+/**
+ * A certificate as the tool uses it (readCertificate: names escaped, '' for an empty DN, the
+ * SPKI as encoded, so an unknown key type too). Throws only when OpenSSL cannot parse it.
+ */
 export function certEntry(der: Buffer): CertEntry {
-  const x509 = new X509Certificate(der);
+  const c = readCertificate(Buffer.from(der));
+  if (!c.x509 || !c.spki) throw new Error('not a certificate OpenSSL can parse');
+  const x509 = c.x509;
+  let selfIssued = false;
+  try {
+    selfIssued = x509.checkIssued(x509);
+  } catch {
+    /* not self-issued as far as OpenSSL can tell */
+  }
   return {
     der: Buffer.from(x509.raw),
-    spki: x509.publicKey.export({ type: 'spki', format: 'der' }),
+    spki: c.spki,
     x509,
-    subject: oneLine(x509.subject),
-    issuer: oneLine(x509.issuer),
-    ca: x509.ca,
-    selfIssued: x509.checkIssued(x509),
-    notBefore: new Date(x509.validFrom).toISOString(),
-    notAfter: new Date(x509.validTo).toISOString(),
+    subject: c.subject,
+    issuer: c.issuer,
+    ca: x509.ca === true,
+    selfIssued,
+    notBefore: c.notBefore?.toISOString() ?? '',
+    notAfter: c.notAfter?.toISOString() ?? '',
   };
 }
 
@@ -330,5 +340,6 @@ export function issuerPath(certs: CertEntry[], extra: CertEntry[] = []): CertEnt
 export function describeMaterial(m: Material): string {
   if (m.kind === 'key') return `${m.fromPrivate ? 'public key of a private key' : 'public key'} (${m.keyType})`;
   const leaf = m.certs[0]!;
-  return m.certs.length === 1 ? `certificate ${leaf.subject}` : `chain of ${m.certs.length} certificates, leaf ${leaf.subject}`;
+  const subject = leaf.subject || '(empty subject DN)';
+  return m.certs.length === 1 ? `certificate ${subject}` : `chain of ${m.certs.length} certificates, leaf ${subject}`;
 }

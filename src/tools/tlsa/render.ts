@@ -20,7 +20,7 @@ export function renderGenerate(owner: string, source: string, records: ComputedR
   const lines = [`; TLSA records for ${owner} from ${source}`];
   for (const r of records) {
     const t = r.target;
-    const who = t.subject ? `${t.subject} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
+    const who = t.depth !== undefined ? `${t.subject || '(empty subject DN)'} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
     lines.push(`; ${r.usage} ${r.selector} ${r.matchingType}: ${r.description} of ${who}`);
     lines.push(zoneLine(owner, r));
   }
@@ -90,7 +90,7 @@ export function renderServer(r: VerifyReport, served: ServedSummary | { error: s
   } else {
     out.push(`server ${hostPort(served.address, served.port)} (${served.tls === 'starttls' ? 'STARTTLS' : 'implicit TLS'}, ${served.version}, ${served.cipher}) sent ${r.served.length} certificate(s):`);
     for (const c of r.served) {
-      out.push(`  depth ${c.depth}: ${c.subject}${c.onIssuerPath ? '' : ' [not on the issuer path]'}`);
+      out.push(`  depth ${c.depth}: ${c.subject || '(empty subject DN)'}${c.onIssuerPath ? '' : ' [not on the issuer path]'}`);
       out.push(`           issuer ${c.issuer}, valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}`);
       out.push(`           SPKI SHA-256 ${c.spkiSha256}`);
     }
@@ -120,7 +120,7 @@ export function renderGenerateGroups(owner: string, source: string, groups: { ad
     lines.push(`; served by ${g.addresses.join(', ')}: ${g.what}`);
     for (const r of g.records) {
       const t = r.target;
-      const who = t.subject ? `${t.subject} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
+      const who = t.depth !== undefined ? `${t.subject || '(empty subject DN)'} (depth ${t.depth})` : `key ${t.spkiSha256.slice(0, 16)}…`;
       if (printed.has(r.text)) {
         lines.push(`; ${r.usage} ${r.selector} ${r.matchingType}: ${r.description} of ${who}: the same record as above`);
         continue;
