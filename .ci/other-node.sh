@@ -7,6 +7,8 @@ major="$1"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${TMPDIR:-/tmp}/dane-smtp-node$major"
 rm -rf "$work" && mkdir -p "$work/node" "$work/repo"
+# shared/ (peers' test vectors) is read from beside the repository, as in CI.
+[ -d "$repo/../shared" ] && ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
 npm install --prefix "$work/node" "node@$major" --no-audit --no-fund --loglevel=error >/dev/null
 bin="$work/node/node_modules/node/bin"
 headers="$(dirname "$(find "$work/node/node_modules" -maxdepth 4 -type d -name include -path '*node-linux-*' | head -n 1)")"

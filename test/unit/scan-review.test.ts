@@ -113,7 +113,8 @@ describe('one writer per scan file', () => {
     const f = file();
     ScanStore.open(f).close();
     const storeJs = resolve('dist/src/scan/store.js');
-    const script = `const { ScanStore } = await import(${JSON.stringify(storeJs)}); ScanStore.open(${JSON.stringify(f)}); console.log('locked'); setInterval(() => {}, 1000);`;
+    // Held in a global: an unreferenced store may be collected, and its lock with it (seen on Node 22).
+    const script = `const { ScanStore } = await import(${JSON.stringify(storeJs)}); globalThis.held = ScanStore.open(${JSON.stringify(f)}); console.log('locked'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
