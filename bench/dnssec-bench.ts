@@ -15,7 +15,7 @@ import { parseTrustAnchors } from '../src/dns/dnssec/trust-anchors.js';
 import { ValidatingResolver } from '../src/dns/dnssec/validating-resolver.js';
 import { verifyRRset, zoneKeyOf } from '../src/dns/dnssec/verify.js';
 import { parseDnskey, parseRrsig, T } from '../src/dns/dnssec/wire-dnssec.js';
-import { findTlsaBase } from '../src/dane/plan.js';
+import { findTlsaBase } from '../src/engine/host-plan.js';
 import type { RecordType } from '../src/dns/types.js';
 import { buildWorld } from '../test/support/dnssec-world.js';
 import { cleanupZones } from '../test/support/dnssec-zones.js';
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   console.log(`${'lookup'.padEnd(58)} ${'n'.padStart(5)}  ${'wall/lookup'.padStart(11)}  ${'CPU/lookup'.padStart(12)}`);
   for (const r of rows) console.log(fmt(r));
 
-  // A whole check of one domain: its lookups in the order `check` makes them (src/dane/plan.ts).
+  // A whole check of one domain: its lookups in the order `check` makes them (src/core/rfc7672/host.ts).
   const check = async (r: ValidatingResolver, domain: string, expectTlsa: boolean) => {
     const before = r.stats.queries;
     const mx = await r.lookup(domain, 'MX');

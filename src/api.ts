@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { reportAnswer, type DnsReport } from './dane/plan.js';
+import { reportAnswer, type DnsReport } from './core/dns-report.js';
 import { probeValidation, type ValidationProbe } from './dns/probe.js';
 import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
 import { IANA_ROOT_ANCHORS, type TrustAnchor } from './dns/dnssec/index.js';
@@ -16,9 +16,9 @@ import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
 import { isValidHeloName, isValidMailbox } from './smtp/message.js';
 import type { SmtpEvent } from './smtp/types.js';
-import { groupRecipients } from './delivery/recipients.js';
-import { runAll, workFor, type Work } from './delivery/run.js';
-import type { DomainResult } from './delivery/result.js';
+import { groupRecipients } from './engine/recipients.js';
+import { runAll, workFor, type Work } from './engine/run.js';
+import type { DomainResult } from './core/result.js';
 
 export type DeliveryEvent =
   | { type: 'probe'; probe: ValidationProbe }

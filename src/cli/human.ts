@@ -1,5 +1,5 @@
 /** Output for a person: per host the DNS security, TLSA usability, TLS and chain; then the verdict. */
-import type { DomainResult, HostReport, InternalError } from '../delivery/result.js';
+import type { DomainResult, HostReport, InternalError } from '../core/result.js';
 
 export interface Style {
   bold(s: string): string;

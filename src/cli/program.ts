@@ -12,14 +12,14 @@ import { isLoopback } from '../dns/resolv-conf.js';
 import type { TrustAnchor } from '../dns/dnssec/index.js';
 import { resolverFor } from '../dns/resolver-for.js';
 import type { Resolver } from '../dns/types.js';
-import { exitCodeOf, runAll, workFor, type Work } from '../delivery/run.js';
-import type { DomainResult } from '../delivery/result.js';
+import { exitCodeOf, runAll, workFor, type Work } from '../engine/run.js';
+import type { DomainResult } from '../core/result.js';
 import { isValidMailbox } from '../smtp/message.js';
 import { ansi, internalErrorLine, partialDeliveryLine, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
-import { groupRecipients } from '../delivery/recipients.js';
+import { groupRecipients } from '../engine/recipients.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;

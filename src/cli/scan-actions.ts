@@ -19,7 +19,7 @@ import { resolverFor } from '../dns/resolver-for.js';
 import { CachingResolver } from '../dns/cache.js';
 import { probeValidation } from '../dns/probe.js';
 import type { Resolver } from '../dns/types.js';
-import type { Work } from '../delivery/run.js';
+import type { Work } from '../engine/run.js';
 import { parseDomainList } from '../scan/input.js';
 import { inShard, parseShard, shardText, ShardSyntaxError, type Shard } from '../scan/shard.js';
 import { ScanStore, StoreError } from '../scan/store.js';

@@ -59,7 +59,8 @@ import {
 } from '../tools/tlsa/records.js';
 import { parseZoneTlsa, type ZoneParse } from '../tools/tlsa/zone.js';
 import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
-import { answerFailed, findTlsaBase } from '../dane/plan.js';
+import { answerFailed } from '../core/rfc7672/host.js';
+import { findTlsaBase } from '../engine/host-plan.js';
 import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
 import { hostPort, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
 import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';

@@ -5,7 +5,7 @@
  * so dane-smtp does not depend on nodemailer itself.
  */
 import { deliver, type ClientOptions } from '../api.js';
-import type { DomainResult } from '../delivery/result.js';
+import type { DomainResult } from '../core/result.js';
 import { DaneSmtpError } from '../errors.js';
 
 /** The part of nodemailer's MailMessage this transport uses. */

@@ -3,7 +3,7 @@
  * bar, the rate, the verdict counts so far and the time left, redrawn at most 10 times a
  * second in place.
  */
-import type { Verdict } from '../delivery/result.js';
+import type { Verdict } from '../core/result.js';
 
 export const VERDICT_ABBREVIATIONS: Record<Verdict, string> = {
   'dane-authenticated': 'dane',

@@ -4,8 +4,8 @@
  * act on (its findings, worst first; without findings the reason of a verdict that needs
  * action).
  */
-import { VERDICTS, type Finding } from '../delivery/result.js';
-import { FINDING_CODES } from '../diagnostics/findings.js';
+import { VERDICTS, type Finding } from '../core/result.js';
+import { FINDING_CODES } from '../core/findings.js';
 import type { RunRow, ScanStore } from './store.js';
 
 export interface Notice {

@@ -16,8 +16,8 @@
  *   stored: a rerun checks them.
  */
 import { setMaxListeners } from 'node:events';
-import { runAll, type RunOptions, type Work } from '../delivery/run.js';
-import type { DomainResult } from '../delivery/result.js';
+import { runAll, type RunOptions, type Work } from '../engine/run.js';
+import type { DomainResult } from '../core/result.js';
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
 import { isTransportFailure } from '../dns/stub.js';
 import type { Resolver } from '../dns/types.js';

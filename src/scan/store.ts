@@ -10,7 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import { statSync, unlinkSync, type Stats } from 'node:fs';
-import type { DomainResult } from '../delivery/result.js';
+import type { DomainResult } from '../core/result.js';
 
 export const STORE_FORMAT = 'dane-smtp-scan';
 export const STORE_VERSION = '1';

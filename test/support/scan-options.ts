@@ -1,5 +1,5 @@
 /** ScanOptions for scheduler tests: a fixture resolver, a scripted session, results collected in `results`. */
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { DomainResult } from '../../src/core/result.js';
 import type { ScanOptions } from '../../src/scan/scan.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import type { FixtureResolver } from './fixture-resolver.js';

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { captureStderr } from '../support/capture.js';
 import { FixtureResolver } from '../support/fixture-resolver.js';
 import { firstNameserver } from '../../src/dns/resolv-conf.js';
-import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/delivery/result.js';
+import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/core/result.js';
 import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../src/cli/human.js';
 import { EX_OK, EX_USAGE, buildProgram, main, oneLine, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';

@@ -1,9 +1,9 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { associationMatchesInfo, authenticate } from '../../src/dane/authenticate.js';
-import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
-import type { DomainResult } from '../../src/delivery/result.js';
-import { diagnose } from '../../src/diagnostics/findings.js';
+import { associationMatchesInfo, authenticate } from '../../src/core/rfc7672/authenticate.js';
+import { classifyTlsa, usableRecords } from '../../src/core/rfc7672/tlsa.js';
+import type { DomainResult } from '../../src/core/result.js';
+import { diagnose } from '../../src/core/findings.js';
 import type { TlsaData } from '../../src/dns/types.js';
 import { readCertExtensions } from '../../src/x509/extensions.js';
 import { makeCert, makeChain, type CertSpec, type Chain, type Issued, type KeyType } from '../support/pki.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideMx, planHost, type MxHost } from '../../src/dane/plan.js';
+import { decideMx, type MxHost } from '../../src/core/rfc7672/mx.js';
+import { planHost } from '../../src/engine/host-plan.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';
 
 const host = (name: string, implicit = false): MxHost => ({ name, preference: 10, implicit });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTlsa, recordUsability } from '../../src/dane/tlsa.js';
+import { classifyTlsa, recordUsability } from '../../src/core/rfc7672/tlsa.js';
 
 const d32 = Buffer.alloc(32, 1);
 const d64 = Buffer.alloc(64, 2);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
-import { exitCodeOf, runAll } from '../../src/delivery/run.js';
+import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
+import { exitCodeOf, runAll } from '../../src/engine/run.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 import { makeChain, type Chain } from '../support/pki.js';
@@ -139,7 +139,7 @@ describe('the resolver probe (RFC 7672 §2.1)', () => {
 
 describe('recipients', () => {
   it('are grouped per domain; the domain compares case-insensitively, each address once', async () => {
-    const { groupRecipients } = await import('../../src/delivery/recipients.js');
+    const { groupRecipients } = await import('../../src/engine/recipients.js');
     const fail = (a: string): never => {
       throw new Error(a);
     };

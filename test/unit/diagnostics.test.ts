@@ -1,22 +1,22 @@
 /**
- * `check` findings (src/diagnostics/findings.ts): declarative DomainResult fixtures per
+ * `check` findings (src/core/findings.ts): declarative DomainResult fixtures per
  * finding code; the RRSIG expiration carried from the wire (src/dns/stub.ts) into the
  * DnsReport; the human "fix:" lines; and findings on runAll results built from real
  * certificate chains, so the wording of authenticate() and diagnose() stay in step.
  */
 import { servedTls } from '../../src/smtp/served-chain.js';
 import { createHash } from 'node:crypto';
-import type { RecordFailure } from '../../src/dane/authenticate.js';
+import type { RecordFailure } from '../../src/core/rfc7672/authenticate.js';
 import dnsPacket from 'dns-packet';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderDomain } from '../../src/cli/human.js';
-import { reportAnswer, type DnsReport } from '../../src/dane/plan.js';
-import { runAll, type RunOptions } from '../../src/delivery/run.js';
-import type { AttemptReport, DomainResult, FailedDomainResult, HostReport, SessionDomainResult, TlsaReport } from '../../src/delivery/result.js';
-import { CERT_EXPIRY_WARNING_DAYS, FINDING_CODES, RRSIG_EXPIRY_WARNING_DAYS, diagnose } from '../../src/diagnostics/findings.js';
+import { reportAnswer, type DnsReport } from '../../src/core/dns-report.js';
+import { runAll, type RunOptions } from '../../src/engine/run.js';
+import type { AttemptReport, DomainResult, FailedDomainResult, HostReport, SessionDomainResult, TlsaReport } from '../../src/core/result.js';
+import { CERT_EXPIRY_WARNING_DAYS, FINDING_CODES, RRSIG_EXPIRY_WARNING_DAYS, diagnose } from '../../src/core/findings.js';
 import { StubResolver, answerFromMessage, earliestSignatureExpiration } from '../../src/dns/stub.js';
 import { parseMessage } from '../../src/dns/wire.js';
-import type { CertInfo } from '../../src/dane/authenticate.js';
+import type { CertInfo } from '../../src/core/rfc7672/authenticate.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { reply, ScriptedDnsServer } from '../support/dns-server.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';

@@ -5,12 +5,12 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import dnsPacket from 'dns-packet';
-import { processDestination, type Job } from '../../src/delivery/destination.js';
+import { processDestination, type Job } from '../../src/engine/destination.js';
 import { main } from '../../src/cli/program.js';
 import { check, deliver } from '../../src/api.js';
 import { daneTransport } from '../../src/nodemailer/transport.js';
 import nodemailer from 'nodemailer';
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { DomainResult } from '../../src/core/result.js';
 import type { Resolver } from '../../src/dns/types.js';
 import { lookupPolicy, parseDestination, parsePolicyTable, type Level } from '../../src/policy/table.js';
 import { captureStderr, captureStdout } from '../support/capture.js';

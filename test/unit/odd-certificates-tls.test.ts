@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { check, deliver } from '../../src/api.js';
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { DomainResult } from '../../src/core/result.js';
 import { scanDomains } from '../../src/scan/scan.js';
 import { readCertificate } from '../../src/x509/certificate.js';
 import { reply, ROOT_SOA, tlsaRr } from '../support/dns-server.js';

@@ -4,8 +4,8 @@
  * says that the more-preferred host failed first.
  */
 import { describe, expect, it } from 'vitest';
-import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
-import { diagnose } from '../../src/diagnostics/findings.js';
+import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
+import { diagnose } from '../../src/core/findings.js';
 import { plain, renderDomain } from '../../src/cli/human.js';
 import { collapseOrigins, describeExtendedErrors } from '../../src/dns/wire.js';
 import { FixtureResolver, mx, twoInsecureMx, type FixtureAnswer } from '../support/fixture-resolver.js';

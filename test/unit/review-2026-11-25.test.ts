@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { processDestination } from '../../src/delivery/destination.js';
+import { processDestination } from '../../src/engine/destination.js';
 import { runSmtpSession } from '../../src/smtp/session.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { twoInsecureMx } from '../support/fixture-resolver.js';

@@ -7,16 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { DomainResult } from '../../src/core/result.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
-import { exitCodeOf, runAll, type RunOptions } from '../../src/delivery/run.js';
+import { exitCodeOf, runAll, type RunOptions } from '../../src/engine/run.js';
 import { servedTls } from '../../src/smtp/served-chain.js';
 import { FixtureResolver, mx } from '../support/fixture-resolver.js';
 import { makeChain, type Chain } from '../support/pki.js';
 
 const faults = vi.hoisted(() => ({ diagnose: false }));
-vi.mock('../../src/diagnostics/findings.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/diagnostics/findings.js')>();
+vi.mock('../../src/core/findings.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/core/findings.js')>();
   return {
     ...real,
     diagnose: (...args: Parameters<typeof real.diagnose>) => {

@@ -16,8 +16,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { authenticate, type RecordFailureCode } from '../../src/dane/authenticate.js';
-import { classifyTlsa, tlsaToText, usableRecords } from '../../src/dane/tlsa.js';
+import { authenticate, type RecordFailureCode } from '../../src/core/rfc7672/authenticate.js';
+import { classifyTlsa, tlsaToText, usableRecords } from '../../src/core/rfc7672/tlsa.js';
 import type { TlsaData } from '../../src/dns/types.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate } from '../../src/dane/authenticate.js';
-import { decideMx, planHost, type MxHost } from '../../src/dane/plan.js';
-import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
-import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
+import { authenticate } from '../../src/core/rfc7672/authenticate.js';
+import { decideMx, type MxHost } from '../../src/core/rfc7672/mx.js';
+import { planHost } from '../../src/engine/host-plan.js';
+import { classifyTlsa, usableRecords } from '../../src/core/rfc7672/tlsa.js';
+import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
 import type { PolicyEntry } from '../../src/policy/table.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';

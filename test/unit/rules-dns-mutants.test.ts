@@ -1,14 +1,15 @@
 /**
  * Tests written from a mutation-testing audit of the DNS, MX and per-host planning rules
  * (RFC 7672 §2.1-§2.2.3, RFC 7505, RFC 5321 §5.1, the local policy levels): each case here
- * fails on a mutant of src/dane/plan.ts, src/delivery/*.ts or src/dns/*.ts that the rest
+ * fails on a mutant of src/core/rfc7672/host.ts, src/engine/*.ts or src/dns/*.ts that the rest
  * of the suite let through. Declarative DNS fixtures, a scripted SMTP session.
  */
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decideMx, planHost, type MxHost } from '../../src/dane/plan.js';
-import { processDestination, type DestinationOptions, type Job } from '../../src/delivery/destination.js';
-import { exitCodeOf, runAll } from '../../src/delivery/run.js';
+import { decideMx, type MxHost } from '../../src/core/rfc7672/mx.js';
+import { planHost } from '../../src/engine/host-plan.js';
+import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
+import { exitCodeOf, runAll } from '../../src/engine/run.js';
 import { lookupPolicy, parsePolicyTable, type PolicyEntry } from '../../src/policy/table.js';
 import { probeValidation } from '../../src/dns/probe.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';

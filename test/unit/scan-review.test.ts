@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { captureStderr, captureStdout } from '../support/capture.js';
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { DomainResult } from '../../src/core/result.js';
 import { main } from '../../src/cli/program.js';
 import { runReport } from '../../src/cli/scan-actions.js';
 import { parseDomainList } from '../../src/scan/input.js';

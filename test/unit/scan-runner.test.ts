@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Work } from '../../src/delivery/run.js';
-import type { DomainResult } from '../../src/delivery/result.js';
+import type { Work } from '../../src/engine/run.js';
+import type { DomainResult } from '../../src/core/result.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 import { addressGate } from '../../src/scan/gate.js';
 import { scanDomains, type ScanOptions } from '../../src/scan/scan.js';

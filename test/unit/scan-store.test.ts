@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DomainResult, Verdict } from '../../src/delivery/result.js';
+import type { DomainResult, Verdict } from '../../src/core/result.js';
 import { ScanStore, StoreError } from '../../src/scan/store.js';
 import { buildReport, renderReport } from '../../src/scan/report.js';
 

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticate } from '../../src/dane/authenticate.js';
-import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
-import type { DomainResult } from '../../src/delivery/result.js';
-import { diagnose } from '../../src/diagnostics/findings.js';
+import { authenticate } from '../../src/core/rfc7672/authenticate.js';
+import { classifyTlsa, usableRecords } from '../../src/core/rfc7672/tlsa.js';
+import type { DomainResult } from '../../src/core/result.js';
+import { diagnose } from '../../src/core/findings.js';
 import { checkPkix } from '../../src/policy/verify.js';
 import { nameConstraintViolation, unhandledExtension } from '../../src/x509/constraints.js';
 import { readCertExtensions, type CertExtensions } from '../../src/x509/extensions.js';

@@ -10,11 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { authenticate } from '../../src/dane/authenticate.js';
-import { classifyTlsa, usableRecords } from '../../src/dane/tlsa.js';
-import type { DomainResult } from '../../src/delivery/result.js';
-import { summarizeAuth } from '../../src/delivery/result.js';
-import { diagnose } from '../../src/diagnostics/findings.js';
+import { authenticate } from '../../src/core/rfc7672/authenticate.js';
+import { classifyTlsa, usableRecords } from '../../src/core/rfc7672/tlsa.js';
+import type { DomainResult } from '../../src/core/result.js';
+import { summarizeAuth } from '../../src/core/result.js';
+import { diagnose } from '../../src/core/findings.js';
 import type { TlsaData } from '../../src/dns/types.js';
 import { DaneSmtpError } from '../../src/errors.js';
 import { renderDomain } from '../../src/cli/human.js';

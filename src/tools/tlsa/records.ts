@@ -7,7 +7,7 @@ import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';
 import type { TlsaData } from '../../dns/types.js';
 import { DaneSmtpError } from '../../errors.js';
-import { Matching, Selector, Usage, recordUsability, tlsaFromText, tlsaToText } from '../../dane/tlsa.js';
+import { Matching, Selector, Usage, recordUsability, tlsaFromText, tlsaToText } from '../../core/rfc7672/tlsa.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 
 export interface TlsaParams {

@@ -4,8 +4,8 @@
  * RRset should be published before the switch. Pure.
  */
 import type { TlsaData } from '../../dns/types.js';
-import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa } from '../../dane/tlsa.js';
-import { associationMatches, authenticate } from '../../dane/authenticate.js';
+import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa } from '../../core/rfc7672/tlsa.js';
+import { associationMatches, authenticate } from '../../core/rfc7672/authenticate.js';
 import { issuerPath, sha256Hex, type CertEntry, type Material } from './material.js';
 import { associationData, shortText } from './records.js';
 import { parseRecordText } from './records.js';

@@ -4,9 +4,9 @@
  * from classifyTlsa (RFC 7672 §3.1, RFC 7671 §9), the verdict from authenticate().
  */
 import type { DnsAnswer, TlsaData } from '../../dns/types.js';
-import type { TlsaBaseLookup } from '../../dane/plan.js';
-import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa, type UnusableReason } from '../../dane/tlsa.js';
-import { associationMatches, authenticate, type AuthResult } from '../../dane/authenticate.js';
+import type { TlsaBaseLookup } from '../../engine/host-plan.js';
+import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa, type UnusableReason } from '../../core/rfc7672/tlsa.js';
+import { associationMatches, authenticate, type AuthResult } from '../../core/rfc7672/authenticate.js';
 import { issuerPath, servedEntries, sha256Hex, type CertEntry } from './material.js';
 import { DEFAULT_PARAMS, computeRecords, shortText, zoneLine } from './records.js';
 

@@ -1,7 +1,7 @@
 /** The one result type shared by the library, `--json` and the human output. */
-import type { AuthResult, RecordFailure } from '../dane/authenticate.js';
+import type { AuthResult, RecordFailure } from './rfc7672/authenticate.js';
 import type { CertInfo } from '../x509/certificate.js';
-import type { DnsReport } from '../dane/plan.js';
+import type { DnsReport } from './dns-report.js';
 import type { RecipientResult } from '../smtp/types.js';
 
 export const VERDICTS = ['dane-authenticated', 'fingerprint-authenticated', 'pkix-authenticated', 'encrypt-unauthenticated', 'opportunistic', 'tempfail', 'undeliverable'] as const;
@@ -75,7 +75,7 @@ interface DomainResultCommon {
   nextHop?: string;
   /** send only */
   recipients?: DomainRecipient[];
-  /** What the operator should fix, one entry per problem (src/diagnostics/findings.ts). */
+  /** What the operator should fix, one entry per problem (src/core/findings.ts). */
   findings?: Finding[];
   /**
    * dane-smtp failed after servers had decided recipients (`delivery`), while diagnosing

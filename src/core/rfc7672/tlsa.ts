@@ -2,7 +2,7 @@
  * TLSA records and their usability (RFC 6698 §2.1, RFC 7672 §3.1, RFC 7671 §9).
  * Unusable records are kept with a reason, never thrown (the Postfix tls_dane.c model).
  */
-import type { TlsaData } from '../dns/types.js';
+import type { TlsaData } from '../../dns/types.js';
 
 export const Usage = { PKIX_TA: 0, PKIX_EE: 1, DANE_TA: 2, DANE_EE: 3 } as const;
 export const Selector = { CERT: 0, SPKI: 1 } as const;

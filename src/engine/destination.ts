@@ -5,17 +5,17 @@
  * the next one tried.
  */
 import { systemCaStore } from '../policy/ca-store.js';
-import { authenticate, type AuthResult } from '../dane/authenticate.js';
-import { decideMx, levelSummary, planHost, type HostPlan, type MxDecision } from '../dane/plan.js';
-import { tlsaToText } from '../dane/tlsa.js';
+import { decideMx, type MxDecision } from '../core/rfc7672/mx.js';
+import { levelSummary, type HostPlan } from '../core/rfc7672/host.js';
+import { planHost } from './host-plan.js';
+import { hostSecurity, type HostSecurity } from '../core/tls-policy.js';
+import { tlsaToText } from '../core/rfc7672/tlsa.js';
 import type { Resolver } from '../dns/types.js';
 import { isAddressLiteral, normalizeName } from '../dns/names.js';
-import { DaneSmtpError } from '../errors.js';
 import type { PolicyEntry } from '../policy/table.js';
-import { checkFingerprints, checkPkix, type PolicyAuth } from '../policy/verify.js';
 import { runSmtpSession } from '../smtp/session.js';
-import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsCheck, TlsMode } from '../smtp/types.js';
-import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from './result.js';
+import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
+import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from '../core/result.js';
 
 export interface DestinationOptions {
   resolver: Resolver;
@@ -65,76 +65,6 @@ export interface SettledSession {
 export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 
 export const DEFAULT_POLICY: PolicyEntry = { level: 'dane', match: [], fingerprints: [], source: 'default' };
-
-/** What a session to one host must achieve, from the policy level and the host plan. */
-interface HostSecurity {
-  verdict: SessionVerdict;
-  tls: TlsMode;
-  servername: string;
-  /** Checks the served chain before anything is sent inside TLS. */
-  check?: (served: ServedTls) => { tls: TlsCheck; dane?: AuthResult; policy?: PolicyAuth };
-}
-
-function hostSecurity(plan: Extract<HostPlan, { kind: 'usable' }>, domain: string, policy: PolicyEntry, o: DestinationOptions): HostSecurity | { fail: string } {
-  const level = plan.level;
-  const now = () => (o.now ?? (() => new Date()))();
-  const host = plan.host.name;
-  switch (policy.level) {
-    case 'none':
-      return { verdict: 'opportunistic', tls: 'none', servername: host };
-    case 'may':
-      return { verdict: 'opportunistic', tls: 'may', servername: host };
-    case 'encrypt':
-      return { verdict: 'encrypt-unauthenticated', tls: 'required', servername: host };
-    case 'fingerprint':
-      return {
-        verdict: 'fingerprint-authenticated',
-        tls: 'required',
-        servername: host,
-        check: (served) => {
-          const r = checkFingerprints(served.chain, policy.fingerprints);
-          return { tls: r.ok ? { ok: true } : { ok: false, reason: r.reason }, policy: r };
-        },
-      };
-    case 'verify':
-    case 'secure':
-      return {
-        verdict: 'pkix-authenticated',
-        tls: 'required',
-        servername: host,
-        check: (served) => {
-          const r = checkPkix(served.chain, o.caCertificates ?? systemCaStore().certificates, policy.match, { host, nexthop: domain, now: now() });
-          return { tls: r.ok ? { ok: true } : { ok: false, reason: r.reason }, policy: r };
-        },
-      };
-    case 'dane':
-    case 'dane-only':
-      break;
-    default:
-      // Fail closed: an unknown level must never silently turn DANE off.
-      throw new DaneSmtpError('USAGE', `unknown TLS policy level ${JSON.stringify(policy.level)}`);
-  }
-  if (level.kind === 'dane') {
-    return {
-      verdict: 'dane-authenticated',
-      // RFC 7672 §2.2: with usable TLSA records TLS is mandatory, never a plaintext fallback.
-      tls: 'required',
-      // RFC 7672 §8.1: SNI is the TLSA base domain.
-      servername: level.tlsaBase,
-      check: (served) => {
-        // RFC 7672 §3.1: authenticate before a single command is sent inside TLS.
-        const a = authenticate({ records: level.usable, served: served.chain, referenceNames: level.referenceNames, now: now() });
-        return { tls: a.ok ? { ok: true } : { ok: false, reason: a.reason }, dane: a };
-      },
-    };
-  }
-  if (policy.level === 'dane-only') return { fail: `dane-only policy: ${host} has no usable TLSA records (${levelSummary(level)})` };
-  if (level.kind === 'encrypt') {
-    // RFC 7672 §2.2: a secure TLSA RRset with no usable record: TLS mandatory, unauthenticated.
-    return { verdict: 'encrypt-unauthenticated', tls: 'required', servername: level.tlsaBase };
-  }
-  return { verdict: 'opportunistic', tls: 'may', servername: host };
-}
 
 function hostReportOf(plan: HostPlan): HostReport {
   const report: HostReport = {
@@ -257,6 +187,7 @@ function sessionReason(sec: HostSecurity, plan: Extract<HostPlan, { kind: 'usabl
 export async function processDestination(domain: string, job: Job, o: DestinationOptions): Promise<DomainResult> {
   const policy = o.policy ?? DEFAULT_POLICY;
   const port = o.nexthop?.port ?? o.port;
+  const security = { now: () => (o.now ?? (() => new Date()))(), caCertificates: () => o.caCertificates ?? systemCaStore().certificates };
   const base = { domain, resolverValidates: o.resolverValidates, level: policy.level, policySource: policy.source, ...(o.nexthop ? { nextHop: `[${o.nexthop.host}]:${port}` } : {}) };
   let decision: MxDecision;
   if (o.nexthop) {
@@ -301,7 +232,7 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
     const report = hostReportOf(plan);
     hosts.push(report);
     if (plan.kind !== 'usable') continue;
-    const sec = hostSecurity(plan, domain, policy, o);
+    const sec = hostSecurity(plan, domain, policy, security);
     if ('fail' in sec) {
       report.status = 'failed';
       report.failure = sec.fail;

@@ -9,9 +9,9 @@ import { untrustedResolver } from '../dns/untrusted.js';
 import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { SmtpEnvelope } from '../smtp/types.js';
-import { diagnose, internalErrorFinding } from '../diagnostics/findings.js';
+import { diagnose, internalErrorFinding } from '../core/findings.js';
 import { processDestination, type DestinationOptions, type SettledSession } from './destination.js';
-import type { DomainRecipient, DomainResult, InternalError } from './result.js';
+import type { DomainRecipient, DomainResult, InternalError } from '../core/result.js';
 
 export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resolverValidates'> {
   resolver: Resolver;
@@ -165,7 +165,7 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
         result.recipients = work.job.envelope.to.map((address) => ({ address, status, reply: `${status}: ${result.reason}` }));
       }
     }
-    // What the operator should fix (src/diagnostics/findings.ts). From here on nothing can
+    // What the operator should fix (src/core/findings.ts). From here on nothing can
     // change a recipient's status: a failure is reported as such (internalError), never a deferral.
     try {
       result.findings = diagnose(result, (options.now ?? (() => new Date()))());

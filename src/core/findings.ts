@@ -3,13 +3,13 @@
  * contract), one Finding per problem, each with a stable code. Pure: the result and the
  * time in, findings out; no DNS, no sockets, no clock.
  */
-import { associationMatchesInfo, type CertInfo } from '../dane/authenticate.js';
-import { Usage, tlsaFromText } from '../dane/tlsa.js';
+import { associationMatchesInfo, type CertInfo } from './rfc7672/authenticate.js';
+import { Usage, tlsaFromText } from './rfc7672/tlsa.js';
 import { isAddressLiteral } from '../dns/names.js';
-import type { DnsReport } from '../dane/plan.js';
-import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, InternalError, TlsaReport } from '../delivery/result.js';
+import type { DnsReport } from './dns-report.js';
+import type { AttemptReport, DomainResult, Finding, FindingSeverity, HostReport, InternalError, TlsaReport } from './result.js';
 
-export type { Finding, FindingSeverity } from '../delivery/result.js';
+export type { Finding, FindingSeverity } from './result.js';
 
 /** A DANE-TA certificate expiring within this many days is reported (cert-expires-soon). */
 export const CERT_EXPIRY_WARNING_DAYS = 30;

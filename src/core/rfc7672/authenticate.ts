@@ -4,13 +4,13 @@
  * time in; a Match or a Failure out. No sockets, no clock, no local trust store.
  */
 import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
-import type { TlsaData } from '../dns/types.js';
+import type { TlsaData } from '../../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
-import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../x509/path.js';
-import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../x509/certificate.js';
+import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../../x509/path.js';
+import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
 
-export { certIssuedBy } from '../x509/path.js';
-export type { CertInfo } from '../x509/certificate.js';
+export { certIssuedBy } from '../../x509/path.js';
+export type { CertInfo } from '../../x509/certificate.js';
 
 export interface AuthMatch {
   ok: true;
