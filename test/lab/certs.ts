@@ -11,7 +11,7 @@ export type CaFamily = 'ecdsa' | 'rsa';
 
 /** How a receiver's certificate looks. Every field is optional. */
 export interface CertProfile {
-  /** Leaf key type (default 'ecdsa'). */
+  /** Leaf key type (default 'ecdsa'; also 'rsa', 'rsa-pss', 'ed25519', 'ed448'). */
   key?: KeyType;
   /** Issuing CA hierarchy (default 'ecdsa'); ignored when selfSigned. */
   ca?: CaFamily;
@@ -19,6 +19,8 @@ export interface CertProfile {
   names?: string[] | null;
   /** Subject CN (default: the first name, or the host name). */
   cn?: string;
+  /** An empty subject DN (no CN, no attribute at all; `cn` is ignored). With `names: null` the leaf names nothing. */
+  emptySubject?: boolean;
   /** Leaf validity ended yesterday. */
   expired?: boolean;
   /** Leaf validity ends this many days from now (default: a year). */
@@ -88,6 +90,7 @@ async function makeLeaf(host: string, profile: CertProfile, ca: Ca | undefined):
     ...(profile.expired ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now - DAY) } : {}),
     ...(profile.expiresInDays !== undefined ? { notBefore: new Date(now - 60 * DAY), notAfter: new Date(now + profile.expiresInDays * DAY) } : {}),
     ...(profile.leafExtensions ? { extraExtensions: profile.leafExtensions } : {}),
+    ...(profile.emptySubject ? { emptySubject: true } : {}),
     ...(ca ? { issuer: ca.intermediate } : {}),
   });
 }

@@ -195,6 +195,21 @@ export const scenarios: Scenario[] = [
     host: { name: 'mx.ee-ed25519-leaf.test', tls: { key: 'ed25519' } },
     tlsa: (h) => [tlsa(h, 3, 1, 1)],
   }),
+  // Unusual but legal leaves (issue 19): DANE-EE(3) 3 1 1 only hashes the SPKI, whatever it holds.
+  single('ee-empty-subject', 'RFC 7672 §3.1.1 / RFC 5280 §4.1.2.6: DANE-EE(3) 3 1 1 with a leaf whose subject DN is empty and that has no SAN (it names nothing) → authenticated', 'dane-authenticated', {
+    host: { name: 'mx.ee-empty-subject.test', tls: { emptySubject: true, names: null } },
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+  }),
+  single('ee-rsa-pss', 'RFC 7672 §3.1.1 / RFC 4055 §3.1: DANE-EE(3) 3 1 1 with an RSA-PSS leaf key (id-RSASSA-PSS SPKI) under the ECDSA chain → authenticated', 'dane-authenticated', {
+    signing: 'rsa-nsec3',
+    host: { name: 'mx.ee-rsa-pss.test', tls: { key: 'rsa-pss' } },
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+  }),
+  single('ee-ed448', 'RFC 7672 §3.1.1 / RFC 8410: DANE-EE(3) 3 1 1 with an Ed448 leaf key → authenticated', 'dane-authenticated', {
+    signing: 'ecdsa-nsec3',
+    host: { name: 'mx.ee-ed448.test', tls: { key: 'ed448' } },
+    tlsa: (h) => [tlsa(h, 3, 1, 1)],
+  }),
   single('ee-ignores-names-dates', 'RFC 7672 §3.1.1: DANE-EE(3) ignores names and dates: an expired self-signed leaf naming another host authenticates', 'dane-authenticated', {
     signing: 'ecdsa-nsec3',
     host: { name: 'mx.ee-ignores-names-dates.test', tls: { selfSigned: true, expired: true, names: ['other-host.invalid'] } },
@@ -234,6 +249,13 @@ export const scenarios: Scenario[] = [
   single('ta-not-sent', 'RFC 7672 §3.1.2: the server must send the DANE-TA trust anchor; 2 0 1 of a root it does not send → tempfail', 'tempfail', {
     host: { name: 'mx.ta-not-sent.test', tls: { served: 'leaf+intermediate' } },
     tlsa: (h) => [tlsa(h, 2, 0, 1, { cert: 'root' })],
+  }),
+  // Project decision (src/dane/authenticate.ts): a 2 0 0 record is the whole trust anchor
+  // certificate, so it supplies the anchor the server left out (RFC 7671 §5.2.2). The ECDSA P-256
+  // intermediate keeps the TLSA RRset small (its DER in one record, well inside a 1232-byte answer).
+  single('ta-full-anchor-not-served', 'RFC 7671 §5.2.2: DANE-TA(2) Cert(0) Full(0) of the issuing intermediate; the server sends only its leaf, the record supplies the anchor → authenticated', 'dane-authenticated', {
+    host: { name: 'mx.ta-full-anchor-not-served.test', tls: { served: 'leaf' } },
+    tlsa: (h) => [tlsa(h, 2, 0, 0, { cert: 'intermediate' })],
   }),
   single('ta-expired-leaf', 'RFC 7672 §3.1.2: DANE-TA(2) checks validity dates; an expired leaf → tempfail', 'tempfail', {
     signing: 'rsa-nsec',

@@ -20,14 +20,15 @@ const generateKeyPairAsync = promisify(generateKeyPair) as (
   options: Record<string, unknown>,
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
-export type KeyType = 'rsa' | 'ecdsa' | 'ed25519';
+/** rsa-pss: an id-RSASSA-PSS key (RFC 4055 §3.1) without parameters, as `openssl genpkey -algorithm RSA-PSS` makes it. */
+export type KeyType = 'rsa' | 'rsa-pss' | 'ecdsa' | 'ed25519' | 'ed448';
 
 export interface CertSpec {
   /** Subject CN. Default 'test.invalid'. */
   cn?: string;
   /** DNS SANs (dNSName). Omit (or pass []) for no SAN extension. */
   sans?: string[];
-  /** Key algorithm: rsa (2048), ecdsa (P-256), ed25519. Default 'ecdsa'. */
+  /** Key algorithm: rsa (2048), rsa-pss (2048, id-RSASSA-PSS SPKI), ecdsa (P-256), ed25519, ed448. Default 'ecdsa'. */
   key?: KeyType;
   /** CA cert: basicConstraints CA:TRUE + keyUsage keyCertSign,cRLSign. */
   ca?: boolean;
@@ -58,6 +59,8 @@ export interface CertSpec {
   extraExtensions?: { oid: string; critical: boolean; der?: Buffer }[];
   /** An emailAddress attribute in the subject, after the CN. */
   subjectEmail?: string;
+  /** An empty subject DN (no attributes at all; `cn` and `subjectEmail` are ignored), as `openssl req -subj /` makes it. */
+  emptySubject?: boolean;
 }
 
 export interface Issued {
@@ -68,7 +71,7 @@ export interface Issued {
   der: Buffer;
   /** SubjectPublicKeyInfo DER. */
   spkiDer: Buffer;
-  /** Subject as formatted by node's X509Certificate.subject, e.g. "CN=foo". */
+  /** Subject as formatted by node's X509Certificate.subject, e.g. "CN=foo"; '' for an empty subject (node gives undefined). */
   subject: string;
 }
 
@@ -106,11 +109,17 @@ export async function generateKeyPem(type: KeyType = 'ecdsa'): Promise<string> {
     case 'rsa':
       pair = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
       break;
+    case 'rsa-pss':
+      pair = await generateKeyPairAsync('rsa-pss', { modulusLength: 2048 });
+      break;
     case 'ecdsa':
       pair = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
       break;
     case 'ed25519':
       pair = await generateKeyPairAsync('ed25519', {});
+      break;
+    case 'ed448':
+      pair = await generateKeyPairAsync('ed448', {});
       break;
     default:
       throw new Error(`unknown key type ${String(type)}`);
@@ -152,6 +161,7 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
   } else {
     ext.push(bc('critical,CA:FALSE'));
     if (spec.keyUsage !== null) {
+      // keyEncipherment only for rsaEncryption keys; RSA-PSS, ECDSA and EdDSA keys only sign.
       ext.push(ku(keyType === 'rsa' ? 'critical,digitalSignature,keyEncipherment' : 'critical,digitalSignature'));
     }
     ext.push('extendedKeyUsage = serverAuth');
@@ -176,6 +186,7 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
     ext.push(`${x.oid} = ${x.critical ? 'critical,' : ''}DER:${[...der].map((v) => v.toString(16).padStart(2, '0')).join(':')}`);
   }
 
+  const email = spec.subjectEmail !== undefined && !spec.emptySubject;
   return [
     '[ req ]',
     'prompt = no',
@@ -183,8 +194,9 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
     'utf8 = yes',
     'string_mask = utf8only',
     '[ dn ]',
-    `CN = ${confValue(cn)}`,
-    ...(spec.subjectEmail !== undefined ? [`emailAddress = ${confValue(spec.subjectEmail)}`] : []),
+    // An empty subject: `openssl req` refuses an empty [ dn ] section, makeCert passes `-subj /`.
+    ...(spec.emptySubject ? [] : [`CN = ${confValue(cn)}`]),
+    ...(email ? [`emailAddress = ${confValue(spec.subjectEmail ?? '')}`] : []),
     '[ ca ]',
     'default_ca = CA_default',
     '[ CA_default ]',
@@ -193,12 +205,12 @@ function buildConfig(cn: string, spec: CertSpec, keyType: KeyType, selfSigned: b
     'default_md = default',
     'policy = policy_any',
     'unique_subject = no',
-    `email_in_dn = ${spec.subjectEmail !== undefined ? 'yes' : 'no'}`,
+    `email_in_dn = ${email ? 'yes' : 'no'}`,
     'rand_serial = yes',
     'preserve = yes',
     '[ policy_any ]',
-    'commonName = supplied',
-    ...(spec.subjectEmail !== undefined ? ['emailAddress = supplied'] : []),
+    ...(spec.emptySubject ? [] : ['commonName = supplied']),
+    ...(email ? ['emailAddress = supplied'] : []),
     '[ ext ]',
     ...ext,
     '[ alt_names ]',
@@ -212,7 +224,7 @@ function toIssued(certPem: string, keyPem: string): Issued {
   const x509 = new X509Certificate(certPem);
   const der = x509.raw;
   const spkiDer = x509.publicKey.export({ type: 'spki', format: 'der' });
-  return { certPem, keyPem, der, spkiDer, subject: x509.subject };
+  return { certPem, keyPem, der, spkiDer, subject: x509.subject ?? '' };
 }
 
 /** Generate one certificate (self-signed, or signed by spec.issuer). */
@@ -236,7 +248,7 @@ export async function makeCert(spec: CertSpec = {}, workDir?: string): Promise<I
         ? writeFile(join(dir, 'issuer.key'), spec.issuer.keyPem, { mode: 0o600 })
         : undefined,
     ]);
-    await openssl(['req', '-new', '-config', 'openssl.cnf', '-key', 'key.pem', '-out', 'req.csr'], dir);
+    await openssl(['req', '-new', '-config', 'openssl.cnf', '-key', 'key.pem', '-out', 'req.csr', ...(spec.emptySubject ? ['-subj', '/'] : [])], dir);
     const caArgs = [
       'ca', '-batch', '-notext', '-config', 'openssl.cnf',
       '-in', 'req.csr', '-out', 'cert.pem',

@@ -6,7 +6,7 @@ import type { DomainResult } from '../../src/core/result.js';
 import { diagnose } from '../../src/core/findings.js';
 import type { TlsaData } from '../../src/dns/types.js';
 import { readCertExtensions } from '../../src/x509/extensions.js';
-import { makeCert, makeChain, type CertSpec, type Chain, type Issued, type KeyType } from '../support/pki.js';
+import { makeCert, makeChain, type CertSpec, type Chain, type Issued } from '../support/pki.js';
 
 const DAY = 86_400_000;
 const now = new Date();
@@ -26,7 +26,7 @@ function run(records: TlsaData[], served: Issued[], at = now, referenceNames = n
   return authenticate({ records: usableRecords(classifyTlsa(records)), served: served.map((c) => c.der), referenceNames, now: at });
 }
 
-let chains: Record<KeyType, Chain>;
+let chains: Record<'rsa' | 'ecdsa' | 'ed25519', Chain>;
 let other: Chain;
 beforeAll(async () => {
   const [rsa, ecdsa, ed25519, o] = await Promise.all([
@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 
 describe('usage × selector × matching type matrix', () => {
-  for (const key of ['rsa', 'ecdsa', 'ed25519'] as KeyType[]) {
+  for (const key of ['rsa', 'ecdsa', 'ed25519'] as const) {
     for (const usage of [2, 3]) {
       for (const selector of [0, 1]) {
         for (const mtype of [0, 1, 2]) {

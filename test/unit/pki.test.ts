@@ -98,6 +98,8 @@ describe('test PKI', () => {
     ['rsa', 'rsa'],
     ['ecdsa', 'ec'],
     ['ed25519', 'ed25519'],
+    ['rsa-pss', 'rsa-pss'],
+    ['ed448', 'ed448'],
   ])('supports %s keys', async (key, asymmetricKeyType) => {
     const chain = await makeChain({ key });
     for (const c of [chain.root, chain.intermediate, chain.leaf]) {
@@ -108,6 +110,16 @@ describe('test PKI', () => {
     expect(leaf.verify(new X509Certificate(chain.intermediate.der).publicKey)).toBe(true);
     if (key === 'rsa') expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     if (key === 'ecdsa') expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+  });
+
+  it('makes an empty subject DN when asked (no CN, no SAN)', async () => {
+    const ca = await makeCert({ cn: 'Some CA', ca: true });
+    const empty = await makeCert({ emptySubject: true, cn: 'ignored.example.test', issuer: ca });
+    const x = new X509Certificate(empty.der);
+    expect(x.subject ?? '').toBe('');
+    expect(x.subjectAltName).toBeUndefined();
+    expect(empty.subject).toBe('');
+    expect(x.checkIssued(new X509Certificate(ca.der))).toBe(true);
   });
 
   it('sets the CA flag only when asked', async () => {
