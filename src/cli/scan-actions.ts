@@ -27,7 +27,7 @@ import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
 import { UsageError, commonSettings, intOption, nonValidatingWarning, policySettings, trustAnchors, type CommonOptions } from './options.js';
-import { defaultScanConcurrency } from './scan-command.js';
+import { defaultScanConcurrency } from './scan-defaults.js';
 
 export const SCAN_EXIT = { OK: 0, USAGE: 64, INCOMPLETE: 75 } as const;
 

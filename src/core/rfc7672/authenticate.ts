@@ -7,6 +7,7 @@ import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
 import type { TlsaData } from '../../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
 import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../../x509/path.js';
+import { leafMatchesName, serverAuthAllowed } from '../../x509/identity.js';
 import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
 
 export { certIssuedBy } from '../../x509/path.js';
@@ -76,8 +77,6 @@ export interface AuthInput {
 }
 
 const MAX_DEPTH = 10;
-const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
-const ANY_EKU = '2.5.29.37.0';
 
 /** A served certificate that OpenSSL parses, for path building and checks. */
 type ParsedCert = Certificate & { x509: X509Certificate };
@@ -151,39 +150,6 @@ function issuerPath(certs: ParsedCert[]): ParsedCert[] {
     used.add(parent);
   }
   return path;
-}
-
-/**
- * RFC 7672 §3.2.2 / RFC 6125: SAN dNSNames, the CN only when there are no DNS SANs, a
- * wildcard only as the whole leftmost label. OpenSSL's X509_check_host does exactly this
- * with these flags.
- */
-export function leafMatchesName(leaf: X509Certificate, name: string): boolean {
-  if (!name) return false;
-  try {
-    return (
-      leaf.checkHost(name, {
-        subject: 'default',
-        wildcards: true,
-        partialWildcards: false,
-        multiLabelWildcards: false,
-        singleLabelSubdomains: false,
-      }) !== undefined
-    );
-  } catch {
-    return false;
-  }
-}
-
-/** No extended key usage, or one that allows TLS server authentication. */
-export function serverAuthAllowed(leaf: X509Certificate): boolean {
-  let eku: string[] | undefined;
-  try {
-    eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
-  } catch {
-    return false; // an extended key usage OpenSSL cannot read allows nothing
-  }
-  return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
 }
 
 const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {

@@ -7,6 +7,7 @@ import { isAddressLiteral, tlsaOwner } from '../../dns/names.js';
 import type { DnsAnswer, Proof, TlsaData } from '../../dns/types.js';
 import type { DnsReport } from '../dns-report.js';
 import type { MxHost } from './mx.js';
+import { answerFailed, failedWhy, weakest } from './answer.js';
 import { classifyTlsa, usableRecords, type ClassifiedTlsa } from './tlsa.js';
 
 /** The TLS level a host gets (Postfix's names; RFC 7672 §2.2). */
@@ -28,22 +29,6 @@ export type HostPlan =
   | { kind: 'no-address'; host: MxHost; reason: string; dns: DnsReport[] }
   | { kind: 'failed'; host: MxHost; reason: string; dns: DnsReport[]; level?: HostLevel };
 
-/**
- * RFC 7672 §2.1.1: a bogus or indeterminate answer is a failed lookup, whatever else it
- * says. The built-in resolvers never pair them with data, but a Resolver is pluggable.
- */
-export function answerFailed(answer: DnsAnswer<unknown>): boolean {
-  return answer.status === 'failed' || answer.proof === 'bogus' || answer.proof === 'indeterminate';
-}
-
-export function failedWhy(answer: DnsAnswer<unknown>): string {
-  return `${answer.proof}${answer.reason ? `: ${answer.reason}` : ''}`;
-}
-
-function weakest(proofs: Proof[]): Proof {
-  for (const p of ['bogus', 'indeterminate', 'insecure'] as const) if (proofs.includes(p)) return p;
-  return 'secure';
-}
 
 /** TLSA RRset → level. Pure. */
 export function levelFromTlsa(tlsaBase: string, records: TlsaData[], referenceNames: string[]): HostLevel {
