@@ -14,7 +14,7 @@ import type { Resolver } from '../dns/types.js';
 import { isAddressLiteral, normalizeName } from '../dns/names.js';
 import type { PolicyEntry } from '../policy/table.js';
 import { runSmtpSession } from '../smtp/session.js';
-import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
+import type { Job, ServedTls, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
 import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from '../core/result.js';
 
 export interface DestinationOptions {
@@ -62,7 +62,6 @@ export interface SettledSession {
   recipients: DomainRecipient[];
 }
 
-export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 
 export const DEFAULT_POLICY: PolicyEntry = { level: 'dane', match: [], fingerprints: [], source: 'default' };
 
