@@ -217,7 +217,7 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
           c.add('ta-not-served', `${rec} (DANE-TA) matches a certificate ${h.name} sends, but not one that issued its leaf: serve the chain of the leaf (leaf, intermediates, anchor), or fix the record`, h.name);
           break;
         case 'ta-name-mismatch': {
-          const names = /names none of (.*)$/.exec(r.why)?.[1] ?? h.name;
+          const names = r.referenceNames?.join(', ') ?? h.name;
           c.add('ta-name-mismatch', `under DANE-TA (${rec}) the leaf certificate of ${h.name}${leaf?.subject ? ` (${leaf.subject})` : ''} names none of ${names} (RFC 7672 §3.2.2); reissue it with ${h.name} as a subject alternative name`, h.name);
           break;
         }

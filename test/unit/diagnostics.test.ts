@@ -228,7 +228,7 @@ describe('diagnose: authentication failures', () => {
 
   it('ta-name-mismatch: the leaf names none of the reference identifiers under DANE-TA', () => {
     const r = result({
-      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, code: 'ta-name-mismatch', why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test' }]))] })],
+      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, code: 'ta-name-mismatch', why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test', referenceNames: ['mx.example.test', 'example.test'] }]))] })],
     });
     const f = only(r, 'ta-name-mismatch');
     expect(f).toHaveLength(1);

@@ -50,6 +50,8 @@ export interface RecordFailure {
   record: string;
   code: RecordFailureCode;
   why: string;
+  /** ta-name-mismatch: the reference identifiers the leaf names none of. */
+  referenceNames?: string[];
 }
 
 export interface AuthFailure {
@@ -168,7 +170,7 @@ const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
  * §6.1.4 (g), (k)–(n)); no certificate of leaf..anchor may carry an unrecognized critical
  * extension (§4.2), as OpenSSL checks the whole chain, the DANE-TA certificate included.
  */
-function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string } {
+function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[] } {
   for (let d = 0; d <= anchorDepth; d++) {
     const c = path[d]!;
     const problem = dateProblem(c, now);
@@ -179,7 +181,7 @@ function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: st
   const leaf = path[0]!.x509;
   if (!serverAuthAllowed(leaf)) return { ok: false, code: 'ta-eku', why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
   const name = referenceNames.find((n) => leafMatchesName(leaf, n));
-  if (!name) return { ok: false, code: 'ta-name-mismatch', why: `leaf certificate names none of ${referenceNames.join(', ')}` };
+  if (!name) return { ok: false, code: 'ta-name-mismatch', why: `leaf certificate names none of ${referenceNames.join(', ')}`, referenceNames };
   return { ok: true, name };
 }
 
@@ -203,7 +205,7 @@ function issuedByRecordCert(top: ParsedCert, data: Buffer): ParsedCert | undefin
   return findIssuer(top, [anchor]);
 }
 
-type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string };
+type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[] };
 
 /**
  * DANE-TA(2), RFC 7672 §3.1.2: the anchor is a certificate the server sent, on the issuer
@@ -214,7 +216,7 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
   const depth = path.findIndex((c) => associationMatches(record, c));
   if (depth >= 0) {
     const check = checkTaPath(path, depth, input.referenceNames, input.now);
-    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ok: false, code: check.code, why: `trust anchor at depth ${depth}, but ${check.why}` };
+    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ...check, why: `trust anchor at depth ${depth}, but ${check.why}` };
   }
   const top = path[path.length - 1];
   if (record.matchingType === Matching.FULL && top && !certs.some((c) => associationMatches(record, c))) {
@@ -223,11 +225,11 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
       if (anchor) {
         const full = [...path, anchor];
         const check = checkTaPath(full, path.length, input.referenceNames, input.now);
-        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor from the TLSA record, but ${check.why}` };
+        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor from the TLSA record, but ${check.why}` };
       }
     } else if (!selfSigned(top.x509) && signedByKey(top, record.data)) {
       const check = checkTaPath(path, path.length - 1, input.referenceNames, input.now);
-      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor key from the TLSA record, but ${check.why}` };
+      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor key from the TLSA record, but ${check.why}` };
     }
   }
   const offPath = certs.some((c) => associationMatches(record, c));
@@ -267,7 +269,7 @@ export function authenticate(input: AuthInput): AuthResult {
       }
       const ta = authenticateTa(record, path, certs, input);
       if (ta.ok) return { ok: true, record: text, usage: 'DANE-TA', depth: ta.depth, matchedName: ta.name, anchor: ta.anchor, chain };
-      tried.push({ record: text, code: ta.code, why: ta.why });
+      tried.push(ta.referenceNames ? { record: text, code: ta.code, why: ta.why, referenceNames: ta.referenceNames } : { record: text, code: ta.code, why: ta.why });
       continue;
     }
     tried.push({ record: text, code: 'unusable', why: 'not a usable usage' });
