@@ -20,6 +20,7 @@ import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 import { groupRecipients } from '../engine/recipients.js';
+import { VERSION } from '../version.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;
@@ -141,7 +142,7 @@ function readMessage(): Buffer {
 export function buildProgram(setExit: (code: number) => void, deps: CliDeps = {}): Command {
   const program = new Command('dane-smtp')
     .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`dane-smtp: ${oneLine(s.replace(/^error: /, '').replace(/\n+\(Did you mean/, ' (did you mean'))}\n`) })
     .showSuggestionAfterError(true);

@@ -7,6 +7,7 @@
 import { deliver, type ClientOptions } from '../api.js';
 import type { DomainResult } from '../core/result.js';
 import { DaneSmtpError } from '../errors.js';
+import { VERSION } from '../version.js';
 
 /** The part of nodemailer's MailMessage this transport uses. */
 interface MailMessageLike {
@@ -60,7 +61,7 @@ export function daneTransport(options: DaneTransportOptions = {}) {
   const signal = options.signal ? AbortSignal.any([options.signal, closing.signal]) : closing.signal;
   return {
     name: 'dane-smtp',
-    version: '0.1.0',
+    version: VERSION,
     /** nodemailer calls this from `transporter.close()`: aborts the deliveries in progress. */
     close(): void {
       closing.abort(new DaneSmtpError('ABORTED', 'transport closed'));
