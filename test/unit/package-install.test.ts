@@ -37,6 +37,9 @@ describe('npm pack', () => {
     const odd = packed.filter((p) => p.startsWith('dist/src/') && !/\.(js|d\.ts)$/.test(p));
     expect(odd, 'no source maps (their sources are not shipped), no stray files').toEqual([]);
     for (const needed of [pkg.main, pkg.types, ...Object.values(pkg.bin)]) expect(packed).toContain(needed.replace(/^\.\//, ''));
+    // Each built file has its source (npm pack and publish rebuild dist first: the prepack script).
+    const stale = packed.filter((p) => p.startsWith('dist/src/') && !existsSync(join(root, p.replace(/^dist\//, '').replace(/(\.d\.ts|\.js)$/, '.ts'))));
+    expect(stale, 'a stale build in dist/: rm -rf dist && npm run build').toEqual([]);
   });
 });
 
