@@ -1,0 +1,137 @@
+/**
+ * The library's edges: a throwing onEvent hook must not change what happens to the mail,
+ * and the nodemailer transport can be stopped (close() or a signal) without losing track
+ * of recipients. Scripted SMTP servers on 127.0.0.1, DNS from declarative fixtures.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { deliver } from '../../../src/api.js';
+import { DaneDeliveryError, daneTransport } from '../../../src/nodemailer/transport.js';
+import { FixtureResolver, mx } from '../../support/fixture-resolver.js';
+import { type RawServer, script, startRawServer } from '../../support/raw-smtp-server.js';
+
+const MESSAGE = 'From: a@client.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nhello\r\n';
+
+/** example.test: an insecure MX (no DANE) whose one host is the scripted server on 127.0.0.1. */
+function insecureWorld(): FixtureResolver {
+  return new FixtureResolver({
+    ' SOA': { proof: 'secure', records: [{}] },
+    'example.test MX': { proof: 'insecure', records: [mx(10, 'mx.example.test')] },
+    'mx.example.test A': { proof: 'insecure', records: ['127.0.0.1'] },
+    'mx.example.test AAAA': { proof: 'insecure', status: 'nodata' },
+  });
+}
+
+const acceptAll = script([
+  '220 mx.example.test ESMTP',
+  [/^EHLO /, '250 mx.example.test'],
+  [/^MAIL FROM:/, '250 ok'],
+  [/^RCPT TO:/, '250 ok'],
+  [/^DATA/, '354 go'],
+  async (conn) => {
+    await conn.readData();
+    await conn.write('250 queued as 1\r\n');
+  },
+  [/^QUIT/, '221 bye'],
+]);
+
+let server: RawServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('onEvent hook', () => {
+  it('an exception thrown by the hook is ignored (one warning): the delivered message stays delivered, no resend', async () => {
+    server = await startRawServer(acceptAll);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const [result] = await deliver(MESSAGE, {
+        from: 'a@client.test', to: ['b@example.test'], resolver: insecureWorld(), port: server.port, helo: 'client.test', timeoutMs: 5000,
+        onEvent: () => {
+          throw new Error('logger exploded');
+        },
+      });
+      expect(result).toMatchObject({ verdict: 'opportunistic', recipients: [{ address: 'b@example.test', status: 'delivered' }] });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.includes('logger exploded'))).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(server.connections).toHaveLength(1);
+  });
+});
+
+describe('nodemailer transport', () => {
+  // A server that greets and then never answers EHLO: the delivery hangs until stopped.
+  const stall = script(['220 mx.example.test ESMTP', [/^EHLO /], async () => new Promise((r) => setTimeout(r, 10_000))]);
+
+  it('close() aborts a delivery in progress: rejected at once, the recipient reported deferred', async () => {
+    server = await startRawServer(stall);
+    const options = { resolver: insecureWorld(), port: server.port, helo: 'client.test', timeoutMs: 30_000 };
+    const transport = nodemailer.createTransport(daneTransport(options));
+    const sending = transport.sendMail({ from: 'a@client.test', to: 'b@example.test', subject: 'hi', text: 'hello' });
+    while (server.connections.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    transport.close();
+    const err = await sending.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaneDeliveryError);
+    expect((err as DaneDeliveryError).deferred.map((d) => d.address)).toEqual(['b@example.test']);
+    expect((err as DaneDeliveryError).temporary).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the 30 s step deadline
+    // Once closed, the transport sends nothing more.
+    await expect(transport.sendMail({ from: 'a@client.test', to: 'b@example.test', text: 'x' })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it("the caller's signal stops the transport's deliveries the same way", async () => {
+    server = await startRawServer(stall);
+    const controller = new AbortController();
+    const transport = nodemailer.createTransport(daneTransport({ resolver: insecureWorld(), port: server.port, helo: 'client.test', timeoutMs: 30_000, signal: controller.signal }));
+    const sending = transport.sendMail({ from: 'a@client.test', to: 'b@example.test', text: 'hello' });
+    while (server.connections.length === 0) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const err = await sending.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaneDeliveryError);
+    expect((err as DaneDeliveryError).info.results[0]).toMatchObject({ verdict: 'tempfail' });
+  });
+});
+
+describe('an abort during the resolver probe', () => {
+  it('defers every destination as aborted, without blaming the resolver', async () => {
+    const { check } = await import('../../../src/api.js');
+    const { DaneSmtpError } = await import('../../../src/errors.js');
+    const controller = new AbortController();
+    // A resolver that answers nothing until the caller gives up.
+    const stuck = {
+      lookup: (_name: string, _type: string, o?: { signal?: AbortSignal }) =>
+        new Promise<never>((_resolve, reject) => o?.signal?.addEventListener('abort', () => reject(new DaneSmtpError('ABORTED')))),
+    };
+    setTimeout(() => controller.abort(), 50);
+    const result = await check('example.test', { resolver: stuck as never, helo: 'client.test', signal: controller.signal });
+    expect(result).toMatchObject({ verdict: 'tempfail', deferredEarly: 'aborted' });
+    expect(result.findings?.map((f) => f.code)).not.toContain('resolver-unreachable');
+  });
+});
+
+describe('opportunistic TLS (Postfix "may") after a handshake that never completes', () => {
+  it('is retried in plaintext once the handshake deadline passes, and the message is delivered', async () => {
+    let n = 0;
+    server = await startRawServer(async (conn) => {
+      if (n++ === 0) {
+        // 220 to STARTTLS, then silence: no ServerHello ever comes.
+        await script(['220 mx.example.test ESMTP', [/^EHLO /, '250-mx.example.test\r\n250 STARTTLS'], [/^STARTTLS/, '220 go ahead']])(conn);
+        await new Promise((r) => setTimeout(r, 3000));
+        conn.destroy();
+        return;
+      }
+      await acceptAll(conn);
+    });
+    const [result] = await deliver(MESSAGE, { from: 'a@client.test', to: ['b@example.test'], resolver: insecureWorld(), port: server.port, helo: 'client.test', timeoutMs: 500 });
+    expect(result).toMatchObject({ verdict: 'opportunistic', tls: false, recipients: [{ status: 'delivered' }] });
+    expect(result!.hosts[0]!.attempts[0]).toMatchObject({ plaintextRetry: true, tls: false });
+    expect(server.connections).toHaveLength(2);
+  });
+});
