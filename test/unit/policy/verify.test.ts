@@ -7,6 +7,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFingerprints, checkPkix } from '../../../src/policy/verify.js';
 import { certSha256, makeCert, makeChain, type CertSpec, type Chain, type Issued } from '../../support/pki.js';
+import { X509Certificate } from 'node:crypto';
+import { nameMatches } from '../../../src/policy/verify.js';
+import { certSha512, spkiSha256, spkiSha512 } from '../../support/pki.js';
+import { parse, dom, colons } from '../../support/policy-table-helpers.js';
 
 const now = new Date();
 const ctx = { host: 'mx.example.test', nexthop: 'example.test', now };
@@ -89,5 +93,64 @@ describe('checkPkix: keyUsage keyCertSign and malformed extensions', () => {
   });
   it('an intermediate whose basicConstraints cannot be parsed fails with the reason', () => {
     expect(pkix([badLeaf, bad], [root])).toEqual({ ok: false, reason: expect.stringMatching(/depth 1 \(CN=PKIX CA with truncated basicConstraints\) cannot be parsed: basicConstraints/) });
+  });
+});
+
+describe('verify/secure names as Postfix hands them to OpenSSL (tls_client.c add_namechecks)', () => {
+  let wildcard: Issued, cnOnly: Issued, sanAndCn: Issued, deep: Issued;
+  const ctx = { host: 'mx.example.test', nexthop: 'example.test' };
+  const x = (c: Issued) => new X509Certificate(c.der);
+  beforeAll(async () => {
+    [wildcard, cnOnly, sanAndCn, deep] = await Promise.all([
+      makeCert({ cn: 'wildcard', sans: ['*.example.test'] }),
+      makeCert({ cn: 'mx.example.test' }),
+      makeCert({ cn: 'mx.example.test', sans: ['mail.elsewhere.test'] }),
+      makeCert({ cn: 'deep', sans: ['A.B.Example.TEST'] }),
+    ]);
+  });
+  it('dot-nexthop and `.suffix` accept a wildcard certificate for the suffix (OpenSSL leading-dot reference names)', () => {
+    expect(nameMatches(x(wildcard), ['dot-nexthop'], ctx)).toBe('*.example.test');
+    expect(nameMatches(x(wildcard), ['.example.test'], ctx)).toBe('*.example.test');
+    expect(nameMatches(x(wildcard), ['hostname'], ctx)).toBe('mx.example.test');
+    expect(nameMatches(x(wildcard), ['nexthop'], ctx)).toBeUndefined(); // *.example.test does not name example.test
+  });
+  it('the subject CN counts when the certificate has no DNS names, for every pattern kind', () => {
+    expect(nameMatches(x(cnOnly), ['dot-nexthop'], ctx)).toBe('mx.example.test');
+    expect(nameMatches(x(cnOnly), ['hostname'], ctx)).toBe('mx.example.test');
+    expect(nameMatches(x(sanAndCn), ['dot-nexthop', 'hostname'], ctx)).toBeUndefined(); // DNS names present: CN ignored
+  });
+  it('`.suffix` is subdomains at any depth but not the suffix itself; case is ignored', () => {
+    expect(nameMatches(x(deep), ['.example.test'], ctx)).toBe('A.B.Example.TEST'); // the certificate's spelling
+    expect(nameMatches(x(deep), ['.b.example.test'], ctx)).toBe('A.B.Example.TEST');
+    expect(nameMatches(x(deep), ['.a.b.example.test'], ctx)).toBeUndefined();
+    expect(nameMatches(x(deep), ['a.b.example.test'], ctx)).toBe('a.b.example.test');
+  });
+  it('the secure default (nexthop:dot-nexthop) authenticates an MX with a wildcard certificate for the domain', async () => {
+    const root = await makeCert({ cn: 'Review Root', ca: true });
+    const leaf = await makeCert({ cn: 'wildcard', sans: ['*.example.test'], issuer: root });
+    const r = checkPkix([leaf.der], [root.certPem], ['nexthop', 'dot-nexthop'], { ...ctx, now: new Date() });
+    expect(r).toEqual({ ok: true, detail: 'PKIX chain to CN=Review Root, name *.example.test' });
+    expect(checkPkix([leaf.der], [root.certPem], ['nexthop', 'dot-nexthop'], { host: 'mx.other.test', nexthop: 'other.test', now: new Date() }).ok).toBe(false);
+  });
+});
+
+describe('fingerprint matching (certificate or public key, Postfix ≥ 2.9)', () => {
+  let leaf: Issued;
+  beforeAll(async () => {
+    leaf = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'] });
+  });
+  it('certificate and public-key digests, SHA-256 and SHA-512, are interchangeable', () => {
+    expect(checkFingerprints([leaf.der], [{ algorithm: 'sha256', hex: spkiSha256(leaf.spkiDer) }])).toMatchObject({ ok: true, detail: 'public-key sha256 fingerprint matched' });
+    expect(checkFingerprints([leaf.der], [{ algorithm: 'sha512', hex: certSha512(leaf.der) }])).toMatchObject({ ok: true, detail: 'certificate sha512 fingerprint matched' });
+    expect(checkFingerprints([leaf.der], [{ algorithm: 'sha512', hex: spkiSha512(leaf.spkiDer) }]).ok).toBe(true);
+  });
+  it('a table line with an upper-case colon-separated digest (openssl x509 -fingerprint output) matches', () => {
+    const t = parse(`x.example fingerprint match=${'00'.repeat(32)}|${colons(certSha256(leaf.der)).toUpperCase()}`);
+    expect(checkFingerprints([leaf.der], dom(t, 'x.example').fingerprints).ok).toBe(true);
+  });
+  it('only the leaf counts: a digest of another certificate in the chain does not', async () => {
+    const ca = await makeCert({ cn: 'FP CA', ca: true });
+    const l = await makeCert({ cn: 'mx.example.test', issuer: ca });
+    expect(checkFingerprints([l.der, ca.der], [{ algorithm: 'sha256', hex: certSha256(ca.der) }]).ok).toBe(false);
   });
 });

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyTlsa, recordUsability } from '../../../src/core/rfc7672/tlsa.js';
+import { d32, d64, rec } from '../../support/tlsa-data.js';
 
-const d32 = Buffer.alloc(32, 1);
-const d64 = Buffer.alloc(64, 2);
-const rec = (usage: number, selector: number, matchingType: number, data: Buffer) => ({ usage, selector, matchingType, data });
 
 describe('TLSA usability (RFC 7672 §3.1, RFC 6698 §2.1)', () => {
   const cases: [string, ReturnType<typeof rec>, string | true][] = [
@@ -32,21 +30,5 @@ describe('TLSA usability (RFC 7672 §3.1, RFC 6698 §2.1)', () => {
   it('keeps unknown numbers as numbers', () => {
     const [c] = classifyTlsa([rec(4, 7, 9, d32)]);
     expect(c).toMatchObject({ usage: 4, selector: 7, matchingType: 9 });
-  });
-});
-
-describe('digest agility (RFC 7671 §9)', () => {
-  it('only the strongest digest per usage and selector counts', () => {
-    const out = classifyTlsa([rec(3, 1, 1, d32), rec(3, 1, 2, d64), rec(3, 0, 1, d32), rec(2, 1, 1, d32)]);
-    expect(out.map((r) => r.usability.usable)).toEqual([false, true, true, true]);
-    expect(out[0]!.usability).toMatchObject({ reason: 'weaker-digest' });
-  });
-  it('a malformed stronger digest does not disable the weaker one', () => {
-    const out = classifyTlsa([rec(3, 1, 1, d32), rec(3, 1, 2, d32)]);
-    expect(out.map((r) => r.usability.usable)).toEqual([true, false]);
-  });
-  it('full-data records always count', () => {
-    const out = classifyTlsa([rec(3, 1, 0, Buffer.alloc(91, 3)), rec(3, 1, 2, d64)]);
-    expect(out.map((r) => r.usability.usable)).toEqual([true, true]);
   });
 });

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseDomainList } from '../../../src/scan/input.js';
 import { inShard, parseShard, shardOf, ShardSyntaxError } from '../../../src/scan/shard.js';
 import { formatDuration, formatProgress, progressWidth } from '../../../src/scan/progress.js';
+
+afterEach(() => vi.restoreAllMocks());
 
 describe('scan input', () => {
   it('reads one domain per line; comments, blank lines, CRLF and a trailing dot are fine', () => {
@@ -91,5 +93,56 @@ describe('progress line', () => {
     expect(formatDuration(5)).toBe('5s');
     expect(formatDuration(125)).toBe('2m05s');
     expect(formatDuration(7260)).toBe('2h01m');
+  });
+});
+
+describe('scan input as pasted by an operator', () => {
+  it('case, trailing dots, a BOM, CRLF, IDN U-labels (any case) → one lower-case A-label each; duplicates counted', () => {
+    const list = parseDomainList(['\uFEFFExample.COM.', 'example.com', 'BÜCHER.example', 'bücher.example', 'xn--bcher-kva.example', 'münchen.de\t# comment', '例え.テスト', '', '# only a comment', '  Example.Com  '].join('\r\n'));
+    expect(list.domains).toEqual(['example.com', 'xn--bcher-kva.example', 'xn--mnchen-3ya.de', 'xn--r8jz45g.xn--zckzah']);
+    expect(list.duplicates).toBe(4);
+    expect(list.malformed).toEqual([]);
+  });
+
+  it('addresses, URLs, CSV lines, IP addresses are malformed, with their line numbers and a reason that says what they are', () => {
+    const text = ['ok.example', 'user@example.org', 'mailto:user@example.org', 'https://www.example.net/path', 'www.example.net/', '1,example.com', 'example.com..', '192.0.2.1', '[192.0.2.1]', 'localhost', 'MX example.com', 'example.com:25'].join('\n');
+    const list = parseDomainList(text);
+    expect(list.domains).toEqual(['ok.example']);
+    expect(list.malformed.map((m) => [m.line, m.reason])).toEqual([
+      [2, 'an address, not a domain'],
+      [3, 'an address, not a domain'],
+      [4, 'a URL, not a domain'],
+      [5, 'a URL, not a domain'],
+      [6, 'not a mail domain (a CSV line? one domain per line)'],
+      [7, 'not a mail domain'],
+      [8, 'not a mail domain'],
+      [9, 'not a mail domain'],
+      [10, 'not a mail domain'],
+      [11, 'more than one word on the line (one domain per line)'],
+      [12, 'not a mail domain'],
+    ]);
+    expect(list.malformed[2]!.text).toBe('https://www.example.net/path');
+  });
+});
+
+describe('--shard I/N: every domain in exactly one shard', () => {
+  const domains = Array.from({ length: 2000 }, (_, i) => `d${i}.example`);
+
+  it('for every N, the union of the N shards is the input and no domain is in two shards', () => {
+    for (const count of [1, 2, 3, 7, 16]) {
+      const seen = new Map<string, number>();
+      for (let index = 1; index <= count; index++) {
+        for (const d of domains.filter((x) => inShard(x, parseShard(`${index}/${count}`)))) seen.set(d, (seen.get(d) ?? 0) + 1);
+      }
+      expect(seen.size, `N=${count}`).toBe(domains.length);
+      expect([...seen.values()].every((v) => v === 1), `N=${count}`).toBe(true);
+    }
+  });
+
+  it('is the same for the same domain however it is written in the input (case, trailing dot, U-label)', () => {
+    const a = parseDomainList('BÜCHER.example.\n').domains[0]!;
+    const b = parseDomainList('xn--bcher-kva.example\n').domains[0]!;
+    expect(shardOf(a, 5)).toBe(shardOf(b, 5));
+    expect(parseShard(' 2/8 ')).toEqual({ index: 2, count: 8 });
   });
 });

@@ -1,34 +1,30 @@
 /**
- * `dane-smtp scan` / `report` reviewed as an operator runs a survey: pasted input, shards,
- * two scans on one file, files that are not scan files, an --out that cannot be written,
- * --json lines against check --json, no progress line off a terminal.
+ * Scan files as an operator meets them: one writer per scan file (a second scan refused, a kill -9
+ * lock), files that are not scan files, an --out that cannot be written, damaged or special files
+ * (a usage error, exit 64, not a temporary failure).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import dnsPacket from 'dns-packet';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { captureStderr, captureStdout } from '../support/capture.js';
-import type { DomainResult } from '../../src/core/result.js';
-import { main } from '../../src/cli/program.js';
-import { runReport } from '../../src/cli/scan-actions.js';
-import { parseDomainList } from '../../src/scan/input.js';
-import { inShard, parseShard, shardOf } from '../../src/scan/shard.js';
-import { ScanStore, StoreError } from '../../src/scan/store.js';
-import { reply, ScriptedDnsServer } from '../support/dns-server.js';
+import { captureStderr, captureStdout } from '../../support/capture.js';
+import { main } from '../../../src/cli/program.js';
+import { runReport } from '../../../src/cli/scan-actions.js';
+import { parseDomainList } from '../../../src/scan/input.js';
+import { ScanStore, StoreError } from '../../../src/scan/store.js';
+import { result, times } from '../../support/scan-files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scan-review-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => vi.restoreAllMocks());
-let n = 0;
-const file = () => join(dir, `r${++n}.sqlite`);
 
-function result(domain: string): DomainResult {
-  return { domain, verdict: 'opportunistic', host: `mx.${domain}`, address: '192.0.2.1', tls: true, reason: 'r', mx: null, hosts: [], resolverValidates: true, level: 'dane', policySource: 'default' };
-}
-const times = { startedAt: new Date(), finishedAt: new Date() };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+afterEach(() => vi.restoreAllMocks());
+
+let n = 0;
+
+const file = () => join(dir, `r${++n}.sqlite`);
 
 function storeError(f: () => unknown, re: RegExp): void {
   let err: unknown;
@@ -42,58 +38,20 @@ function storeError(f: () => unknown, re: RegExp): void {
   expect((err as Error).message).not.toMatch(/\n/);
 }
 
-describe('input as pasted by an operator', () => {
-  it('case, trailing dots, a BOM, CRLF, IDN U-labels (any case) → one lower-case A-label each; duplicates counted', () => {
-    const list = parseDomainList(['\uFEFFExample.COM.', 'example.com', 'BÜCHER.example', 'bücher.example', 'xn--bcher-kva.example', 'münchen.de\t# comment', '例え.テスト', '', '# only a comment', '  Example.Com  '].join('\r\n'));
-    expect(list.domains).toEqual(['example.com', 'xn--bcher-kva.example', 'xn--mnchen-3ya.de', 'xn--r8jz45g.xn--zckzah']);
-    expect(list.duplicates).toBe(4);
-    expect(list.malformed).toEqual([]);
-  });
+/** A real scan file of 400 rows whose middle pages are then overwritten (the header stays valid). */
+function damagedScanFile(): string {
+  const f = file();
+  const s = ScanStore.open(f);
+  for (let i = 0; i < 400; i++) s.put({ ...result(`d${i}.example`), reason: 'r'.repeat(200) }, times);
+  s.close();
+  const size = statSync(f).size;
+  const fd = openSync(f, 'r+');
+  writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(size / 2 / 4096) * 4096);
+  closeSync(fd);
+  return f;
+}
 
-  it('addresses, URLs, CSV lines, IP addresses are malformed, with their line numbers and a reason that says what they are', () => {
-    const text = ['ok.example', 'user@example.org', 'mailto:user@example.org', 'https://www.example.net/path', 'www.example.net/', '1,example.com', 'example.com..', '192.0.2.1', '[192.0.2.1]', 'localhost', 'MX example.com', 'example.com:25'].join('\n');
-    const list = parseDomainList(text);
-    expect(list.domains).toEqual(['ok.example']);
-    expect(list.malformed.map((m) => [m.line, m.reason])).toEqual([
-      [2, 'an address, not a domain'],
-      [3, 'an address, not a domain'],
-      [4, 'a URL, not a domain'],
-      [5, 'a URL, not a domain'],
-      [6, 'not a mail domain (a CSV line? one domain per line)'],
-      [7, 'not a mail domain'],
-      [8, 'not a mail domain'],
-      [9, 'not a mail domain'],
-      [10, 'not a mail domain'],
-      [11, 'more than one word on the line (one domain per line)'],
-      [12, 'not a mail domain'],
-    ]);
-    expect(list.malformed[2]!.text).toBe('https://www.example.net/path');
-  });
-});
-
-describe('--shard I/N', () => {
-  const domains = Array.from({ length: 2000 }, (_, i) => `d${i}.example`);
-
-  it('for every N, the union of the N shards is the input and no domain is in two shards', () => {
-    for (const count of [1, 2, 3, 7, 16]) {
-      const seen = new Map<string, number>();
-      for (let index = 1; index <= count; index++) {
-        for (const d of domains.filter((x) => inShard(x, parseShard(`${index}/${count}`)))) seen.set(d, (seen.get(d) ?? 0) + 1);
-      }
-      expect(seen.size, `N=${count}`).toBe(domains.length);
-      expect([...seen.values()].every((v) => v === 1), `N=${count}`).toBe(true);
-    }
-  });
-
-  it('is the same for the same domain however it is written in the input (case, trailing dot, U-label)', () => {
-    const a = parseDomainList('BÜCHER.example.\n').domains[0]!;
-    const b = parseDomainList('xn--bcher-kva.example\n').domains[0]!;
-    expect(shardOf(a, 5)).toBe(shardOf(b, 5));
-    expect(parseShard(' 2/8 ')).toEqual({ index: 2, count: 8 });
-  });
-});
-
-describe('one writer per scan file', () => {
+describe('scan file: one writer per scan file', () => {
   it('a second scan on the same file is refused with one clear line; a reader (report) is not', () => {
     const f = file();
     const first = ScanStore.open(f);
@@ -140,7 +98,7 @@ describe('one writer per scan file', () => {
   });
 });
 
-describe('files that are not scan files, an --out that cannot be written', () => {
+describe('scan file: files that are not scan files, an --out that cannot be written', () => {
   it('report on an SQLite file of something else, a text file, a missing file: exit 64, one line', async () => {
     const other = file();
     const db = new Database(other);
@@ -179,20 +137,6 @@ describe('files that are not scan files, an --out that cannot be written', () =>
     storeError(() => ScanStore.open(join(dir, 'no', 'such', 'dir', 'x.sqlite')), /x\.sqlite/);
   });
 });
-
-
-/** A real scan file of 400 rows whose middle pages are then overwritten (the header stays valid). */
-function damagedScanFile(): string {
-  const f = file();
-  const s = ScanStore.open(f);
-  for (let i = 0; i < 400; i++) s.put({ ...result(`d${i}.example`), reason: 'r'.repeat(200) }, times);
-  s.close();
-  const size = statSync(f).size;
-  const fd = openSync(f, 'r+');
-  writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(size / 2 / 4096) * 4096);
-  closeSync(fd);
-  return f;
-}
 
 describe('a damaged or special scan file is a usage error, not a temporary failure', () => {
   const list = join(dir, 'damage-list.txt');
@@ -262,64 +206,6 @@ describe('a damaged or special scan file is a usage error, not a temporary failu
       expect(err.text()).toMatch(line);
       expect(err.text()).not.toMatch(/internal error/);
       expect(existsSync(`${f}-lock`)).toBe(false);
-    }
-  });
-});
-
-
-describe('scan --json against check --json', () => {
-  it('the same object per domain; no progress line when stderr is not a terminal; a rerun checks nothing', async () => {
-    // A validating resolver: no such domain, a null MX, an MX host without an address.
-    const dns = await ScriptedDnsServer.start((q) => {
-      const question = q.questions?.[0];
-      if (!question) return null;
-      const name = question.name.toLowerCase();
-      if (question.type === 'SOA' && name === '') {
-        return reply(q, { ad: true, answers: [{ type: 'SOA', name: '.', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'x.example', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1 } }] });
-      }
-      if (name === 'null.example' && question.type === 'MX') return reply(q, { ad: true, answers: [{ type: 'MX', name, ttl: 60, data: { preference: 0, exchange: '.' } } as dnsPacket.Answer] });
-      if (name === 'noaddr.example' && question.type === 'MX') return reply(q, { ad: true, answers: [{ type: 'MX', name, ttl: 60, data: { preference: 10, exchange: 'mx.noaddr.example' } } as dnsPacket.Answer] });
-      return reply(q, { ad: true, rcode: 'NXDOMAIN' });
-    });
-    try {
-      const domains = ['nxdomain.example', 'null.example', 'noaddr.example'];
-      const list = join(dir, 'json-list.txt');
-      writeFileSync(list, `${domains.join('\n')}\n`);
-      const common = ['--resolver', `${dns.address}:${dns.port}`, '--timeout', '5', '--helo', 'client.test', '--json'];
-      const out = file();
-      let stdout = captureStdout();
-      let stderr = captureStderr();
-      expect(await main(['node', 'dane-smtp', 'scan', list, '--out', out, ...common])).toBe(0);
-      const scanned = stdout.text().trim().split('\n').map((l) => JSON.parse(l) as DomainResult);
-      expect(stderr.text()).not.toMatch(/\r|\x1b\[K/);
-      vi.restoreAllMocks();
-
-      stdout = captureStdout();
-      captureStderr();
-      await main(['node', 'dane-smtp', 'check', ...common, ...domains]);
-      const checked = stdout.text().trim().split('\n').map((l) => JSON.parse(l) as DomainResult);
-      vi.restoreAllMocks();
-      const byDomain = (rs: DomainResult[]) => Object.fromEntries(rs.map((r) => [r.domain, r]));
-      expect(Object.keys(byDomain(scanned)).sort()).toEqual([...domains].sort());
-      expect(byDomain(scanned)).toEqual(byDomain(checked));
-      // the stored JSON is the same object
-      const s = ScanStore.open(out, { readonly: true });
-      for (const d of domains) expect(JSON.parse(s.get(d)!.json)).toEqual(byDomain(checked)[d]);
-      s.close();
-
-      // resume: everything is done, nothing is checked again, nothing is printed on stdout
-      stdout = captureStdout();
-      stderr = captureStderr();
-      expect(await main(['node', 'dane-smtp', 'scan', list, '--out', out, ...common])).toBe(0);
-      expect(stdout.text()).toBe('');
-      expect(stderr.text()).toMatch(/3 already in .*, 0 to check/);
-      vi.restoreAllMocks();
-      const again = ScanStore.open(out, { readonly: true });
-      expect(again.count()).toBe(3);
-      expect(again.runs().map((r) => [r.status, r.checked])).toEqual([['complete', 3], ['complete', 0]]);
-      again.close();
-    } finally {
-      await dns.close();
     }
   });
 });
