@@ -91,7 +91,7 @@ describe(`coverage-guided fuzzing of the parsers (${RUNS} runs per target, seed 
           hangMs: 5000,
           stopOnCrash: true,
           onCrash: (c) => {
-            const f = targets.crashFile(target, c.input, `${c.kind} found by test/unit/fuzz-coverage.test.ts: ${c.signature}`);
+            const f = targets.crashFile(target, c.input, `${c.kind} found by test/unit/fuzz/coverage-guided.test.ts: ${c.signature}`);
             mkdirSync(dirname(f.path), { recursive: true });
             writeFileSync(f.path, f.content);
             written.push(`${f.path}: ${c.signature}\n${(c.error as Error)?.stack ?? c.error}`);

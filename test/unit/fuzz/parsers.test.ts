@@ -14,7 +14,7 @@
  *   readCertificate / authenticate     → never throw on any served bytes; DANE-EE 3 0 1 always matches
  *
  * The contracts (the check* functions) are shared with the coverage-guided fuzzer
- * (test/fuzz/targets.ts, test/unit/fuzz-coverage.test.ts, `npm run fuzz`). Inputs that ever
+ * (test/fuzz/targets.ts, test/unit/fuzz/coverage-guided.test.ts, `npm run fuzz`). Inputs that ever
  * broke a parser are kept under test/fuzz/corpus/<parser>/ and replayed by the last describe
  * block (FUZZ_RUNS=n raises the number of runs locally).
  */
