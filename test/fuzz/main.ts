@@ -8,7 +8,7 @@
  * new blocks go to a corpus directory outside git (--corpus-dir, default
  * $TMPDIR/dane-smtp-fuzz/<target>/), which the next campaign starts from. A crash (an error the
  * parser's contract does not allow, or a hang) is minimized and written to
- * test/fuzz/corpus/<parser>/crash-<sha1>.<ext>, where test/unit/fuzz-parsers.test.ts replays
+ * test/fuzz/corpus/<parser>/crash-<sha1>.<ext>, where test/unit/fuzz/parsers.test.ts replays
  * it; the campaign goes on (each crash signature once) and exits with status 1.
  */
 import { createHash } from 'node:crypto';

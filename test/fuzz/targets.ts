@@ -1,7 +1,7 @@
 /**
  * The parsers under fuzzing, their contracts and their regression corpus: shared by the
- * fast-check properties (test/unit/fuzz-parsers.test.ts), the coverage-guided CI run
- * (test/unit/fuzz-coverage.test.ts) and long local campaigns (`npm run fuzz`).
+ * fast-check properties (test/unit/fuzz/parsers.test.ts), the coverage-guided CI run
+ * (test/unit/fuzz/coverage-guided.test.ts) and long local campaigns (`npm run fuzz`).
  *
  * Each check throws (a FuzzPropertyError, or the parser's unexpected error as its cause)
  * only when the contract is broken:
