@@ -16,6 +16,7 @@
  * - ```js / ```mjs blocks: written to a .mjs file and run with node; exit 0 (or `exit: N`);
  * - ```text blocks: file contents, output and diagrams, not examples;
  * - `<!-- not-run: why -->` right before a block: not run, listed with the reason.
+ * A block that sends mail must bring at least one message to the lab's receivers, over TLS.
  * Any other block (no language, an unknown one, an sh block without a dane-smtp command)
  * fails the test: an example the test cannot run must say why.
  */
@@ -184,6 +185,20 @@ function inLab(argv: string[], cwd: string, timeoutMs = 90_000): Promise<Run> {
   });
 }
 
+/** A block that sends mail (`dane-smtp send`, `deliver(`, `sendMail(`): the lab's receivers must get it, over TLS. */
+const SENDS = /dane-smtp send\b|main\.js send\b|\bdeliver\(|\.sendMail\(/;
+
+async function runAndCheckDelivery(b: DocBlock, run: () => Promise<Run>): Promise<Run> {
+  const before = world.receivers.messages.length;
+  const r = await run();
+  if (SENDS.test(b.body) && (b.exit ?? 0) === 0) {
+    const got = world.receivers.messages.slice(before);
+    expect(got.length, `${label(b)}: no message reached the lab's receivers\n${shown(r)}`).toBeGreaterThan(0);
+    expect(got.filter((m) => !m.tls).map((m) => m.receiver), `${label(b)}: delivered without TLS`).toEqual([]);
+  }
+  return r;
+}
+
 const shown = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 describe('the documentation examples', () => {
@@ -217,7 +232,7 @@ describe('the documentation examples', () => {
     it(`${label(b)} runs as written`, async () => {
       const dir = workDir();
       writeFileSync(join(dir, 'example.sh'), `${b.body}\n`);
-      const r = await inLab(['sh', '-e', 'example.sh'], dir);
+      const r = await runAndCheckDelivery(b, () => inLab(['sh', '-e', 'example.sh'], dir));
       expect(r.code, `${label(b)}\n${b.body}\n${shown(r)}`).toBe(b.exit ?? 0);
     });
   }
@@ -226,7 +241,7 @@ describe('the documentation examples', () => {
     it(`${label(b)} runs as written`, async () => {
       const dir = workDir();
       writeFileSync(join(dir, 'example.mjs'), `${b.body}\n`);
-      const r = await inLab([process.execPath, 'example.mjs'], dir);
+      const r = await runAndCheckDelivery(b, () => inLab([process.execPath, 'example.mjs'], dir));
       expect(r.code, `${label(b)}\n${shown(r)}`).toBe(b.exit ?? 0);
     });
   }
