@@ -7,8 +7,10 @@ export { authenticate, type AuthResult, type AuthMatch, type AuthFailure, type C
 export { decideMx, type MxDecision } from './core/rfc7672/mx.js';
 export { planHost } from './engine/host-plan.js';
 export { type HostPlan, type HostLevel } from './core/rfc7672/host.js';
-export { processDestination, type DestinationOptions, type Job } from './engine/destination.js';
-export { runAll, exitCodeOf, workFor, type RunOptions, type Work } from './engine/run.js';
+export { processDestination, type DestinationOptions } from './engine/destination.js';
+export { type Job } from './smtp/types.js';
+export { runAll, workFor, type RunOptions, type Work } from './engine/run.js';
+export { exitCodeOf } from './core/outcome.js';
 export { VERDICTS, type Verdict, type DomainResult, type SessionDomainResult, type FailedDomainResult, type SessionVerdict, type DomainRecipient, type HostReport, type AttemptReport } from './core/result.js';
 export { DaneSmtpError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { SmtpEnvelope, RecipientResult, SmtpSessionResult } from './smtp/types.js';

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /** The `dane-smtp` executable: runs the command line of program.ts and sets the exit status. */
-import { EX_TEMPFAIL, main, oneLine } from './program.js';
+import { EXIT } from '../core/outcome.js';
+import { main, oneLine } from './program.js';
 
 // The last resort: a bug must still end in one line and a temporary failure (75), so that
 // an MTA calling us retries instead of bouncing, and never in a stack trace.
 process.on('uncaughtException', (e) => {
   process.stderr.write(`dane-smtp: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
-  process.exit(EX_TEMPFAIL);
+  process.exit(EXIT.TEMPFAIL);
 });
 
 main(process.argv).then(
@@ -14,6 +15,6 @@ main(process.argv).then(
     process.exitCode = code;
   },
   () => {
-    process.exitCode = EX_TEMPFAIL;
+    process.exitCode = EXIT.TEMPFAIL;
   },
 );

@@ -4,6 +4,7 @@
  * stack trace.
  */
 import type { ValidationProbe } from '../dns/probe.js';
+import { EXIT } from '../core/outcome.js';
 import { setMaxListeners } from 'node:events';
 import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -12,7 +13,8 @@ import { isLoopback } from '../dns/resolv-conf.js';
 import type { TrustAnchor } from '../dns/dnssec/index.js';
 import { resolverFor } from '../dns/resolver-for.js';
 import type { Resolver } from '../dns/types.js';
-import { exitCodeOf, runAll, workFor, type Work } from '../engine/run.js';
+import { exitCodeOf } from '../core/outcome.js';
+import { runAll, workFor, type Work } from '../engine/run.js';
 import type { DomainResult } from '../core/result.js';
 import { isValidMailbox } from '../smtp/message.js';
 import { ansi, internalErrorLine, partialDeliveryLine, plain, renderDomain } from './human.js';
@@ -21,10 +23,6 @@ import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 import { groupRecipients } from '../engine/recipients.js';
 
-export const EX_OK = 0;
-export const EX_USAGE = 64;
-export const EX_UNAVAILABLE = 69;
-export const EX_TEMPFAIL = 75;
 const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 
 /** A destination argument with the CLI's policy settings (see delivery/run.ts destinationWork). */
@@ -219,11 +217,11 @@ export function guardStdout(): void {
 }
 
 export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
-  let code = EX_OK;
+  let code: number = EXIT.OK;
   guardStdout();
   if (argv.length <= 2) {
     process.stderr.write('dane-smtp: no command given (check, send, tlsa, scan, report): see dane-smtp --help\n');
-    return EX_USAGE;
+    return EXIT.USAGE;
   }
   const program = buildProgram((c) => (code = c), deps);
   try {
@@ -231,16 +229,16 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EX_OK;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
       // Help shown because no command was given is a usage error; `dane-smtp help` is not.
-      if (e.code === 'commander.help') return e.exitCode === 0 ? EX_OK : EX_USAGE;
-      return EX_USAGE; // commander already printed its one line
+      if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return EXIT.USAGE; // commander already printed its one line
     }
     if (e instanceof UsageError || (e instanceof DaneSmtpError && e.code === 'USAGE')) {
       process.stderr.write(`dane-smtp: ${oneLine(e.message)}\n`);
-      return EX_USAGE;
+      return EXIT.USAGE;
     }
     process.stderr.write(`dane-smtp: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
-    return EX_TEMPFAIL;
+    return EXIT.TEMPFAIL;
   }
 }

@@ -26,10 +26,12 @@ import { ScanStore, StoreError } from '../scan/store.js';
 import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
+import { EXIT } from '../core/outcome.js';
 import { UsageError, commonSettings, intOption, nonValidatingWarning, policySettings, trustAnchors, type CommonOptions } from './options.js';
-import { defaultScanConcurrency } from './scan-command.js';
+import { defaultScanConcurrency } from './scan-defaults.js';
 
-export const SCAN_EXIT = { OK: 0, USAGE: 64, INCOMPLETE: 75 } as const;
+/** scan's exit statuses, from the one table: an unfinished scan is temporary. */
+export const SCAN_EXIT = { OK: EXIT.OK, USAGE: EXIT.USAGE, INCOMPLETE: EXIT.TEMPFAIL } as const;
 
 const MAX_MALFORMED_SHOWN = 20;
 

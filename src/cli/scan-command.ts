@@ -6,22 +6,10 @@
  * file; 75 not finished (interrupted, resolver unreachable: rerun the same command to
  * resume); 64 usage error (one line on stderr). report: 0, or 64.
  */
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { COMMON_OPTIONS } from './options.js';
+import { DEFAULT_DOMAIN_BUDGET, defaultScanConcurrency } from './scan-defaults.js';
 
-/**
- * Domains at once by default: 16 per CPU, at most 128. A domain costs ~8 ms of CPU and
- * seconds of network waiting (the benchmark in the README), so the scanner waits on the
- * network long before the CPU limits it; politeness (one connection per MX address) and
- * the per-domain budget bound the load on any one receiver.
- */
-export function defaultScanConcurrency(): number {
-  return Math.min(128, 16 * availableParallelism());
-}
-
-/** Default time budget per domain, seconds. */
-export const DEFAULT_DOMAIN_BUDGET = 120;
 
 export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
   const cmd = program

@@ -59,7 +59,7 @@ import {
 } from '../tools/tlsa/records.js';
 import { parseZoneTlsa, type ZoneParse } from '../tools/tlsa/zone.js';
 import { describeTlsaBase, verifyServed, type TlsaBaseReport, type VerifyReport } from '../tools/tlsa/verify.js';
-import { answerFailed } from '../core/rfc7672/host.js';
+import { answerFailed } from '../core/rfc7672/answer.js';
 import { findTlsaBase } from '../engine/host-plan.js';
 import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
 import { hostPort, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';

@@ -2,16 +2,19 @@
 import type { AuthResult, RecordFailure } from './rfc7672/authenticate.js';
 import type { CertInfo } from '../x509/certificate.js';
 import type { DnsReport } from './dns-report.js';
-import type { RecipientResult } from '../smtp/types.js';
+import type { RecipientResult, SmtpFailureCode } from '../smtp/types.js';
+import type { Level, PolicySource } from '../policy/table.js';
+import type { UnusableReason } from './rfc7672/tlsa.js';
+import type { FindingCode, FindingSeverity } from './finding-codes.js';
 
-export const VERDICTS = ['dane-authenticated', 'fingerprint-authenticated', 'pkix-authenticated', 'encrypt-unauthenticated', 'opportunistic', 'tempfail', 'undeliverable'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+import type { SessionVerdict } from './outcome.js';
+export { VERDICTS, type SessionVerdict, type Verdict } from './outcome.js';
 
 export interface TlsaReport {
   record: string;
   usable: boolean;
   /** Why the record is unusable (e.g. 'pkix-usage'), with a sentence in `detail`. */
-  reason?: string;
+  reason?: UnusableReason;
   detail?: string;
 }
 
@@ -27,12 +30,12 @@ export interface AttemptReport {
   /** The certificates the server sent, leaf first. */
   chain?: CertInfo[];
   /** For DANE hosts: which record matched which certificate, or why none did. */
-  authentication?: { ok: true; record: string; usage: string; depth: number; matchedName?: string } | { ok: false; reason: string; records: RecordFailure[] };
+  authentication?: { ok: true; record: string; usage: 'DANE-EE' | 'DANE-TA'; depth: number; matchedName?: string } | { ok: false; reason: string; records: RecordFailure[] };
   /** fingerprint / verify / secure levels: the result of the policy's own check. */
   policyCheck?: { ok: true; detail: string } | { ok: false; reason: string };
   error?: string;
   /** The error code of `error` (e.g. 'NO_STARTTLS', 'TLS_HANDSHAKE', 'SMTP_4XX'). */
-  errorCode?: string;
+  errorCode?: SmtpFailureCode;
 }
 
 export interface HostReport {
@@ -58,9 +61,6 @@ export interface HostReport {
   failure?: string;
 }
 
-/** The verdicts of a session that was used: TLS (or plaintext) with a host. */
-export type SessionVerdict = 'dane-authenticated' | 'fingerprint-authenticated' | 'pkix-authenticated' | 'encrypt-unauthenticated' | 'opportunistic';
-
 interface DomainResultCommon {
   domain: string;
   /** One sentence: why this verdict. */
@@ -69,8 +69,8 @@ interface DomainResultCommon {
   hosts: HostReport[];
   resolverValidates: boolean;
   /** The TLS policy level that applied (Postfix names) and where it came from: "FILE:LINE" or "default". */
-  level: string;
-  policySource: string;
+  level: Level;
+  policySource: PolicySource;
   /** Set when a fixed next hop replaced the MX lookup (policy table or --nexthop): "[host]:port". */
   nextHop?: string;
   /** send only */
@@ -134,11 +134,11 @@ export interface DomainRecipient extends RecipientResult {
   host?: string;
 }
 
-export type FindingSeverity = 'error' | 'warning' | 'advice';
+export type { FindingSeverity } from './finding-codes.js';
 
 /** One problem found by `check`, with a stable code (README "Findings"). */
 export interface Finding {
-  code: string;
+  code: FindingCode;
   severity: FindingSeverity;
   /** The MX host concerned, when the problem belongs to one. */
   host?: string;
@@ -148,7 +148,7 @@ export interface Finding {
 
 export function summarizeAuth(a: AuthResult): NonNullable<AttemptReport['authentication']> {
   if (a.ok) {
-    const out: { ok: true; record: string; usage: string; depth: number; matchedName?: string } = { ok: true, record: a.record, usage: a.usage, depth: a.depth };
+    const out: { ok: true; record: string; usage: 'DANE-EE' | 'DANE-TA'; depth: number; matchedName?: string } = { ok: true, record: a.record, usage: a.usage, depth: a.depth };
     if (a.matchedName) out.matchedName = a.matchedName;
     return out;
   }

@@ -6,7 +6,7 @@
  */
 import { systemCaStore } from '../policy/ca-store.js';
 import { decideMx, type MxDecision } from '../core/rfc7672/mx.js';
-import { levelSummary, type HostPlan } from '../core/rfc7672/host.js';
+import { levelSummary, type HostLevel, type HostPlan } from '../core/rfc7672/host.js';
 import { planHost } from './host-plan.js';
 import { hostSecurity, type HostSecurity } from '../core/tls-policy.js';
 import { tlsaToText } from '../core/rfc7672/tlsa.js';
@@ -14,7 +14,7 @@ import type { Resolver } from '../dns/types.js';
 import { isAddressLiteral, normalizeName } from '../dns/names.js';
 import type { PolicyEntry } from '../policy/table.js';
 import { runSmtpSession } from '../smtp/session.js';
-import type { ServedTls, SmtpEnvelope, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
+import type { Job, ServedTls, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
 import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from '../core/result.js';
 
 export interface DestinationOptions {
@@ -62,7 +62,6 @@ export interface SettledSession {
   recipients: DomainRecipient[];
 }
 
-export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 
 export const DEFAULT_POLICY: PolicyEntry = { level: 'dane', match: [], fingerprints: [], source: 'default' };
 
@@ -180,7 +179,7 @@ function sessionReason(sec: HostSecurity, plan: Extract<HostPlan, { kind: 'usabl
     case 'pkix-authenticated':
       return `${host} authenticated: ${a.policyCheck?.ok ? a.policyCheck.detail : policy.level}`;
     default:
-      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; ${policy.level === 'none' || policy.level === 'may' ? `${policy.level} policy (${policy.source})` : daneDoesNotApply(plan.level.kind === 'may' ? plan.level.why : '')}`;
+      return `${a.tls ? 'TLS' : 'plaintext'} to ${host}; ${policy.level === 'none' || policy.level === 'may' ? `${policy.level} policy (${policy.source})` : daneDoesNotApply(plan.level)}`;
   }
 }
 
@@ -332,7 +331,8 @@ function failedFirst(hosts: readonly HostReport[], used: string): string {
   return `; ${before.map(named).join(', ')} failed first (${before.map((h) => `${h.name}: ${shortWhy(h)}`).join('; ')})`;
 }
 
-/** "DANE does not apply: <why>", without saying it twice when <why> already does. */
-function daneDoesNotApply(why: string): string {
-  return /DANE does not apply/.test(why) ? why : `DANE does not apply${why ? `: ${why}` : ''}`;
+/** "DANE does not apply: <why>", without saying it twice where <why> already does (an insecure MX RRset). */
+function daneDoesNotApply(level: HostLevel): string {
+  if (level.kind !== 'may') return 'DANE does not apply';
+  return level.cause === 'mx-insecure' ? level.why : `DANE does not apply: ${level.why}`;
 }

@@ -6,18 +6,8 @@
 import type { DnsAnswer, Proof, Resolver, TlsaData } from '../dns/types.js';
 import { tlsaOwner } from '../dns/names.js';
 import { reportAnswer, type DnsReport } from '../core/dns-report.js';
-import {
-  addressLiteralPlan,
-  addressStep,
-  answerFailed,
-  daneGate,
-  planFromTlsa,
-  tlsaBaseCandidates,
-  type DaneGateOptions,
-  type HostPlan,
-  type TlsaBaseCandidates,
-  type TlsaBaseResult,
-} from '../core/rfc7672/host.js';
+import { addressLiteralPlan, addressStep, daneGate, planFromTlsa, tlsaBaseCandidates, type DaneGateOptions, type HostPlan, type TlsaBaseCandidates, type TlsaBaseResult } from '../core/rfc7672/host.js';
+import { answerFailed } from '../core/rfc7672/answer.js';
 import type { MxHost } from '../core/rfc7672/mx.js';
 
 export interface PlanOptions extends DaneGateOptions {

@@ -8,7 +8,7 @@ import type { Resolver } from '../dns/types.js';
 import { untrustedResolver } from '../dns/untrusted.js';
 import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
-import type { SmtpEnvelope } from '../smtp/types.js';
+import type { Job } from '../smtp/types.js';
 import { diagnose, internalErrorFinding } from '../core/findings.js';
 import { processDestination, type DestinationOptions, type SettledSession } from './destination.js';
 import type { DomainRecipient, DomainResult, InternalError } from '../core/result.js';
@@ -32,7 +32,7 @@ export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resol
 export interface Work {
   /** The destination domain (for a fixed next hop: the name reported). */
   domain: string;
-  job: { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
+  job: Job;
   /** The policy entry that applies (default: level dane). */
   policy?: PolicyEntry;
   /** A fixed next hop `[host]:port`: no MX lookup. */
@@ -183,15 +183,3 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
   return results;
 }
 
-/** sysexits(3) for a run: 75 when anything is deferred, 69 when something bounced, else 0. */
-export function exitCodeOf(results: DomainResult[], mode: 'check' | 'send'): number {
-  if (mode === 'send') {
-    const statuses = results.flatMap((r) => (r.recipients ?? []).map((x) => x.status));
-    if (statuses.includes('deferred')) return 75;
-    if (statuses.includes('bounced')) return 69;
-    return 0;
-  }
-  if (results.some((r) => r.verdict === 'tempfail')) return 75;
-  if (results.some((r) => r.verdict === 'undeliverable')) return 69;
-  return 0;
-}

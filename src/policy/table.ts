@@ -24,9 +24,11 @@ export interface PolicyEntry {
   /** fingerprint: certificate or public-key digests; verify/secure: host-name patterns. */
   match: string[];
   fingerprints: Fingerprint[];
-  /** Where it came from: "FILE:LINE", or "default". */
-  source: string;
+  source: PolicySource;
 }
+
+/** Where a policy entry came from: "FILE:LINE" of the table, or the default level. */
+export type PolicySource = 'default' | `${string}:${number}`;
 
 export type Destination =
   | { kind: 'domain'; domain: string }
@@ -141,7 +143,7 @@ function splitAttribute(token: string, where: string): { name: string; value: st
   return { name: name.toLowerCase(), value: text.slice(eq + 1).trim() };
 }
 
-function parseEntry(tokens: string[], source: string, where: string): PolicyEntry {
+function parseEntry(tokens: string[], source: PolicySource, where: string): PolicyEntry {
   const [levelText, ...attrs] = tokens;
   // Postfix level names are case-insensitive (tls_level_lookup: name_code without STRICT_CASE).
   const levelName = levelText?.toLowerCase();
@@ -227,7 +229,7 @@ const nexthopKey = (host: string, port?: number): string => `[${host}]${port ? `
 export function parsePolicyTable(text: string, fileName: string): PolicyTable {
   const table = emptyPolicyTable();
   for (const { line: lineNo, text: line, continued } of logicalLines(text, fileName)) {
-    const where = `${fileName}:${lineNo}`;
+    const where: PolicySource = `${fileName}:${lineNo}`;
     const [destText, ...restText] = line.split(/\s+/);
     const dest = parseDestination(destText!);
     if (!dest) throw new PolicySyntaxError(`${where}: '${destText}' is not a destination (domain, .domain, [host] or [host]:port)`);

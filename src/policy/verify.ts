@@ -3,7 +3,7 @@
  * (Postfix semantics). Pure: served chain, anchors, names and time in; result out.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { leafMatchesName, serverAuthAllowed } from '../core/rfc7672/authenticate.js';
+import { leafMatchesName, serverAuthAllowed } from '../x509/identity.js';
 import { dateProblem, readCertificate, type Certificate } from '../x509/certificate.js';
 import { certIssuedBy, certSignedBy, checkPath, type PathCert } from '../x509/path.js';
 import type { Fingerprint } from './table.js';

@@ -74,6 +74,8 @@ interface Entity {
   kind: Kind;
   /** Why an opaque entity is left as it is. */
   why: string;
+  /** The top-level entity has no MIME-Version: the message is not MIME at all, nothing to convert. */
+  notMime?: true;
   /** Lower-cased Content-Transfer-Encoding token; undefined when there is no such header. */
   cte: string | undefined;
   cteHeader: Header | undefined;
@@ -329,6 +331,7 @@ export function downgradeMime(msg: Buffer): MimeDowngrade {
     const named = (name: string) => e.headers.filter((h) => h.name === name);
     if (e.parent === undefined && named('mime-version').length === 0) {
       e.why = 'not a MIME message (no MIME-Version header)';
+      e.notMime = true;
       return;
     }
     if (headEnd < 0) {
@@ -463,7 +466,7 @@ export function downgradeMime(msg: Buffer): MimeDowngrade {
       if (lineEnd === pos && lf >= 0) {
         endHeaders(cur, pos, next);
         pos = next;
-        if (cur.parent === undefined && cur.why.startsWith('not a MIME')) break;
+        if (cur.parent === undefined && cur.notMime) break;
         continue;
       }
       const last = cur.headers[cur.headers.length - 1];
@@ -480,7 +483,7 @@ export function downgradeMime(msg: Buffer): MimeDowngrade {
       }
       // Not a header: the header section ends here without an empty line; the line is body text.
       endHeaders(cur, -1, pos);
-      if (cur.parent === undefined && cur.why.startsWith('not a MIME')) break;
+      if (cur.parent === undefined && cur.notMime) break;
       continue;
     }
     const delimiter = delimiterOf(pos, lineEnd);

@@ -8,11 +8,13 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { DaneSmtpError, type ErrorCode } from '../errors.js';
+import { DaneSmtpError } from '../errors.js';
 import { asciiDomainAddress, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8, prepareMessage } from './message.js';
 import { ReplyReader, formatReply, isTooManyRecipients, parseEhloExtensions, rcptMax, replyClass, sizeLimit } from './reply.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain, servedTls } from './served-chain.js';
 import type {
+  Job,
+  SmtpFailureCode,
   RecipientResult,
   RecipientStatus,
   ServedTls,
@@ -24,8 +26,6 @@ import type {
   TlsCheck,
 } from './types.js';
 
-export type SmtpJob = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
-export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
 
 /** RFC 5321 §4.5.3.2.6: "DATA Termination: 10 minutes". */
 const FINAL_REPLY_TIMEOUT_MS = 10 * 60_000;
@@ -88,7 +88,7 @@ type Phase = 'idle' | 'connect' | 'smtp' | 'handshake';
  * Resolves with the outcome for every network or protocol problem; rejects only with
  * DaneSmtpError('USAGE') for invalid options or envelope.
  */
-export async function runSmtpSession(options: SmtpSessionOptions, job: SmtpJob): Promise<SmtpSessionResult> {
+export async function runSmtpSession(options: SmtpSessionOptions, job: Job): Promise<SmtpSessionResult> {
   validate(options, job);
   const session = new Session(options);
   try {
@@ -102,7 +102,7 @@ function usage(message: string): DaneSmtpError {
   return new DaneSmtpError('USAGE', message);
 }
 
-function validate(o: SmtpSessionOptions, job: SmtpJob): void {
+function validate(o: SmtpSessionOptions, job: Job): void {
   if (net.isIP(o.address) === 0) throw usage(`address must be an IP address: ${JSON.stringify(o.address)}`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw usage(`bad port ${o.port}`);
   if (o.localAddress !== undefined && net.isIP(o.localAddress) === 0) {
@@ -299,7 +299,7 @@ class Session {
     return r;
   }
 
-  async run(job: SmtpJob): Promise<SmtpSessionResult> {
+  async run(job: Job): Promise<SmtpSessionResult> {
     const signal = this.o.signal;
     if (signal?.aborted) return this.failed(new SessionError('ABORTED', 'aborted by the caller'));
     signal?.addEventListener('abort', this.onAbort, { once: true });

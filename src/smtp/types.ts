@@ -1,6 +1,9 @@
 import type { ErrorCode } from '../errors.js';
 import type { CertInfo } from '../x509/certificate.js';
 
+/** Why a session failed: an error code, or the class of the server's own refusal. */
+export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
+
 /** One complete (possibly multi-line) SMTP reply. */
 export interface SmtpReply {
   code: number;
@@ -22,6 +25,9 @@ export interface ServedTls {
 
 /** The caller's verdict on the served chain; nothing is written inside TLS before it is `ok`. */
 export type TlsCheck = { ok: true } | { ok: false; reason: string };
+
+/** What a session is for: a probe (check: QUIT after authentication) or a message transaction. */
+export type Job = { kind: 'probe' } | { kind: 'send'; envelope: SmtpEnvelope };
 
 export type TlsMode =
   /** never STARTTLS */

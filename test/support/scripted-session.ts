@@ -4,7 +4,8 @@
  * or be down (any address not listed) — and a record of every connection made.
  */
 import { servedTls } from '../../src/smtp/served-chain.js';
-import type { DestinationOptions, Job } from '../../src/engine/destination.js';
+import type { DestinationOptions } from '../../src/engine/destination.js';
+import type { Job } from '../../src/smtp/types.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../src/smtp/types.js';
 
 export type Behaviour =

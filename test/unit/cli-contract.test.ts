@@ -13,7 +13,8 @@ import { FixtureResolver } from '../support/fixture-resolver.js';
 import { firstNameserver } from '../../src/dns/resolv-conf.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../src/core/result.js';
 import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../src/cli/human.js';
-import { EX_OK, EX_USAGE, buildProgram, main, oneLine, probeFailureLines, useColor } from '../../src/cli/program.js';
+import { EXIT } from '../../src/core/outcome.js';
+import { buildProgram, main, oneLine, probeFailureLines, useColor } from '../../src/cli/program.js';
 import { runScan, type ScanCliOptions } from '../../src/cli/scan-actions.js';
 import { runTlsa } from '../../src/cli/tlsa-command.js';
 import { renderRun, sentence, type RunSummary } from '../../src/scan/report.js';
@@ -177,18 +178,18 @@ describe('exit codes and usage errors of the program', () => {
   it('no command at all is a usage error (64); --help, --version and `help` are not', async () => {
     const err = captureStderr();
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    expect(await main(['node', 'dane-smtp'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp'])).toBe(EXIT.USAGE);
     expect(err.text()).toBe('dane-smtp: no command given (check, send, tlsa, scan, report): see dane-smtp --help\n');
-    expect(await main(['node', 'dane-smtp', '--help'])).toBe(EX_OK);
-    expect(await main(['node', 'dane-smtp', '--version'])).toBe(EX_OK);
-    expect(await main(['node', 'dane-smtp', 'help'])).toBe(EX_OK);
+    expect(await main(['node', 'dane-smtp', '--help'])).toBe(EXIT.OK);
+    expect(await main(['node', 'dane-smtp', '--version'])).toBe(EXIT.OK);
+    expect(await main(['node', 'dane-smtp', 'help'])).toBe(EXIT.OK);
   });
 
   it('user input echoed in a usage error stays one line, without control characters', async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'evil\n\u001b[31mFAKE: delivered'])).toBe(EX_USAGE);
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'a\nb', 'example.test'])).toBe(EX_USAGE);
-    expect(await main(['node', 'dane-smtp', 'check', '--bogus\nx', 'example.test'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'evil\n\u001b[31mFAKE: delivered'])).toBe(EXIT.USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'a\nb', 'example.test'])).toBe(EXIT.USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--bogus\nx', 'example.test'])).toBe(EXIT.USAGE);
     const lines = err.text().split('\n').filter(Boolean);
     expect(lines).toHaveLength(3);
     expect(err.text()).not.toMatch(/\u001b/);
@@ -199,20 +200,20 @@ describe('exit codes and usage errors of the program', () => {
 
   it('an address given to check says which domain to give', async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'postmaster@Example.TEST'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', 'postmaster@Example.TEST'])).toBe(EXIT.USAGE);
     expect(err.text()).toBe("dane-smtp: not a mail domain: 'postmaster@Example.TEST' (an address: give its domain, example.test)\n");
   });
 
   it("commander's own errors are one dane-smtp: line, with a suggestion for a typo", async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'chek', 'example.test'])).toBe(EX_USAGE);
-    expect(await main(['node', 'dane-smtp', 'check', '--al', 'example.test'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'chek', 'example.test'])).toBe(EXIT.USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--al', 'example.test'])).toBe(EXIT.USAGE);
     expect(err.text()).toBe("dane-smtp: unknown command 'chek' (did you mean check?)\ndane-smtp: unknown option '--al' (did you mean --all?)\n");
   });
 
   it('--level fingerprint is refused: a default level has no match= and would defer everything', async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '--level', 'fingerprint', 'example.test'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '--level', 'fingerprint', 'example.test'])).toBe(EXIT.USAGE);
     expect(err.text()).toMatch(/^dane-smtp: --level fingerprint needs fingerprints: give them per destination in a --policy table/);
   });
 
@@ -251,7 +252,7 @@ describe('exit codes and usage errors of the program', () => {
     if (ns) {
       expect(code).toBe(69);
       expect(specs).toEqual([`${ns}:53`]);
-    } else expect(code).toBe(EX_USAGE);
+    } else expect(code).toBe(EXIT.USAGE);
   });
 
   it('a closed or full standard output ends in one stderr line and the real exit status, not a crash', async () => {
@@ -274,7 +275,7 @@ describe('exit codes and usage errors of the program', () => {
 
   it('a malformed next hop is refused with one line that gives the forms', async () => {
     const err = captureStderr();
-    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '[192.0.2]:25'])).toBe(EX_USAGE);
+    expect(await main(['node', 'dane-smtp', 'check', '--resolver', '127.0.0.1', '--helo', 'client.test', '[192.0.2]:25'])).toBe(EXIT.USAGE);
     expect(err.text().trim().split('\n')).toHaveLength(1);
     expect(err.text()).toMatch(/not a next hop: '\[192\.0\.2\]:25' \(use \[host\], \[host\]:port, \[IP address\]/);
   });

@@ -4,7 +4,8 @@
  * recipients delivered or bounced are final and never sent again.
  */
 import { describe, expect, it } from 'vitest';
-import { processDestination, type Job } from '../../src/engine/destination.js';
+import { processDestination } from '../../src/engine/destination.js';
+import { type Job } from '../../src/smtp/types.js';
 import { plain, renderDomain } from '../../src/cli/human.js';
 import { twoInsecureMx } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';

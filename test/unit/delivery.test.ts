@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
-import { exitCodeOf, runAll } from '../../src/engine/run.js';
+import { processDestination, type DestinationOptions } from '../../src/engine/destination.js';
+import { type Job } from '../../src/smtp/types.js';
+import { exitCodeOf } from '../../src/core/outcome.js';
+import { runAll } from '../../src/engine/run.js';
 import { FixtureResolver, mx, type FixtureAnswer } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
 import { makeChain, type Chain } from '../support/pki.js';

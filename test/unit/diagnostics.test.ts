@@ -37,7 +37,7 @@ function dns(type: DnsReport['type'], name: string, over: Partial<DnsReport> = {
 }
 
 const usable = (record: string): TlsaReport => ({ record, usable: true });
-const unusable = (record: string, reason: string, detail = `${reason} detail`): TlsaReport => ({ record, usable: false, reason, detail });
+const unusable = (record: string, reason: NonNullable<TlsaReport['reason']>, detail = `${reason} detail`): TlsaReport => ({ record, usable: false, reason, detail });
 
 function cert(depth: number, over: Partial<CertInfo> = {}): CertInfo {
   return { depth, subject: `CN=cert${depth}`, issuer: `CN=cert${depth + 1}`, spkiSha256: depth === 0 ? SPKI : 'ef'.repeat(32), certSha256: '01'.repeat(32), spkiSha512: depth === 0 ? SPKI512 : 'e5'.repeat(64), certSha512: CERT512, notBefore: at(-100), notAfter: at(300), ...over };
@@ -59,7 +59,7 @@ function host(over: Partial<HostReport> = {}): HostReport {
     levelReason: 'DANE',
     tlsaBase: name,
     tlsa: [usable(`3 1 1 ${D32}`), usable(`3 1 1 ${'ee'.repeat(32)}`)],
-    attempts: [attempt({ authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE', depth: 0 } })],
+    attempts: [attempt({ authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE' as const, depth: 0 } })],
     status: 'used',
     ...over,
   };
@@ -228,7 +228,7 @@ describe('diagnose: authentication failures', () => {
 
   it('ta-name-mismatch: the leaf names none of the reference identifiers under DANE-TA', () => {
     const r = result({
-      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, code: 'ta-name-mismatch', why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test' }]))] })],
+      hosts: [host({ tlsa: [usable(`2 1 1 ${D32}`)], attempts: [attempt(failedAuth([{ record: `2 1 1 ${D32}`, code: 'ta-name-mismatch', why: 'trust anchor at depth 1, but leaf certificate names none of mx.example.test, example.test', referenceNames: ['mx.example.test', 'example.test'] }]))] })],
     });
     const f = only(r, 'ta-name-mismatch');
     expect(f).toHaveLength(1);
@@ -368,7 +368,7 @@ describe('diagnose: certificates and rollover', () => {
   });
 
   it('cert-expires-soon is not reported under DANE-EE (dates do not count there)', () => {
-    const ee = host({ attempts: [attempt({ chain: [cert(0, { notAfter: at(2) })], authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE', depth: 0 } })] });
+    const ee = host({ attempts: [attempt({ chain: [cert(0, { notAfter: at(2) })], authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE' as const, depth: 0 } })] });
     expect(codes(result({ hosts: [ee] }))).toEqual([]);
   });
 
@@ -387,7 +387,7 @@ describe('diagnose: certificates and rollover', () => {
 
   it('no-rollover-slack: several usable DANE-EE records that all match the served leaf (key and certificate) still leave no slack (RFC 7671 §8.1)', () => {
     const leafCert = '01'.repeat(32); // cert(0).certSha256
-    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
+    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE' as const, depth: 0 } };
     const withTlsa = (tlsa: TlsaReport[]) => result({ hosts: [host({ tlsa, attempts: [attempt(authed)] })] });
     const f = only(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 0 1 ${leafCert}`)]), 'no-rollover-slack');
     expect(f).toMatchObject([{ severity: 'advice', host: 'mx.example.test' }]);
@@ -405,7 +405,7 @@ describe('diagnose: certificates and rollover', () => {
 
   it('tls-old-version: advice for a server that negotiated TLS 1.0 or 1.1 (accepted, RFC 7672 §8.1; RFC 8996), none for 1.2 or 1.3', () => {
     const withVersion = (...versions: (string | undefined)[]) =>
-      result({ hosts: [host({ addresses: versions.map((_, i) => `192.0.2.${i + 1}`), attempts: versions.map((v, i) => attempt({ address: `192.0.2.${i + 1}`, tlsVersion: v, authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE', depth: 0 } })) })] });
+      result({ hosts: [host({ addresses: versions.map((_, i) => `192.0.2.${i + 1}`), attempts: versions.map((v, i) => attempt({ address: `192.0.2.${i + 1}`, tlsVersion: v, authentication: { ok: true, record: `3 1 1 ${D32}`, usage: 'DANE-EE' as const, depth: 0 } })) })] });
     for (const v of ['TLSv1', 'TLSv1.1']) {
       const f = only(withVersion(v), 'tls-old-version');
       expect(f).toEqual([{ code: 'tls-old-version', severity: 'advice', host: 'mx.example.test', message: `mx.example.test negotiated ${v}: enable TLS 1.2 or 1.3 on the server; RFC 8996 deprecates 1.0/1.1` }]);
@@ -419,7 +419,7 @@ describe('diagnose: certificates and rollover', () => {
   });
 
   it('no-rollover-slack: SHA2-512 records are compared with the leaf\'s SHA-512 digests (spkiSha512, certSha512)', () => {
-    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE', depth: 0 } };
+    const authed = { authentication: { ok: true as const, record: `3 1 1 ${SPKI}`, usage: 'DANE-EE' as const, depth: 0 } };
     const withTlsa = (tlsa: TlsaReport[], chain?: CertInfo[]) => result({ hosts: [host({ tlsa, attempts: [attempt({ ...authed, ...(chain ? { chain } : {}) })] })] });
     // 3 1 2 of the current key beside 3 1 1 of the current key: no slack.
     const f = only(withTlsa([usable(`3 1 1 ${SPKI}`), usable(`3 1 2 ${SPKI512}`)]), 'no-rollover-slack');

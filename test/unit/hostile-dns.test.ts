@@ -16,7 +16,8 @@
  */
 import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { exitCodeOf, runAll } from '../../src/engine/run.js';
+import { exitCodeOf } from '../../src/core/outcome.js';
+import { runAll } from '../../src/engine/run.js';
 import { StubResolver } from '../../src/dns/stub.js';
 import { reply, ScriptedDnsServer, type DnsHandler, type DnsHandlerResult } from '../support/dns-server.js';
 import { openSocketsSince, socketMark, socketsCreatedSince } from '../support/socket-tracker.js';

@@ -12,9 +12,10 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Job } from '../../src/engine/destination.js';
+import type { Job } from '../../src/smtp/types.js';
 import type { DomainResult } from '../../src/core/result.js';
-import { exitCodeOf, runAll } from '../../src/engine/run.js';
+import { exitCodeOf } from '../../src/core/outcome.js';
+import { runAll } from '../../src/engine/run.js';
 import { FixtureResolver, mx } from '../support/fixture-resolver.js';
 import { type Handler, type RawConn, type RawServer, sleep, startRawServer } from '../support/raw-smtp-server.js';
 import { openSocketsSince, socketMark, socketsCreatedSince } from '../support/socket-tracker.js';

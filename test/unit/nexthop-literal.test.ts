@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import dnsPacket from 'dns-packet';
-import { processDestination, type Job } from '../../src/engine/destination.js';
+import { processDestination } from '../../src/engine/destination.js';
+import { type Job } from '../../src/smtp/types.js';
 import { main } from '../../src/cli/program.js';
 import { check, deliver } from '../../src/api.js';
 import { daneTransport } from '../../src/nodemailer/transport.js';

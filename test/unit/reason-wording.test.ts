@@ -4,7 +4,8 @@
  * says that the more-preferred host failed first.
  */
 import { describe, expect, it } from 'vitest';
-import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
+import { processDestination, type DestinationOptions } from '../../src/engine/destination.js';
+import { type Job } from '../../src/smtp/types.js';
 import { diagnose } from '../../src/core/findings.js';
 import { plain, renderDomain } from '../../src/cli/human.js';
 import { collapseOrigins, describeExtendedErrors } from '../../src/dns/wire.js';

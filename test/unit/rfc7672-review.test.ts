@@ -10,7 +10,8 @@ import { authenticate } from '../../src/core/rfc7672/authenticate.js';
 import { decideMx, type MxHost } from '../../src/core/rfc7672/mx.js';
 import { planHost } from '../../src/engine/host-plan.js';
 import { classifyTlsa, usableRecords } from '../../src/core/rfc7672/tlsa.js';
-import { processDestination, type DestinationOptions, type Job } from '../../src/engine/destination.js';
+import { processDestination, type DestinationOptions } from '../../src/engine/destination.js';
+import { type Job } from '../../src/smtp/types.js';
 import type { PolicyEntry } from '../../src/policy/table.js';
 import { D32, FixtureResolver, mx, tlsa, type FixtureAnswer } from '../support/fixture-resolver.js';
 import { scriptedSession, type Behaviour, type Call } from '../support/scripted-session.js';
@@ -36,7 +37,7 @@ async function deliverTo(table: Record<string, FixtureAnswer>, behaviours: Recor
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
 const taRecord = (c: Chain) => ({ usage: 2, selector: 1, matchingType: 1, data: sha256(c.intermediate.spkiDer) });
 const eeRecord = (c: Chain) => ({ usage: 3, selector: 1, matchingType: 1, data: sha256(c.leaf.spkiDer) });
-const policy = (level: PolicyEntry['level']): PolicyEntry => ({ level, match: [], fingerprints: [], source: 'test' });
+const policy = (level: PolicyEntry['level']): PolicyEntry => ({ level, match: [], fingerprints: [], source: 'test:1' });
 
 describe('RFC 7672 §2.2.3: TLSA lookup, CNAMEs at the TLSA owner and the end of the candidate list', () => {
   it('a secure TLSA owner that is a CNAME is followed; the TLSA base stays the candidate, not the CNAME target', async () => {

@@ -7,6 +7,7 @@ import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
 import type { TlsaData } from '../../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
 import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../../x509/path.js';
+import { leafMatchesName, serverAuthAllowed } from '../../x509/identity.js';
 import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
 
 export { certIssuedBy } from '../../x509/path.js';
@@ -49,6 +50,8 @@ export interface RecordFailure {
   record: string;
   code: RecordFailureCode;
   why: string;
+  /** ta-name-mismatch: the reference identifiers the leaf names none of. */
+  referenceNames?: string[];
 }
 
 export interface AuthFailure {
@@ -76,8 +79,6 @@ export interface AuthInput {
 }
 
 const MAX_DEPTH = 10;
-const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
-const ANY_EKU = '2.5.29.37.0';
 
 /** A served certificate that OpenSSL parses, for path building and checks. */
 type ParsedCert = Certificate & { x509: X509Certificate };
@@ -153,39 +154,6 @@ function issuerPath(certs: ParsedCert[]): ParsedCert[] {
   return path;
 }
 
-/**
- * RFC 7672 §3.2.2 / RFC 6125: SAN dNSNames, the CN only when there are no DNS SANs, a
- * wildcard only as the whole leftmost label. OpenSSL's X509_check_host does exactly this
- * with these flags.
- */
-export function leafMatchesName(leaf: X509Certificate, name: string): boolean {
-  if (!name) return false;
-  try {
-    return (
-      leaf.checkHost(name, {
-        subject: 'default',
-        wildcards: true,
-        partialWildcards: false,
-        multiLabelWildcards: false,
-        singleLabelSubdomains: false,
-      }) !== undefined
-    );
-  } catch {
-    return false;
-  }
-}
-
-/** No extended key usage, or one that allows TLS server authentication. */
-export function serverAuthAllowed(leaf: X509Certificate): boolean {
-  let eku: string[] | undefined;
-  try {
-    eku = leaf.keyUsage; // Node: extended key usage OIDs, undefined when absent
-  } catch {
-    return false; // an extended key usage OpenSSL cannot read allows nothing
-  }
-  return !eku || eku.includes(SERVER_AUTH_EKU) || eku.includes(ANY_EKU);
-}
-
 const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
   malformed: 'ta-bad-extension',
   'not-ca': 'ta-not-ca',
@@ -202,7 +170,7 @@ const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
  * §6.1.4 (g), (k)–(n)); no certificate of leaf..anchor may carry an unrecognized critical
  * extension (§4.2), as OpenSSL checks the whole chain, the DANE-TA certificate included.
  */
-function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string } {
+function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: string[], now: Date): { ok: true; name: string } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[] } {
   for (let d = 0; d <= anchorDepth; d++) {
     const c = path[d]!;
     const problem = dateProblem(c, now);
@@ -213,7 +181,7 @@ function checkTaPath(path: ParsedCert[], anchorDepth: number, referenceNames: st
   const leaf = path[0]!.x509;
   if (!serverAuthAllowed(leaf)) return { ok: false, code: 'ta-eku', why: 'leaf certificate is not for TLS server authentication (extended key usage)' };
   const name = referenceNames.find((n) => leafMatchesName(leaf, n));
-  if (!name) return { ok: false, code: 'ta-name-mismatch', why: `leaf certificate names none of ${referenceNames.join(', ')}` };
+  if (!name) return { ok: false, code: 'ta-name-mismatch', why: `leaf certificate names none of ${referenceNames.join(', ')}`, referenceNames };
   return { ok: true, name };
 }
 
@@ -237,7 +205,7 @@ function issuedByRecordCert(top: ParsedCert, data: Buffer): ParsedCert | undefin
   return findIssuer(top, [anchor]);
 }
 
-type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string };
+type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[] };
 
 /**
  * DANE-TA(2), RFC 7672 §3.1.2: the anchor is a certificate the server sent, on the issuer
@@ -248,7 +216,7 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
   const depth = path.findIndex((c) => associationMatches(record, c));
   if (depth >= 0) {
     const check = checkTaPath(path, depth, input.referenceNames, input.now);
-    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ok: false, code: check.code, why: `trust anchor at depth ${depth}, but ${check.why}` };
+    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ...check, why: `trust anchor at depth ${depth}, but ${check.why}` };
   }
   const top = path[path.length - 1];
   if (record.matchingType === Matching.FULL && top && !certs.some((c) => associationMatches(record, c))) {
@@ -257,11 +225,11 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
       if (anchor) {
         const full = [...path, anchor];
         const check = checkTaPath(full, path.length, input.referenceNames, input.now);
-        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor from the TLSA record, but ${check.why}` };
+        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor from the TLSA record, but ${check.why}` };
       }
     } else if (!selfSigned(top.x509) && signedByKey(top, record.data)) {
       const check = checkTaPath(path, path.length - 1, input.referenceNames, input.now);
-      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ok: false, code: check.code, why: `trust anchor key from the TLSA record, but ${check.why}` };
+      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor key from the TLSA record, but ${check.why}` };
     }
   }
   const offPath = certs.some((c) => associationMatches(record, c));
@@ -301,7 +269,7 @@ export function authenticate(input: AuthInput): AuthResult {
       }
       const ta = authenticateTa(record, path, certs, input);
       if (ta.ok) return { ok: true, record: text, usage: 'DANE-TA', depth: ta.depth, matchedName: ta.name, anchor: ta.anchor, chain };
-      tried.push({ record: text, code: ta.code, why: ta.why });
+      tried.push(ta.referenceNames ? { record: text, code: ta.code, why: ta.why, referenceNames: ta.referenceNames } : { record: text, code: ta.code, why: ta.why });
       continue;
     }
     tried.push({ record: text, code: 'unusable', why: 'not a usable usage' });

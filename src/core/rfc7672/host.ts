@@ -7,6 +7,7 @@ import { isAddressLiteral, tlsaOwner } from '../../dns/names.js';
 import type { DnsAnswer, Proof, TlsaData } from '../../dns/types.js';
 import type { DnsReport } from '../dns-report.js';
 import type { MxHost } from './mx.js';
+import { answerFailed, failedWhy, weakest } from './answer.js';
 import { classifyTlsa, usableRecords, type ClassifiedTlsa } from './tlsa.js';
 
 /** The TLS level a host gets (Postfix's names; RFC 7672 §2.2). */
@@ -21,29 +22,21 @@ export type HostLevel =
       referenceNames: string[];
     }
   | { kind: 'encrypt'; tlsaBase: string; tlsa: ClassifiedTlsa[]; why: string }
-  | { kind: 'may'; why: string };
+  | { kind: 'may'; cause: MayCause; why: string };
+
+/** Why DANE does not apply to a host (opportunistic TLS). */
+export type MayCause =
+  | 'policy' // local policy switches DANE off
+  | 'mx-insecure' // RFC 7672 §2.2.1: the MX RRset is not secure
+  | 'address-insecure' // §2.2.2: the address records are not secure, so no TLSA lookup
+  | 'no-tlsa' // no secure TLSA RRset at any candidate base domain
+  | 'address-literal'; // a next hop given as an IP address: no name for TLSA
 
 export type HostPlan =
   | { kind: 'usable'; host: MxHost; addresses: string[]; level: HostLevel; dns: DnsReport[] }
   | { kind: 'no-address'; host: MxHost; reason: string; dns: DnsReport[] }
   | { kind: 'failed'; host: MxHost; reason: string; dns: DnsReport[]; level?: HostLevel };
 
-/**
- * RFC 7672 §2.1.1: a bogus or indeterminate answer is a failed lookup, whatever else it
- * says. The built-in resolvers never pair them with data, but a Resolver is pluggable.
- */
-export function answerFailed(answer: DnsAnswer<unknown>): boolean {
-  return answer.status === 'failed' || answer.proof === 'bogus' || answer.proof === 'indeterminate';
-}
-
-export function failedWhy(answer: DnsAnswer<unknown>): string {
-  return `${answer.proof}${answer.reason ? `: ${answer.reason}` : ''}`;
-}
-
-function weakest(proofs: Proof[]): Proof {
-  for (const p of ['bogus', 'indeterminate', 'insecure'] as const) if (proofs.includes(p)) return p;
-  return 'secure';
-}
 
 /** TLSA RRset → level. Pure. */
 export function levelFromTlsa(tlsaBase: string, records: TlsaData[], referenceNames: string[]): HostLevel {
@@ -116,7 +109,7 @@ export function levelSummary(level: HostLevel): string {
  */
 export function addressLiteralPlan(host: MxHost): HostPlan | undefined {
   if (!host.addressLiteral || !isAddressLiteral(host.name)) return undefined;
-  return { kind: 'usable', host, addresses: [host.name], level: { kind: 'may', why: `${host.name} is an IP address literal: no TLSA records can apply` }, dns: [] };
+  return { kind: 'usable', host, addresses: [host.name], level: { kind: 'may', cause: 'address-literal', why: `${host.name} is an IP address literal: no TLSA records can apply` }, dns: [] };
 }
 
 /** The A and AAAA answers of a host: its addresses, or why it cannot be used. */
@@ -154,11 +147,11 @@ export interface DaneGateOptions {
  * only when the MX RRset is secure).
  */
 export function daneGate(host: MxHost, nextHopNames: readonly string[], mxProof: Proof, options: DaneGateOptions): Extract<HostLevel, { kind: 'may' }> | { kind: 'tlsa-due'; mxNames: string[] } {
-  if (options.dane === false) return { kind: 'may', why: 'DANE is off by local policy' };
+  if (options.dane === false) return { kind: 'may', cause: 'policy', why: 'DANE is off by local policy' };
   const mxSecure = mxProof === 'secure';
   if (!mxSecure && !options.daneWithInsecureMx) {
     // RFC 7672 §2.2.1: with an insecure MX RRset DANE does not apply (opportunistic TLS).
-    return { kind: 'may', why: `the MX RRset of ${nextHopNames[0] ?? host.name} is ${mxProof}: DANE does not apply (RFC 7672 §2.2.1)` };
+    return { kind: 'may', cause: 'mx-insecure', why: `the MX RRset of ${nextHopNames[0] ?? host.name} is ${mxProof}: DANE does not apply (RFC 7672 §2.2.1)` };
   }
   return { kind: 'tlsa-due', mxNames: mxSecure ? [host.name, ...nextHopNames] : [] };
 }
@@ -171,13 +164,13 @@ export function planFromTlsa(host: MxHost, addresses: string[], r: TlsaBaseResul
       // RFC 7672 §2.1.1: a failed lookup is never "insecure": it must not switch DANE off.
       return { kind: 'failed', host, dns, reason: `CNAME lookup ${r.answer.qname} failed (${failedWhy(r.answer)}): cannot tell whether TLSA is due at ${host.name}; host skipped (RFC 7672 §2.2.2)` };
     case 'none':
-      return withAddrs({ kind: 'may', why: `the address records of ${host.name} are ${r.addrProof}: no TLSA lookup (RFC 7672 §2.2.2)` });
+      return withAddrs({ kind: 'may', cause: 'address-insecure', why: `the address records of ${host.name} are ${r.addrProof}: no TLSA lookup (RFC 7672 §2.2.2)` });
     case 'tlsa-failed':
       // RFC 7672 §2.2.3: a failed or bogus TLSA lookup makes the host unusable.
       return { kind: 'failed', host, dns, reason: `TLSA lookup ${r.answer.qname} failed (${failedWhy(r.answer)}): host skipped (RFC 7672 §2.2.3)` };
     case 'found':
       return withAddrs(levelFromTlsa(r.base, r.answer.records, [...new Set([r.base, ...mxNames])]));
     case 'absent':
-      return withAddrs({ kind: 'may', why: `no secure TLSA records at ${r.bases.map((b) => tlsaOwner(b, port)).join(' or ')}` });
+      return withAddrs({ kind: 'may', cause: 'no-tlsa', why: `no secure TLSA records at ${r.bases.map((b) => tlsaOwner(b, port)).join(' or ')}` });
   }
 }

@@ -5,7 +5,7 @@
 import { normalizeName } from '../../dns/names.js';
 import type { DnsAnswer, MxData, Proof } from '../../dns/types.js';
 import { reportAnswer, type DnsReport } from '../dns-report.js';
-import { answerFailed } from './host.js';
+import { answerFailed } from './answer.js';
 
 export interface MxHost {
   /** The exchange as written in the MX record (the domain itself for an implicit MX). */

@@ -6,7 +6,7 @@
  */
 import * as tls from 'node:tls';
 import type { DnsAnswer, Resolver } from '../../dns/types.js';
-import { answerFailed } from '../../core/rfc7672/host.js';
+import { answerFailed } from '../../core/rfc7672/answer.js';
 import { runSmtpSession } from '../../smtp/session.js';
 import type { ServedTls } from '../../smtp/types.js';
 import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../../smtp/served-chain.js';
