@@ -14,10 +14,11 @@
  * - ```console blocks: each `$ ` line is run and its output (stdout and stderr) must be the
  *   lines shown after it, with addresses, digests, dates and TTLs normalized;
  * - ```js / ```mjs blocks: written to a .mjs file and run with node; exit 0 (or `exit: N`);
- * - ```text blocks: file contents, output and diagrams, not examples;
+ * - ```text blocks, and blocks without a language that hold no command: file contents,
+ *   output and diagrams, not examples;
  * - `<!-- not-run: why -->` right before a block: not run, listed with the reason.
  * A block that sends mail must bring at least one message to the lab's receivers, over TLS.
- * Any other block (no language, an unknown one, an sh block without a dane-smtp command)
+ * Any other block (an unknown language, a command without one, an sh block without a dane-smtp command)
  * fails the test: an example the test cannot run must say why.
  */
 import { spawn } from 'node:child_process';
@@ -25,6 +26,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FINDING_CODES } from '../../src/core/finding-codes.js';
+import { VERDICTS } from '../../src/core/outcome.js';
 import { CLI_PATH, repoRoot } from './cli.js';
 import { docDomains } from './doc-domains.js';
 import { startWorld, type World } from './world.js';
@@ -83,6 +86,8 @@ export function kindOf(b: DocBlock): BlockKind {
   if (b.lang === 'console') return b.body.split('\n').some((l) => l.startsWith('$ ')) ? 'console' : 'unrunnable';
   if (['js', 'mjs', 'javascript'].includes(b.lang)) return 'js';
   if (b.lang === 'text') return 'text';
+  // No language: a diagram or file contents is text; a command must say how it runs.
+  if (b.lang === '') return runsCli(b.body) || b.body.split('\n').some((l) => l.startsWith('$ ')) ? 'unrunnable' : 'text';
   return 'unrunnable';
 }
 
@@ -217,6 +222,15 @@ describe('the documentation examples', () => {
     const readmeCheck = byKind('console').filter((b) => b.file === 'README.md' && consoleSteps(b.body).some((s) => s.command === 'dane-smtp check example.org'));
     expect(readmeCheck.length).toBe(1);
     expect(byKind('sh').length + byKind('console').length + byKind('js').length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('the README names every verdict, docs/findings.md every finding code', () => {
+    const tableCodes = (text: string): string[] => [...text.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1] ?? '');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect([...VERDICTS].filter((v) => !tableCodes(readme).includes(v))).toEqual([]);
+    const findings = tableCodes(readFileSync(join(ROOT, 'docs/findings.md'), 'utf8'));
+    expect(Object.keys(FINDING_CODES).filter((c) => !findings.includes(c))).toEqual([]);
+    expect(findings.filter((c) => !(c in FINDING_CODES))).toEqual([]);
   });
 
   it('the lab publishes the documentation domains with their designed verdicts', async () => {
