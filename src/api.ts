@@ -89,6 +89,28 @@ function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver 
   };
 }
 
+/**
+ * The resolver a call with these options uses: `resolver`, else one made from
+ * `resolverAddress` or /etc/resolv.conf (validating in process with `validate`); seen by `onEvent`.
+ */
+function clientResolver(o: ClientOptions): Resolver {
+  return observed(o.resolver ?? defaultResolver(o), o.onEvent);
+}
+
+/**
+ * The validation probe of the resolver that check and deliver would use with these options
+ * (the nodemailer transport's verify()), and whether that resolver validates DNSSEC itself.
+ * Bad options: DaneSmtpError USAGE; an abort: ABORTED.
+ */
+export async function probeClientResolver(options: ClientOptions): Promise<{ probe: ValidationProbe; selfValidating: boolean }> {
+  validateOptions(options);
+  const o: ClientOptions = options.onEvent ? { ...options, onEvent: guardedHook(options.onEvent) } : options;
+  const resolver = clientResolver(o);
+  const probe = await probeValidation(resolver, o.signal);
+  o.onEvent?.({ type: 'probe', probe });
+  return { probe, selfValidating: resolver.validatesItself === true };
+}
+
 /** Bad arguments are programming errors: DaneSmtpError('USAGE'), before anything is sent. */
 function validateOptions(o: ClientOptions): void {
   const bad = (what: string) => {
@@ -130,7 +152,7 @@ function guardedHook(onEvent: NonNullable<ClientOptions['onEvent']>): NonNullabl
 async function run(works: Work[], options: ClientOptions): Promise<DomainResult[]> {
   validateOptions(options);
   const o: ClientOptions = options.onEvent ? { ...options, onEvent: guardedHook(options.onEvent) } : options;
-  const resolver = observed(o.resolver ?? defaultResolver(o), o.onEvent);
+  const resolver = clientResolver(o);
   const results = await runAll(works, {
     resolver,
     port: o.port ?? 25,

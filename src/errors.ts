@@ -3,6 +3,7 @@ export const ERROR_CODES = {
   USAGE: 'usage error (bad option, domain, address or message)',
   DNS_TIMEOUT: 'DNS resolver did not answer in time',
   DNS_UNREACHABLE: 'DNS resolver unreachable',
+  DNS_NOT_VALIDATING: 'DNS resolver does not validate DNSSEC',
   DNS_MALFORMED: 'malformed or mismatched DNS answer',
   CONNECT: 'TCP connection failed',
   TIMEOUT: 'step deadline exceeded',

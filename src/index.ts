@@ -1,4 +1,5 @@
 /** dane-smtp as a library: the same results as the CLI's JSON. */
+export { VERSION } from './version.js';
 export type { Proof, DnsAnswer, Resolver, RecordType, TlsaData, MxData } from './dns/types.js';
 export { StubResolver, type StubResolverOptions } from './dns/stub.js';
 export { probeValidation, type ValidationProbe } from './dns/probe.js';

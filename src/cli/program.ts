@@ -22,6 +22,7 @@ import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
 import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 import { groupRecipients } from '../engine/recipients.js';
+import { VERSION } from '../version.js';
 
 const MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 
@@ -139,7 +140,7 @@ function readMessage(): Buffer {
 export function buildProgram(setExit: (code: number) => void, deps: CliDeps = {}): Command {
   const program = new Command('dane-smtp')
     .description('SMTP with DANE (RFC 7672): authenticate mail servers with DNSSEC-signed TLSA records')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`dane-smtp: ${oneLine(s.replace(/^error: /, '').replace(/\n+\(Did you mean/, ' (did you mean'))}\n`) })
     .showSuggestionAfterError(true);

@@ -22,7 +22,7 @@ import type { Resolver } from '../dns/types.js';
 import type { Work } from '../engine/run.js';
 import { parseDomainList } from '../scan/input.js';
 import { inShard, parseShard, shardText, ShardSyntaxError, type Shard } from '../scan/shard.js';
-import { ScanStore, StoreError } from '../scan/store.js';
+import { ScanStore, SqliteUnavailableError, StoreError, loadSqlite } from '../scan/store.js';
 import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
@@ -31,7 +31,22 @@ import { UsageError, commonSettings, intOption, nonValidatingWarning, policySett
 import { defaultScanConcurrency } from './scan-defaults.js';
 
 /** scan's exit statuses, from the one table: an unfinished scan is temporary. */
-export const SCAN_EXIT = { OK: EXIT.OK, USAGE: EXIT.USAGE, INCOMPLETE: EXIT.TEMPFAIL } as const;
+export const SCAN_EXIT = { OK: EXIT.OK, USAGE: EXIT.USAGE, UNAVAILABLE: EXIT.UNAVAILABLE, INCOMPLETE: EXIT.TEMPFAIL } as const;
+
+/**
+ * better-sqlite3 is an optional peer dependency, needed only by scan and report: without
+ * it, one line that says how to install it and 69 (EX_UNAVAILABLE), before anything is read.
+ */
+function sqliteMissing(command: 'scan' | 'report'): boolean {
+  try {
+    loadSqlite();
+    return false;
+  } catch (e) {
+    if (!(e instanceof SqliteUnavailableError)) throw e;
+    process.stderr.write(`dane-smtp: ${command} needs the better-sqlite3 package: npm install better-sqlite3\n`);
+    return true;
+  }
+}
 
 const MAX_MALFORMED_SHOWN = 20;
 
@@ -87,6 +102,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
     }
   }
   if (!o.out) throw new UsageError('--out needs a file name');
+  if (sqliteMissing('scan')) return SCAN_EXIT.UNAVAILABLE;
   const json = Boolean(o.json);
   // A closed pipe (| head) does not stop the scan: the file has everything (guardStdout in main).
 
@@ -254,6 +270,7 @@ export interface ReportCliOptions {
 
 export function runReport(file: string, o: ReportCliOptions): number {
   const maxNotices = intOption(o.maxNotices, '--max-notices', 0, 1_000_000_000);
+  if (sqliteMissing('report')) return SCAN_EXIT.UNAVAILABLE;
   let store: ScanStore;
   try {
     store = ScanStore.open(file, { readonly: true });

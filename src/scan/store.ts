@@ -8,9 +8,57 @@
  * Tables: `meta` (format marker, settings of the first run), `runs` (one per invocation:
  * input, shard, counts, status, CPU and memory), `results` (the domains).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { statSync, unlinkSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { DomainResult } from '../core/result.js';
+
+/** better-sqlite3's module: its Database constructor (with SqliteError on it). */
+export type SqliteModule = typeof Database;
+
+/**
+ * better-sqlite3 is an optional peer dependency: only `scan` and `report` need it, so it is
+ * loaded when a store is opened, never when this package is imported. Missing: this error
+ * (the CLI says how to install it and exits 69, EX_UNAVAILABLE).
+ */
+export class SqliteUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the better-sqlite3 package is not installed: npm install better-sqlite3', options);
+    this.name = 'SqliteUnavailableError';
+  }
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/** Loads better-sqlite3 from where this package is installed; only its absence is SqliteUnavailableError. */
+function requireSqlite(): SqliteModule {
+  try {
+    return requireHere('better-sqlite3') as SqliteModule;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'MODULE_NOT_FOUND' && /'better-sqlite3'/.test((e as Error).message)) throw new SqliteUnavailableError({ cause: e });
+    throw e;
+  }
+}
+
+let loader: () => SqliteModule = requireSqlite;
+let loaded: SqliteModule | undefined;
+
+/** better-sqlite3, loaded on first use (SqliteUnavailableError when it is not installed). */
+export function loadSqlite(): SqliteModule {
+  return (loaded ??= loader());
+}
+
+/**
+ * Replaces the loader (tests: a missing module is `() => { throw new SqliteUnavailableError() }`);
+ * no argument restores the real one. Returns the previous loader.
+ */
+export function setSqliteLoader(next?: () => SqliteModule): () => SqliteModule {
+  const previous = loader;
+  loader = next ?? requireSqlite;
+  loaded = undefined;
+  return previous;
+}
 
 export const STORE_FORMAT = 'dane-smtp-scan';
 export const STORE_VERSION = '1';
@@ -24,7 +72,8 @@ export class StoreError extends Error {}
 const DAMAGE_CODES = /^SQLITE_(CORRUPT|NOTADB|CANTOPEN|FORMAT)/;
 
 export function isFileDamage(e: unknown): boolean {
-  return e instanceof Database.SqliteError && DAMAGE_CODES.test(e.code);
+  // No SqliteError can exist before better-sqlite3 is loaded.
+  return loaded !== undefined && e instanceof loaded.SqliteError && DAMAGE_CODES.test(e.code);
 }
 
 function damaged(path: string, e: unknown): StoreError {
@@ -144,12 +193,12 @@ CREATE INDEX IF NOT EXISTS results_verdict ON results(verdict);
  * on FILE-lock for as long as it runs; the OS releases it when the process ends, even by
  * kill -9, so a lock is never stale. Readers (report) do not take it.
  */
-function takeWriterLock(path: string): Database.Database {
+function takeWriterLock(Sqlite: SqliteModule, path: string): Database.Database {
   const lockPath = `${path}-lock`;
   let lock: Database.Database | undefined;
   refuseSpecial(lockPath);
   try {
-    lock = new Database(lockPath);
+    lock = new Sqlite(lockPath);
     lock.pragma('busy_timeout = 0');
     lock.exec('BEGIN EXCLUSIVE');
     return lock;
@@ -198,6 +247,7 @@ export class ScanStore {
    * quick_check (damaged pages) is refused with a StoreError.
    */
   static open(path: string, options: { readonly?: boolean } = {}): ScanStore {
+    const Sqlite = loadSqlite();
     refuseSpecial(path);
     let exists = true;
     try {
@@ -208,7 +258,7 @@ export class ScanStore {
     if (options.readonly && !exists) throw new StoreError(`${path}: no such file`);
     let db: Database.Database;
     try {
-      db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+      db = new Sqlite(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
     } catch (e) {
       throw new StoreError(`cannot open ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -226,7 +276,7 @@ export class ScanStore {
         if (check !== 'ok') throw damaged(path, new Error(check));
       }
       if (!options.readonly) {
-        lock = takeWriterLock(path);
+        lock = takeWriterLock(Sqlite, path);
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.exec(SCHEMA);

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import { deliver } from '../../src/api.js';
 import { DaneDeliveryError, daneTransport } from '../../src/nodemailer/transport.js';
-import { FixtureResolver, mx } from '../support/fixture-resolver.js';
+import { DaneSmtpError } from '../../src/errors.js';
+import { type FixtureAnswer, FixtureResolver, mx } from '../support/fixture-resolver.js';
 import { type RawServer, script, startRawServer } from '../support/raw-smtp-server.js';
 
 const MESSAGE = 'From: a@client.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nhello\r\n';
@@ -133,5 +134,63 @@ describe('opportunistic TLS (Postfix "may") after a handshake that never complet
     expect(result).toMatchObject({ verdict: 'opportunistic', tls: false, recipients: [{ status: 'delivered' }] });
     expect(result!.hosts[0]!.attempts[0]).toMatchObject({ plaintextRetry: true, tls: false });
     expect(server.connections).toHaveLength(2);
+  });
+});
+
+describe('transporter.verify(): the resolver the transport uses, probed for DNSSEC validation', () => {
+  const world = (root: FixtureAnswer, selfValidating = false): FixtureResolver => {
+    const r = new FixtureResolver({ ' SOA': root });
+    if (selfValidating) Object.defineProperty(r, 'validatesItself', { value: true });
+    return r;
+  };
+  const verifyWith = (resolver: FixtureResolver) => nodemailer.createTransport(daneTransport({ resolver, helo: 'client.test' })).verify();
+
+  it('a validating resolver (AD on the signed root SOA): true, asked through the transport’s resolver', async () => {
+    const resolver = world({ proof: 'secure', records: [{}] });
+    await expect(verifyWith(resolver)).resolves.toBe(true);
+    expect(resolver.asked).toEqual([' SOA']);
+  });
+
+  it('the callback form, and the probe seen by onEvent', async () => {
+    const events: string[] = [];
+    const transport = nodemailer.createTransport(daneTransport({ resolver: world({ proof: 'secure', records: [{}] }), helo: 'client.test', onEvent: (e) => events.push(e.type) }));
+    const answer = await new Promise<[Error | null, boolean | undefined]>((done) => transport.verify((err, ok) => done([err, ok])));
+    expect(answer).toEqual([null, true]);
+    expect(events).toEqual(['dns', 'probe']);
+  });
+
+  it('a resolver that does not validate (no AD): DNS_NOT_VALIDATING, saying so', async () => {
+    const err = await verifyWith(world({ proof: 'insecure', records: [{}] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DaneSmtpError);
+    expect(err).toMatchObject({ code: 'DNS_NOT_VALIDATING', message: expect.stringMatching(/does not validate DNSSEC.*DANE would be off/) });
+  });
+
+  it('an unreachable resolver: DNS_UNREACHABLE, saying so', async () => {
+    const err = await verifyWith(world({ proof: 'indeterminate', status: 'failed', reason: 'timeout after 5000 ms', failure: { kind: 'unreachable', cause: 'timeout' } })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DNS_UNREACHABLE', message: expect.stringMatching(/^resolver unreachable: timeout .*every delivery would be deferred/) });
+  });
+
+  it('a resolver that fails the probe (SERVFAIL): DNS_UNREACHABLE, naming the failure', async () => {
+    const err = await verifyWith(world({ proof: 'indeterminate', status: 'failed', reason: 'SERVFAIL', failure: { kind: 'rcode', rcode: 'SERVFAIL', ede: [] } })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DNS_UNREACHABLE', message: expect.stringMatching(/failed the DNSSEC probe \(root SOA: SERVFAIL\)/) });
+  });
+
+  it('a resolver that validates itself: true when it answers (the root may be outside its trust anchors); a bogus root is DNS_NOT_VALIDATING', async () => {
+    await expect(verifyWith(world({ proof: 'secure', records: [{}] }, true))).resolves.toBe(true);
+    await expect(verifyWith(world({ proof: 'insecure', records: [{}] }, true))).resolves.toBe(true);
+    const err = await verifyWith(world({ proof: 'bogus', status: 'failed', reason: 'DNSKEY .: not signed by a trust anchor key', failure: { kind: 'validation' } }, true)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DNS_NOT_VALIDATING', message: expect.stringMatching(/does not validate from the trust anchors/) });
+  });
+
+  it('after close(): ABORTED, nothing asked', async () => {
+    const resolver = world({ proof: 'secure', records: [{}] });
+    const transport = nodemailer.createTransport(daneTransport({ resolver, helo: 'client.test' }));
+    transport.close();
+    await expect(transport.verify()).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(resolver.asked).toEqual([]);
+  });
+
+  it('bad options: USAGE', async () => {
+    await expect(nodemailer.createTransport(daneTransport({ resolver: world({ proof: 'secure' }), helo: 'client.test', port: 0 })).verify()).rejects.toMatchObject({ code: 'USAGE' });
   });
 });
