@@ -1,6 +1,6 @@
 /**
- * Issue 5 in the lab: the library API and the nodemailer transport, and the README's
- * examples run as they are written.
+ * Issue 5 in the lab: the library API and the nodemailer transport, and the examples/
+ * scripts run as they are written (the documentation's blocks: docs-examples.test.ts).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -83,7 +83,7 @@ describe('nodemailer transport', () => {
   });
 });
 
-describe('README examples, run as written', () => {
+describe('examples/*.mjs, run as written', () => {
   const env = () => ({ ...process.env, DANE_RESOLVER: world.resolver });
   it('examples/check.mjs', async () => {
     const { stdout } = await execFileAsync('node', [join(repoRoot(), 'examples/check.mjs'), 'ee-311.test'], { env: env(), timeout: 60_000 });

@@ -472,21 +472,34 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           } satisfies ZoneInput),
         );
         const dsOf = new Map(leafZones.map((z) => [fqdn(z.name), z.ds]));
-        const tldRecords = [
-          `${TLD}. 60 IN NS ns.${TLD}.`,
-          `ns.${TLD}. 60 IN A ${ns.tld}`,
-          `ns-leaf.${TLD}. 60 IN A ${ns.leaf}`,
-          // Lame delegations point at an nsd without zones (.5): it REFUSEs every query and
-          // the resolver gives up with SERVFAIL (no validation verdict).
-          `ns-lame.${TLD}. 60 IN A ${block}.5`,
-          ...built.flatMap((b) => [`${b.name} 60 IN NS ${lame.has(b.name) ? 'ns-lame' : 'ns-leaf'}.${TLD}.`, ...spoilDs(b.ds, dsOf.get(b.name))]),
-        ];
-        const tld = await buildZone(workDir, {
-          name: TLD,
-          mname: `ns.${TLD}.`,
-          signing: { algorithm: 'ECDSAP256SHA256', nsec3: true },
-          records: tldRecords,
-        });
+        // One signed zone per TLD: `test` (the lab's own, with the name servers' addresses)
+        // and any other TLD a zone is under (`org`, `com`, `net` for the documentation's
+        // example names, doc-domains.ts), each delegated from the root and served by nsd-tld.
+        const tldNames = [TLD, ...new Set(built.map((b) => tldOf(b.name)).filter((t) => t !== TLD))];
+        const tlds = await Promise.all(
+          tldNames.map((name) =>
+            buildZone(workDir, {
+              name,
+              mname: `ns.${TLD}.`,
+              signing: { algorithm: 'ECDSAP256SHA256', nsec3: true },
+              records: [
+                `${name}. 60 IN NS ns.${TLD}.`,
+                ...(name === TLD
+                  ? [
+                      `ns.${TLD}. 60 IN A ${ns.tld}`,
+                      `ns-leaf.${TLD}. 60 IN A ${ns.leaf}`,
+                      // Lame delegations point at an nsd without zones (.5): it REFUSEs every query and
+                      // the resolver gives up with SERVFAIL (no validation verdict).
+                      `ns-lame.${TLD}. 60 IN A ${block}.5`,
+                    ]
+                  : []),
+                ...built
+                  .filter((b) => tldOf(b.name) === name)
+                  .flatMap((b) => [`${b.name} 60 IN NS ${lame.has(b.name) ? 'ns-lame' : 'ns-leaf'}.${TLD}.`, ...spoilDs(b.ds, dsOf.get(b.name))]),
+              ],
+            }),
+          ),
+        );
         const root = await buildZone(workDir, {
           name: '.',
           mname: 'a.root-lab.',
@@ -494,18 +507,17 @@ export async function startWorld(options: StartOptions = {}): Promise<World> {
           records: [
             `. 60 IN NS a.root-lab.`,
             `a.root-lab. 60 IN A ${ns.root}`,
-            `${TLD}. 60 IN NS ns.${TLD}.`,
             `ns.${TLD}. 60 IN A ${ns.tld}`,
-            ...tld.ds,
+            ...tlds.flatMap((t) => [`${t.name} 60 IN NS ns.${TLD}.`, ...t.ds]),
           ],
         });
-        step(`${built.length + 2} zones signed (${built.filter((b) => b.signed).length + 2} signed, ${built.filter((b) => !b.signed).length} unsigned)`);
+        step(`${built.length + tlds.length + 1} zones signed (${built.filter((b) => b.signed).length + tlds.length + 1} signed, ${built.filter((b) => !b.signed).length} unsigned)`);
 
         // nsd instances.
         const nsdBin = daemonBinary('nsd', workDir);
         const nsdInstances: [string, string, BuiltZone[]][] = [
           ['nsd-root', ns.root, [root]],
-          ['nsd-tld', ns.tld, [tld]],
+          ['nsd-tld', ns.tld, tlds],
           ['nsd-leaf', ns.leaf, built.filter((b) => !lame.has(b.name))],
           ...(lame.size ? [['nsd-lame', `${block}.5`, []] as [string, string, BuiltZone[]]] : []),
         ];
@@ -601,6 +613,11 @@ export function spoilDs(ds: string[], how: 'wrong-digest' | 'unsupported-digest'
   });
 }
 
+/** `example.org.` → `org`. */
+function tldOf(zone: string): string {
+  return fqdn(zone).slice(0, -1).split('.').pop() ?? '';
+}
+
 function checkScenarios(list: Scenario[]): void {
   const zones = new Set<string>();
   const domains = new Set<string>();
@@ -609,7 +626,7 @@ function checkScenarios(list: Scenario[]): void {
     domains.add(s.domain);
     for (const z of s.zones) {
       const labels = z.name.split('.');
-      if (labels.length !== 2 || labels[1] !== TLD) throw new Error(`zone ${z.name}: must be a direct child of ${TLD}`);
+      if (labels.length !== 2 || !labels[0] || !labels[1]) throw new Error(`zone ${z.name}: must be a direct child of a TLD (${TLD}, or org/com/net for examples)`);
       if (zones.has(z.name)) throw new Error(`zone ${z.name} declared twice`);
       zones.add(z.name);
     }
