@@ -3,7 +3,7 @@
  * server), check the published RRset against a live server (--verify), and check rollover
  * readiness (--next). The logic is in src/tools/tlsa/, connecting to the server in
  * src/tools/tlsa/connect.ts; this file checks the options, reads the files and standard
- * input, sets up DNS (StubResolver) and prints the reports.
+ * input, sets up DNS (src/dns/resolver-trust.ts, as check and send) and prints the reports.
  *
  * runTlsa: tlsaSettings (options → TlsaSettings), then without --connect
  * generateFromMaterial or rolloverFromMaterial; with --connect lookUpServer (DNS) and
@@ -37,10 +37,10 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
-import { firstNameserver, isLoopback, parseResolverSpec } from '../dns/resolv-conf.js';
-import { StubResolver } from '../dns/stub.js';
+import { readResolvConf } from '../dns/resolv-conf.js';
 import { probeValidation } from '../dns/probe.js';
-import { untrustedResolver } from '../dns/untrusted.js';
+import { anchorsBelowRootWarning, remoteResolverWarning, resolverFor, resolverTrust, trustedView, type ResolverTrust } from '../dns/resolver-trust.js';
+import type { TrustAnchor } from '../dns/dnssec/index.js';
 import type { DnsAnswer, Resolver, TlsaData } from '../dns/types.js';
 import { MAX_INPUT_BYTES, describeMaterial, parseMaterial, type Material } from '../tools/tlsa/material.js';
 import {
@@ -64,7 +64,7 @@ import { findTlsaBase } from '../engine/host-plan.js';
 import { analyzeRollover, rolloverAcross, type MultiRollover, type RolloverReport } from '../tools/tlsa/rollover.js';
 import { hostPort, renderTlsaBase, renderGenerate, renderGenerateGroups, renderRollover, renderServer, renderTlsaHeader, renderMultiRollover, type ServedSummary } from '../tools/tlsa/render.js';
 import { connectAll, differenceWarning, groupServed, hostAddresses, type AddressResolver, type Connected, type HostAddresses, type ServedGroup, type TlsMode } from '../tools/tlsa/connect.js';
-import { TIMEOUT_HELP, timeoutOption } from './options.js';
+import { COMMON_OPTIONS, TIMEOUT_HELP, resolverSpec, timeoutOption, trustAnchors } from './options.js';
 
 export { CONNECT_CONCURRENCY, type Connected, type HostAddresses } from '../tools/tlsa/connect.js';
 
@@ -85,13 +85,7 @@ const defaultIo: TlsaIo = {
   stdout: (s) => void process.stdout.write(s),
   stderr: (s) => void process.stderr.write(s),
   now: () => new Date(),
-  resolvConf: () => {
-    try {
-      return readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      return '';
-    }
-  },
+  resolvConf: readResolvConf,
   resolveHost: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
 };
 
@@ -107,6 +101,8 @@ interface TlsaOptions {
   record?: string[];
   verify?: boolean;
   resolver?: string;
+  trustAnchor?: string;
+  validate?: boolean;
   next?: string;
   rrset?: string;
   helo?: string;
@@ -249,6 +245,8 @@ interface TlsaSettings {
   rrsetPath: string | undefined;
   /** --resolver as given. */
   resolver: string | undefined;
+  /** --trust-anchor FILE or --validate: DNSSEC validated here (src/dns/resolver-trust.ts). */
+  anchors: readonly TrustAnchor[] | undefined;
   connect: ConnectSpec | undefined;
   /** --connect as given, for humans. */
   connectText: string | undefined;
@@ -281,6 +279,7 @@ function tlsaSettings(positional: string | undefined, o: TlsaOptions): TlsaSetti
   if (o.next !== undefined && !o.verify && o.rrset === undefined) throw usage('--next needs the published RRset: give --verify (with --connect) or --rrset FILE');
   if (o.next !== undefined && file !== undefined && connect) throw usage('--next compares with one current key: give either FILE or --connect');
   if (!o.verify && o.resolver !== undefined && !connect) throw usage('--resolver is used with --verify or --connect');
+  if (!o.verify && (o.trustAnchor !== undefined || o.validate)) throw usage('--trust-anchor and --validate are used with --verify');
   if (!connect && file === undefined) throw usage('give a certificate, chain or key FILE (or - for standard input), or --connect HOST[:PORT]');
   if (!connect && (o.sni !== undefined || o.tls !== undefined || o.helo !== undefined)) throw usage('--sni, --tls and --helo are used with --connect');
   if (o.verify && params.length !== 1) throw usage('--record with several records is for generating records');
@@ -293,6 +292,7 @@ function tlsaSettings(positional: string | undefined, o: TlsaOptions): TlsaSetti
   const material = file !== undefined ? loadMaterial(file, 'certificate or key') : undefined;
   const next = o.next !== undefined ? loadMaterial(o.next, '--next') : undefined;
   const rrset = o.rrset !== undefined ? parseZoneTlsa(readInput(o.rrset, '--rrset').toString('utf8'), inputName(o.rrset)) : undefined;
+  const anchors = trustAnchors(o);
 
   const warnings: string[] = [...(material?.warnings ?? []), ...(next?.warnings ?? [])];
   let host = o.host !== undefined ? parseHostName(o.host) : undefined;
@@ -318,6 +318,7 @@ function tlsaSettings(positional: string | undefined, o: TlsaOptions): TlsaSetti
     rrset,
     rrsetPath: o.rrset,
     resolver: o.resolver,
+    anchors,
     connect,
     connectText: o.connect,
     connectPort,
@@ -432,38 +433,39 @@ interface ResolverSetup {
   lookup?: AddressResolver;
   /** Why the resolver cannot be used: it did not answer the probe. */
   down?: string;
+  /** --verify: how far its answers are trusted (RFC 7672 §2.1). */
+  trust?: ResolverTrust;
 }
 
 /**
  * --verify looks the TLSA RRset and the addresses of the --connect host up with one resolver
- * (--resolver, else the first nameserver of resolv.conf), as a sending MTA does; generating
- * records from a host name uses --resolver when given, else the system resolver.
+ * (--resolver, else the first nameserver of resolv.conf), as a sending MTA does, set up as
+ * check and send set theirs up (src/dns/resolver-trust.ts: the AD bit, or --validate /
+ * --trust-anchor); generating records from a host name uses --resolver when given, else
+ * the system resolver.
  */
 async function setUpResolver(s: TlsaSettings, io: TlsaIo): Promise<ResolverSetup> {
   if (!s.verify && s.resolver === undefined) return { text: '' };
-  let spec: { address: string; port: number };
-  if (s.resolver !== undefined) spec = parseResolverSpec(s.resolver);
-  else {
-    const ns = firstNameserver(io.resolvConf());
-    if (!ns) throw usage('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
-    spec = { address: ns, port: 53 };
-  }
+  const spec = resolverSpec(s.resolver, io.resolvConf);
   const text = hostPort(spec.address, spec.port);
-  const stub = new StubResolver({ server: spec.address, port: spec.port, timeoutMs: s.timeoutMs });
-  if (!s.verify) return { text, lookup: { resolver: stub, text, validates: false } };
-  if (!isLoopback(spec.address)) s.warnings.push(`resolver ${spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)`);
-  const probe = await probeValidation(stub);
-  const json = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason };
+  const config = { ...spec, timeoutMs: s.timeoutMs, ...(s.verify && s.anchors ? { anchors: s.anchors } : {}) };
+  const upstream = resolverFor(config);
+  if (!s.verify) return { text, lookup: { resolver: upstream, text, validates: false } };
+  const remote = remoteResolverWarning(config);
+  if (remote) s.warnings.push(remote);
+  const probe = await probeValidation(upstream);
+  const trust = resolverTrust(upstream, probe);
+  const json = { address: spec.address, port: spec.port, validates: probe.validates, reason: probe.reason, trust };
   if (!probe.reachable) {
     s.warnings.push(`${probe.reason}: no TLSA lookup`);
-    return { text, json, down: probe.reason };
+    if (config.anchors && !probe.unreachable) {
+      s.warnings.push('with --validate or --trust-anchor the root zone must validate from the given anchors: check the anchor file (it must match the DNS the resolver serves) and that the resolver passes DNSSEC records through');
+    }
+    return { text, json, down: probe.reason, trust };
   }
-  let resolver: Resolver = stub;
-  if (!probe.validates) {
-    s.warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
-    resolver = untrustedResolver(stub);
-  }
-  return { text, json, lookup: { resolver, text, validates: probe.validates } };
+  if (trust === 'untrusted') s.warnings.push(`${probe.reason}: its AD bit is not trusted, every answer counts as insecure at best (RFC 7672 §2.1)`);
+  if (trust === 'self-validating' && !probe.validates) s.warnings.push(...anchorsBelowRootWarning(probe));
+  return { text, json, lookup: { resolver: trustedView(upstream, trust), text, validates: trust !== 'untrusted' }, trust };
 }
 
 /** What DNS says about the --connect host: its addresses and, for --verify, the TLSA RRset. */
@@ -675,7 +677,7 @@ function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, io: Tls
     );
   } else {
     printWarnings(s, io);
-    const parts = [addressLine(live) + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, dns.resolver.text))];
+    const parts = [addressLine(live) + (baseReport ? renderTlsaBase(baseReport) : '') + (noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(base, dns.resolver.text, dns.resolver.trust === 'self-validating'))];
     for (const { connected: c, report } of perAddress) parts.push(renderServer(report, summaryOf(c, s.connectPort)));
     parts.push(`overall: ${verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
     io.stdout(parts.join('\n'));
@@ -844,6 +846,12 @@ function multiRolloverJson(owner: string, m: MultiRollover) {
   };
 }
 
+/** The flags and help of a check/send option that --verify shares (options.ts COMMON_OPTIONS). */
+function commonOption(long: string): [string, string] {
+  const o = COMMON_OPTIONS.find(([flags]) => flags.split(' ')[0] === long)!;
+  return [o[0], `with --verify: ${o[1]}`];
+}
+
 export function registerTlsaCommand(program: Command, setExit: (code: number) => void, io: Partial<TlsaIo> = {}): void {
   const ioAll: TlsaIo = { ...defaultIo, ...io };
   program
@@ -861,6 +869,8 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .option('--record <u s m...>', 'record parameters as three numbers, e.g. --record 2 0 1 (repeatable)')
     .option('--verify', 'look up the published TLSA RRset and check it against the live server (needs --connect); exit 0 only when authenticated')
     .option('--resolver <ip[:port]>', 'validating DNS resolver for --verify, also for the --connect host\'s addresses (default: first nameserver in /etc/resolv.conf; the system resolver when generating)')
+    .option(...commonOption('--trust-anchor'))
+    .option(...commonOption('--validate'))
     .option('--next <file>', 'rollover check: the next key or certificate; exit 0 only when the published RRset matches current and next')
     .option('--rrset <file>', 'published RRset as zone-file TLSA lines (instead of --verify) for --next')
     .option('--helo <name>', 'EHLO name for --connect (default: this host name)')

@@ -121,7 +121,7 @@ export interface HostAddresses {
   answers?: DnsAnswer<string>[];
 }
 
-/** A DNS resolver for the --connect host's addresses; `validates`: its AD bit is trusted. */
+/** A DNS resolver for the --connect host's addresses; `validates`: its proofs are trusted (its AD bit, or it validates itself). */
 export interface AddressResolver {
   resolver: Resolver;
   /** For humans: "127.0.0.1:53". */
