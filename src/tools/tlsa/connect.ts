@@ -20,6 +20,11 @@ export type Connected =
 
 export type TlsMode = 'starttls' | 'implicit';
 
+/** --tls, else implicit TLS on the submissions port 465 (RFC 8314 §3.3) and STARTTLS elsewhere. */
+export function tlsModeFor(port: number, given: TlsMode | undefined): TlsMode {
+  return given ?? (port === 465 ? 'implicit' : 'starttls');
+}
+
 /** Implicit TLS (port 465): the chain the server sends in the handshake. */
 function implicitTls(address: string, port: number, servername: string | undefined, timeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
