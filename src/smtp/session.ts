@@ -3,12 +3,12 @@
  * the protocol steps. The sockets and deadlines are connection.ts (every read size-bounded,
  * every step with its own deadline that incoming data never extends, every exit path
  * destroying the sockets); who is delivered, deferred or bounced after which reply is the
- * recipient ledger, src/core/smtp-ledger.ts. Network and protocol problems are results,
+ * recipient ledger, ledger.ts. Network and protocol problems are results,
  * never exceptions; only bad arguments reject (DaneSmtpError USAGE).
  */
 import * as net from 'node:net';
 import { DaneSmtpError } from '../errors.js';
-import { RecipientLedger, type LedgerRecipient } from '../core/smtp-ledger.js';
+import { RecipientLedger, type LedgerRecipient } from './ledger.js';
 import { asciiDomainAddress, dotStuff, isAscii, isValidHeloName, isValidMailbox, needs8bit, needsSmtputf8, prepareMessage } from './message.js';
 import { formatReply, parseEhloExtensions, rcptMax, replyClass, sizeLimit } from './reply.js';
 import { SmtpConnection } from './connection.js';
@@ -292,7 +292,7 @@ class Session {
     const tx: Transaction = { mail, pipelining: has('PIPELINING'), data, brokenLines, ...(mime ? { mime } : {}) };
 
     // One transaction, then another on the same connection while recipients are left (the
-    // ledger, src/core/smtp-ledger.ts, says who goes in each and what each reply decides).
+    // ledger, src/smtp/ledger.ts, says who goes in each and what each reply decides).
     const rcptMaxLimit = has('LIMITS') ? rcptMax(ext.LIMITS) : undefined;
     for (;;) {
       const round = ledger.nextRound(rcptMaxLimit);

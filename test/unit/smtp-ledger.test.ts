@@ -1,10 +1,10 @@
 /**
- * The recipient ledger of an SMTP session (src/core/smtp-ledger.ts), pure: RCPT replies,
+ * The recipient ledger of an SMTP session (src/smtp/ledger.ts), pure: RCPT replies,
  * MAIL / DATA refusals, the final reply, and the rounds for "too many recipients" and
  * LIMITS RCPTMAX (RFC 5321 §4.2.5, §4.5.3.1.10; RFC 9422), without a socket.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_TRANSACTIONS, RecipientLedger, type LedgerRecipient } from '../../src/core/smtp-ledger.js';
+import { MAX_TRANSACTIONS, RecipientLedger, type LedgerRecipient } from '../../src/smtp/ledger.js';
 import type { SmtpReply } from '../../src/smtp/types.js';
 
 const reply = (code: number, text = 'x'): SmtpReply => ({ code, lines: [text] });

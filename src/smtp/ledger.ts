@@ -1,7 +1,7 @@
 /**
  * The recipient ledger of one SMTP session (RFC 5321): every envelope recipient's status and
  * reply, decided by the replies of one transaction or more on the same connection. Pure: the
- * session (src/smtp/session.ts) reads replies and tells the ledger what they were.
+ * session (session.ts) reads replies and tells the ledger what they were.
  *
  * - RCPT 2xx → accepted, 4xx → deferred, 5xx → bounced (RFC 5321 §4.2.5); 552 is deferred
  *   (§4.5.3.1.10: RFC 821 servers say 552 for "too many recipients"), and a "too many
@@ -14,8 +14,8 @@
  *   the last transaction it took part in. The session's error: a refusal after the data
  *   stands whatever follows; "no recipient accepted" only when no transaction delivered.
  */
-import { formatReply, isTooManyRecipients, replyClass } from '../smtp/reply.js';
-import type { RecipientResult, RecipientStatus, SmtpReply } from '../smtp/types.js';
+import { formatReply, isTooManyRecipients, replyClass } from './reply.js';
+import type { RecipientResult, RecipientStatus, SmtpReply } from './types.js';
 
 /**
  * Most transactions for one message on one connection: 50 × the 100 recipients RFC 5321
