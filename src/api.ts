@@ -3,14 +3,13 @@
  * result per domain, never an exception for an expected outcome (the mailauth model).
  * Every call takes an AbortSignal; the resolver is injectable; `onEvent` sees each step.
  */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { reportAnswer, type DnsReport } from './core/dns-report.js';
 import { probeValidation, type ValidationProbe } from './dns/probe.js';
-import { firstNameserver, parseResolverSpec } from './dns/resolv-conf.js';
+import { parseResolverSpec, systemResolverSpec } from './dns/resolv-conf.js';
 import { IANA_ROOT_ANCHORS, type TrustAnchor } from './dns/dnssec/index.js';
-import { resolverFor } from './dns/resolver-for.js';
+import { resolverFor } from './dns/resolver-trust.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
@@ -60,21 +59,10 @@ export interface ClientOptions {
 }
 
 function defaultResolver(o: ClientOptions): Resolver {
-  let spec: { address: string; port: number };
-  if (o.resolverAddress) spec = parseResolverSpec(o.resolverAddress);
-  else {
-    let text = '';
-    try {
-      text = readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      /* none */
-    }
-    const ns = firstNameserver(text);
-    if (!ns) throw new DaneSmtpError('USAGE', 'no nameserver in /etc/resolv.conf: pass resolverAddress or resolver');
-    spec = { address: ns, port: 53 };
-  }
-  const timeoutMs = o.timeoutMs ?? 30_000;
-  return resolverFor(spec, timeoutMs, o.validate ? (o.validate === true ? IANA_ROOT_ANCHORS : o.validate) : undefined);
+  const spec = o.resolverAddress ? parseResolverSpec(o.resolverAddress) : systemResolverSpec();
+  if (!spec) throw new DaneSmtpError('USAGE', 'no nameserver in /etc/resolv.conf: pass resolverAddress or resolver');
+  const anchors = o.validate ? (o.validate === true ? IANA_ROOT_ANCHORS : o.validate) : undefined;
+  return resolverFor({ ...spec, timeoutMs: o.timeoutMs ?? 30_000, ...(anchors ? { anchors } : {}) });
 }
 
 function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver {

@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { DaneSmtpError } from '../errors.js';
-import { firstNameserver, parseResolverSpec } from '../dns/resolv-conf.js';
+import { parseResolverSpec, systemResolverSpec } from '../dns/resolv-conf.js';
 import { LEVELS, PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
 import { isValidHeloName } from '../smtp/message.js';
+import { anchorsBelowRootWarning, type ResolverConfig, type ResolverTrust } from '../dns/resolver-trust.js';
+import type { ValidationProbe } from '../dns/probe.js';
 
 /** A usage error: `main` prints its message as one line and exits 64. */
 export class UsageError extends DaneSmtpError {
@@ -43,6 +45,16 @@ export function nonValidatingWarning(reason: string): string {
   );
 }
 
+/**
+ * The stderr lines for a resolver that answered the probe, by the trust it earned
+ * (src/dns/resolver-trust.ts): '' when DANE can work as configured.
+ */
+export function trustWarning(trust: ResolverTrust, probe: Pick<ValidationProbe, 'validates' | 'reason'>): string {
+  if (trust === 'untrusted') return nonValidatingWarning(probe.reason);
+  if (trust === 'self-validating' && !probe.validates) return anchorsBelowRootWarning(probe).map((l) => `dane-smtp: WARNING: ${l}\n`).join('');
+  return '';
+}
+
 /** `--timeout SECONDS` (0.001 to 3600, at most three decimals) in milliseconds. */
 export function timeoutOption(value: string): number {
   const seconds = /^\d{1,4}(\.\d{1,3})?$/.test(value) ? Number(value) : NaN;
@@ -58,7 +70,8 @@ export function intOption(value: string, name: string, min: number, max: number)
   return Number(value);
 }
 
-export function resolverSpec(opt: string | undefined): { address: string; port: number } {
+/** --resolver, else the first nameserver of /etc/resolv.conf (`resolvConf`: its contents, for tests). */
+export function resolverSpec(opt: string | undefined, resolvConf?: () => string): { address: string; port: number } {
   if (opt !== undefined) {
     try {
       return parseResolverSpec(opt);
@@ -66,19 +79,13 @@ export function resolverSpec(opt: string | undefined): { address: string; port: 
       throw new UsageError(e instanceof Error ? e.message : String(e));
     }
   }
-  let text = '';
-  try {
-    text = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* no resolv.conf */
-  }
-  const ns = firstNameserver(text);
-  if (!ns) throw new UsageError('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
-  return { address: ns, port: 53 };
+  const spec = resolvConf ? systemResolverSpec(resolvConf()) : systemResolverSpec();
+  if (!spec) throw new UsageError('no nameserver in /etc/resolv.conf: give one with --resolver IP[:PORT]');
+  return spec;
 }
 
 /** --trust-anchor FILE or --validate (the IANA root anchors): validate DNSSEC ourselves. */
-export function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefined {
+export function trustAnchors(o: Pick<CommonOptions, 'trustAnchor' | 'validate'>): readonly TrustAnchor[] | undefined {
   if (o.trustAnchor !== undefined) {
     let text: string;
     try {
@@ -95,6 +102,12 @@ export function trustAnchors(o: CommonOptions): readonly TrustAnchor[] | undefin
     }
   }
   return o.validate ? IANA_ROOT_ANCHORS : undefined;
+}
+
+/** The resolver configuration of check, send, scan and tlsa --verify: the resolver (resolverSpec), --timeout, --trust-anchor / --validate. */
+export function resolverConfig(spec: { address: string; port: number }, timeoutMs: number, o: Pick<CommonOptions, 'trustAnchor' | 'validate'>): ResolverConfig {
+  const anchors = trustAnchors(o);
+  return { address: spec.address, port: spec.port, timeoutMs, ...(anchors ? { anchors } : {}) };
 }
 
 export function commonSettings(o: CommonOptions) {

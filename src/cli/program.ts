@@ -9,9 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { readSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DaneSmtpError } from '../errors.js';
-import { isLoopback } from '../dns/resolv-conf.js';
-import type { TrustAnchor } from '../dns/dnssec/index.js';
-import { resolverFor } from '../dns/resolver-for.js';
+import { remoteResolverWarning, resolverFor, resolverTrust, type ResolverConfig } from '../dns/resolver-trust.js';
 import type { Resolver } from '../dns/types.js';
 import { exitCodeOf } from '../core/outcome.js';
 import { runAll, workFor, type Work } from '../engine/run.js';
@@ -20,7 +18,7 @@ import { isValidMailbox } from '../smtp/message.js';
 import { ansi, internalErrorLine, partialDeliveryLine, plain, renderDomain } from './human.js';
 import { registerTlsaCommand } from './tlsa-command.js';
 import { registerReportCommand, registerScanCommand } from './scan-command.js';
-import { UsageError, commonSettings, nonValidatingWarning, policySettings, trustAnchors, withCommon, type CommonOptions, type PolicySettings } from './options.js';
+import { UsageError, commonSettings, policySettings, resolverConfig, trustAnchors, trustWarning, withCommon, type CommonOptions, type PolicySettings } from './options.js';
 import { groupRecipients } from '../engine/recipients.js';
 import { VERSION } from '../version.js';
 
@@ -50,19 +48,18 @@ export function probeFailureLines(probe: Pick<ValidationProbe, 'reason' | 'unrea
 
 /** What the command line takes from outside, injectable for tests (no packet leaves them). */
 export interface CliDeps {
-  /** The resolver for check and send; default: a StubResolver, or a ValidatingResolver with anchors. */
-  makeResolver?: (spec: { address: string; port: number }, timeoutMs: number, anchors: readonly TrustAnchor[] | undefined) => Resolver;
+  /** The resolver for check and send (`config`: address, port, timeout, anchors); default: resolverFor, a StubResolver or a ValidatingResolver with anchors. */
+  makeResolver?: (config: ResolverConfig) => Resolver;
 }
 
 async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, extra: { all?: boolean; caCertificates?: string[] }, deps: CliDeps): Promise<number> {
   const s = commonSettings(o);
   const json = Boolean(o.json);
   const style = useColor(json) ? ansi : plain;
-  if (!isLoopback(s.spec.address) && !o.trustAnchor && !o.validate) {
-    process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
-  }
-  const anchors = trustAnchors(o);
-  const resolver: Resolver = (deps.makeResolver ?? resolverFor)(s.spec, s.timeoutMs, anchors);
+  const config = resolverConfig(s.spec, s.timeoutMs, o);
+  const remote = remoteResolverWarning(config);
+  if (remote) process.stderr.write(`dane-smtp: warning: ${remote}\n`);
+  const resolver: Resolver = (deps.makeResolver ?? resolverFor)(config);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal); // one listener per concurrent lookup or session
   let interrupted: string | undefined;
@@ -83,16 +80,13 @@ async function execute(mode: 'check' | 'send', works: Work[], o: CommonOptions, 
     ...(extra.all ? { all: true } : {}),
     ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
     ...(extra.caCertificates ? { caCertificates: extra.caCertificates } : {}),
-    ...(anchors ? { selfValidating: true } : {}),
     onProbe: (p) => {
       if (p.skipped) return;
       if (!p.reachable) {
-        process.stderr.write(probeFailureLines(p, { validating: Boolean(anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
+        process.stderr.write(probeFailureLines(p, { validating: Boolean(config.anchors), ...(interrupted ? { interrupted } : {}) }).map((l) => `${l}\n`).join(''));
         if (interrupted) interruptionSaid = true;
-      } else if (!p.validates && anchors) {
-        process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${p.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
-      } else if (!p.validates) {
-        process.stderr.write(nonValidatingWarning(p.reason));
+      } else {
+        process.stderr.write(trustWarning(resolverTrust(resolver, p), p));
       }
     },
     onResult: (r) => {

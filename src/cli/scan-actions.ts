@@ -14,8 +14,7 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { lookupPolicy } from '../policy/table.js';
-import { isLoopback } from '../dns/resolv-conf.js';
-import { resolverFor } from '../dns/resolver-for.js';
+import { remoteResolverWarning, resolverFor, resolverTrust } from '../dns/resolver-trust.js';
 import { CachingResolver } from '../dns/cache.js';
 import { probeValidation } from '../dns/probe.js';
 import type { Resolver } from '../dns/types.js';
@@ -27,7 +26,7 @@ import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
 import { EXIT } from '../core/outcome.js';
-import { UsageError, commonSettings, intOption, nonValidatingWarning, policySettings, trustAnchors, type CommonOptions } from './options.js';
+import { UsageError, commonSettings, intOption, policySettings, resolverConfig, trustWarning, type CommonOptions } from './options.js';
 import { defaultScanConcurrency } from './scan-defaults.js';
 
 /** scan's exit statuses, from the one table: an unfinished scan is temporary. */
@@ -90,7 +89,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
   const concurrency = o.concurrency ?? String(defaultScanConcurrency());
   const s = commonSettings({ ...o, concurrency });
   const p = policySettings({ ...o, concurrency });
-  const anchors = trustAnchors({ ...o, concurrency });
+  const config = resolverConfig(s.spec, s.timeoutMs, o);
   const budgetMs = budgetOption(o.domainBudget);
   let shard: Shard | undefined;
   if (o.shard !== undefined) {
@@ -171,10 +170,9 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
       return SCAN_EXIT.OK;
     }
 
-    if (!isLoopback(s.spec.address) && !anchors) {
-      process.stderr.write(`dane-smtp: warning: resolver ${s.spec.address} is not on loopback; an AD bit that crosses a network can be forged (RFC 7672 §2.1)\n`);
-    }
-    const upstream: Resolver = resolverFor(s.spec, s.timeoutMs, anchors);
+    const remote = remoteResolverWarning(config);
+    if (remote) process.stderr.write(`dane-smtp: warning: ${remote}\n`);
+    const upstream: Resolver = resolverFor(config);
     const resolver = new CachingResolver(upstream);
 
     const controller = new AbortController();
@@ -198,11 +196,7 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
         finish('incomplete', 0);
         return SCAN_EXIT.INCOMPLETE;
       }
-      if (!probe.validates && anchors) {
-        process.stderr.write(`dane-smtp: WARNING: the root zone is not secure from the given trust anchor(s): ${probe.reason}\ndane-smtp: WARNING: only names under a trust anchor can be secure; DANE is off for the rest.\n`);
-      } else if (!probe.validates) {
-        process.stderr.write(nonValidatingWarning(probe.reason));
-      }
+      process.stderr.write(trustWarning(resolverTrust(resolver, probe), probe));
 
       const progress = o.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, pending.length) : undefined;
       const works: Work[] = pending.map((domain) => ({ domain, job: { kind: 'probe' }, policy: lookupPolicy(p.table, { kind: 'domain', domain }, p.level) }));
@@ -218,7 +212,6 @@ export async function runScan(file: string | undefined, o: ScanCliOptions): Prom
         timeoutMs: s.timeoutMs,
         ...(o.daneInsecureMx ? { daneWithInsecureMx: true } : {}),
         ...(p.caCertificates ? { caCertificates: p.caCertificates } : {}),
-        ...(anchors ? { selfValidating: true } : {}),
         onResult: (result, times) => {
           store.put(result, times, runId); // committed before anything is said about it
           stored++;

@@ -21,8 +21,12 @@
  *   a caller who joins it waits at most for what is left of it. A deadline failure is a
  *   failed answer like any other: kept for `failureTtlSeconds` only.
  * - A cached answer is returned with its TTL counted down.
+ *
+ * The map is ttl-map.ts and the sharing in-flight.ts, the same as the validator's.
  */
 import { DaneSmtpError } from '../errors.js';
+import { InFlight } from './in-flight.js';
+import { TtlMap } from './ttl-map.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './types.js';
 
 export interface CachingResolverOptions {
@@ -52,14 +56,6 @@ export interface CacheStats {
 interface Entry {
   answer: DnsAnswer<unknown>;
   storedAt: number;
-  expiresAt: number;
-}
-
-interface InFlight {
-  key: string;
-  promise: Promise<DnsAnswer<unknown>>;
-  controller: AbortController;
-  waiters: number;
 }
 
 function abortedError(): DaneSmtpError {
@@ -68,12 +64,11 @@ function abortedError(): DaneSmtpError {
 
 export class CachingResolver implements Resolver {
   readonly #inner: Resolver;
-  readonly #entries = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, InFlight>();
+  readonly #entries: TtlMap<Entry>;
+  readonly #inFlight = new InFlight(abortedError);
   readonly #maxTtl: number;
   readonly #negativeTtl: number;
   readonly #failureTtl: number;
-  readonly #maxEntries: number;
   readonly #now: () => number;
   #hits = 0;
   #joined = 0;
@@ -84,7 +79,7 @@ export class CachingResolver implements Resolver {
     this.#maxTtl = options.maxTtlSeconds ?? 3600;
     this.#negativeTtl = options.negativeTtlSeconds ?? 60;
     this.#failureTtl = options.failureTtlSeconds ?? 5;
-    this.#maxEntries = options.maxEntries ?? 200_000;
+    this.#entries = new TtlMap(options.maxEntries ?? 200_000);
     this.#now = options.now ?? Date.now;
   }
 
@@ -114,87 +109,32 @@ export class CachingResolver implements Resolver {
     if (signal?.aborted) throw abortedError();
     const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`;
     const now = this.#now();
-    const entry = this.#entries.get(key);
+    const entry = this.#entries.get(key, now);
     if (entry) {
-      if (entry.expiresAt > now) {
-        this.#hits++;
-        const elapsed = Math.floor((now - entry.storedAt) / 1000);
-        const a = entry.answer as DnsAnswer<RDataOf[K]>;
-        return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - elapsed) } : { ...a };
-      }
-      this.#entries.delete(key);
+      this.#hits++;
+      const elapsed = Math.floor((now - entry.storedAt) / 1000);
+      const a = entry.answer as DnsAnswer<RDataOf[K]>;
+      return a.ttl > 0 ? { ...a, ttl: Math.max(0, a.ttl - elapsed) } : { ...a };
     }
-    let flight = this.#inFlight.get(key);
-    if (flight) {
-      this.#joined++;
-    } else {
-      this.#misses++;
-      const controller = new AbortController();
-      const started: InFlight = (flight = {
-        key,
-        controller,
-        waiters: 0,
-        promise: this.#inner.lookup(name, type, { signal: controller.signal }).then(
-          (answer) => {
-            if (this.#inFlight.get(key) === started) this.#inFlight.delete(key);
-            const ttl = this.#lifetime(answer);
-            if (ttl > 0) this.#store(key, answer, ttl);
-            return answer;
-          },
-          (err: unknown) => {
-            if (this.#inFlight.get(key) === started) this.#inFlight.delete(key);
-            throw err;
-          },
-        ),
-      });
-      // Nobody may be left to observe a rejection (every waiter aborted).
-      started.promise.catch(() => {});
-      this.#inFlight.set(key, started);
-    }
-    return this.#wait(flight, signal) as Promise<DnsAnswer<RDataOf[K]>>;
-  }
-
-  #wait(flight: InFlight, signal: AbortSignal | undefined): Promise<DnsAnswer<unknown>> {
-    flight.waiters++;
-    if (!signal) return flight.promise;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        flight.waiters--;
-        if (flight.waiters === 0) {
-          // Nobody waits any more: stop the upstream lookup; a later caller starts afresh.
-          if (this.#inFlight.get(flight.key) === flight) this.#inFlight.delete(flight.key);
-          flight.controller.abort();
-        }
-        reject(abortedError());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      flight.promise.then(
-        (a) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(a);
-        },
-        (e: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
+    const { promise, joined } = this.#inFlight.run(key, signal, (s) =>
+      this.#inner.lookup(name, type, { signal: s }).then((answer) => {
+        const ttl = this.#lifetime(answer);
+        if (ttl > 0) this.#store(key, answer, ttl);
+        return answer;
+      }),
+    );
+    if (joined) this.#joined++;
+    else this.#misses++;
+    return promise;
   }
 
   #store(key: string, answer: DnsAnswer<unknown>, ttlSeconds: number): void {
     const now = this.#now();
-    this.#entries.delete(key);
     let expiresAt = now + ttlSeconds * 1000;
     // A secure answer is no longer secure once its signatures expire.
     const sigExpires = answer.signatureExpires ? Date.parse(answer.signatureExpires) : NaN;
     if (Number.isFinite(sigExpires)) expiresAt = Math.min(expiresAt, sigExpires);
-    if (expiresAt <= now) return;
-    this.#entries.set(key, { answer, storedAt: now, expiresAt });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    this.#entries.set(key, { answer, storedAt: now }, expiresAt, now);
   }
 
   /** Drops every kept answer (lookups in flight are not affected). */

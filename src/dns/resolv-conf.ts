@@ -1,4 +1,8 @@
-/** Where the resolver is: /etc/resolv.conf, `--resolver` specs, address helpers. */
+/**
+ * Where the resolver is: /etc/resolv.conf (read here and nowhere else), `--resolver` specs,
+ * address helpers.
+ */
+import { readFileSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { DaneSmtpError } from '../errors.js';
 
@@ -74,6 +78,24 @@ export function firstNameserver(text: string): string | undefined {
     if (isAddress(address)) return address;
   }
   return undefined;
+}
+
+/** The contents of /etc/resolv.conf ('' when it cannot be read). */
+export function readResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The system's resolver: the first usable nameserver of resolv.conf (`text`, default the
+ * file itself) on port 53, or undefined when there is none.
+ */
+export function systemResolverSpec(text: string = readResolvConf()): { address: string; port: number } | undefined {
+  const ns = firstNameserver(text);
+  return ns ? { address: ns, port: 53 } : undefined;
 }
 
 function usage(spec: string): DaneSmtpError {

@@ -5,7 +5,7 @@
 import { probeValidation, type ValidationProbe } from '../dns/probe.js';
 import { DaneSmtpError } from '../errors.js';
 import type { Resolver } from '../dns/types.js';
-import { untrustedResolver } from '../dns/untrusted.js';
+import { resolverTrust, trustedView } from '../dns/resolver-trust.js';
 import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { Job } from '../smtp/types.js';
@@ -14,15 +14,15 @@ import { processDestination, type DestinationOptions, type SettledSession } from
 import type { DomainRecipient, DomainResult, InternalError } from '../core/result.js';
 
 export interface RunOptions extends Omit<DestinationOptions, 'resolver' | 'resolverValidates'> {
+  /** Its `validatesItself` decides the trust with the probe (src/dns/resolver-trust.ts). */
   resolver: Resolver;
   concurrency?: number;
   /** Called once, after the validation probe. */
   onProbe?: (probe: ValidationProbe) => void;
   onResult?: (result: DomainResult) => void;
   /**
-   * The resolver validates DNSSEC itself (ValidatingResolver): its proofs are used as they
-   * are; the probe only tells whether the root validates from the anchors. Default: the
-   * resolver's own `validatesItself`.
+   * Deprecated: the resolver's own `validatesItself` says it. True: trust the resolver for
+   * its own proofs whatever the probe finds ('self-validating').
    */
   selfValidating?: boolean;
   /** A probe already made for this resolver (the scanner probes once per run). */
@@ -132,8 +132,9 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
     probe = { validates: false, reachable: false, reason: e instanceof Error ? e.message : String(e) };
   }
   options.onProbe?.(probe);
-  const selfValidating = options.selfValidating ?? options.resolver.validatesItself === true;
-  const resolver = probe.validates || selfValidating ? options.resolver : untrustedResolver(options.resolver);
+  // RFC 7672 §2.1: a resolver that validates itself (its `validatesItself`) is trusted for
+  // its own proofs; else its AD bit only when the probe saw it (src/dns/resolver-trust.ts).
+  const resolver = trustedView(options.resolver, resolverTrust(options.selfValidating ? { validatesItself: true } : options.resolver, probe));
   const results: DomainResult[] = [];
   await pool(works, options.concurrency ?? 8, async (work) => {
     let result: DomainResult;

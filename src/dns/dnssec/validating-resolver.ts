@@ -5,8 +5,11 @@
  * insecure delegations. The four-state result of ../types.ts: secure, insecure, bogus
  * (status 'failed' with a reason naming the signature, key or proof), indeterminate.
  *
- * I/O and caching live here; the checks are pure functions of verify.ts, nsec.ts,
- * canonical.ts.
+ * This file is the lookup: the deadline, the answer cache, following CNAMEs and validating
+ * the RRsets and denials of an answer. The chain of trust is chain.ts, a response as read
+ * is view.ts, the sharing of work in flight ../in-flight.ts and the TTL map ../ttl-map.ts
+ * (both shared with the caching resolver); the checks are pure functions of verify.ts,
+ * nsec.ts and canonical.ts.
  *
  * One deadline (`timeoutMs`) per lookup, however many DS and DNSKEY queries its chain of
  * trust needs; past it the answer is `failed`/`indeterminate` ("timeout after …"). Work is
@@ -17,30 +20,21 @@
  */
 import { isIP } from 'node:net';
 import { DaneSmtpError } from '../../errors.js';
+import { Abandoned, InFlight } from '../in-flight.js';
 import { MAX_CNAME_CHAIN } from '../stub.js';
+import { TtlMap } from '../ttl-map.js';
 import type { DnsAnswer, DnsFailure, LookupOptions, Proof, RDataOf, RecordType, Resolver } from '../types.js';
-import { describeExtendedErrors, extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES, type WireRData } from '../wire.js';
-import { isSubdomain, lastLabels, nameLabelCount, nameWire, type SignedRRset } from './canonical.js';
-import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion, type DenialInput, type Nsec3RR, type NsecRR } from './nsec.js';
+import { extendedErrors, nameToWire, RCODE, rcodeName, TYPE_CODES } from '../wire.js';
+import { isSubdomain, nameLabelCount, nameWire } from './canonical.js';
+import { TrustChain } from './chain.js';
+import { DEFAULT_NSEC3_ITERATION_LIMIT, proveNodata, proveNxdomain, proveWildcardExpansion } from './nsec.js';
 import type { TrustAnchor } from './trust-anchors.js';
 import { exchange, type ExchangeResult } from './transport.js';
-import { isSupportedAlgorithm, isSupportedDigest, matchDs, verifyRRset, zoneKeyOf, type ZoneKey } from './verify.js';
-import {
-  DNSKEY_FLAG_REVOKE,
-  DNSKEY_FLAG_ZONE,
-  parseDnskey,
-  parseDs,
-  parseNsec,
-  parseNsec3,
-  parseRrsig,
-  T,
-  typeName,
-  type DnskeyData,
-  type DsData,
-  type RawMessage,
-  type RawRecord,
-  type RrsigData,
-} from './wire-dnssec.js';
+import { verifyRRset } from './verify.js';
+import { denialOf, minDefined, show, unsignedReason, View, type DenialContext, type RRset } from './view.js';
+import { T, typeName } from './wire-dnssec.js';
+
+export { STRIPPED } from './view.js';
 
 export interface ValidatingResolverOptions {
   /** The recursive resolver asked (with DO and CD); its AD bit is ignored. */
@@ -75,11 +69,6 @@ export interface ValidatingResolverStats {
   nsec3Hashes: number;
 }
 
-export const STRIPPED = 'the resolver strips DNSSEC records';
-
-/** NSEC/NSEC3 RRsets of one response that are checked at most. */
-const MAX_DENIAL_RRSETS = 16;
-
 /**
  * `expires`: Unix time of the earliest expiration of the RRSIGs that validated the RRsets
  * behind the verdict (undefined when no signature was used).
@@ -90,131 +79,7 @@ type Verdict =
   | { state: 'bogus'; reason: string }
   | { state: 'indeterminate'; reason: string };
 
-/** Security of the zone that contains a name. */
-type ZoneState =
-  | { state: 'secure'; zone: string; keys: ZoneKey[]; expires: number }
-  | { state: 'insecure'; reason: string; expires: number }
-  | { state: 'bogus'; reason: string; expires: number }
-  | { state: 'indeterminate'; reason: string; expires: number };
-
-type SecureZone = Extract<ZoneState, { state: 'secure' }>;
-
-/** What a DS lookup at a name tells about a zone cut there. */
-type CutState =
-  | ZoneState
-  | { state: 'no-cut'; expires: number }
-  | { state: 'nxdomain'; expires: number };
-
-interface RRset extends SignedRRset {
-  ttl: number;
-  /** Decoded RDATA (../wire.ts), answer section only. */
-  decoded: WireRData[];
-}
-
-const show = (n: string) => n || '.';
-
-/** Shared work whose every waiter stopped waiting (a deadline or an abort): never an answer. */
-class Abandoned extends Error {
-  constructor() {
-    super('abandoned');
-  }
-}
-
-/** Work shared by concurrent callers: aborted (its signal) once nobody waits for it any more. */
-interface Shared {
-  promise: Promise<unknown>;
-  controller: AbortController;
-  waiters: number;
-}
-
-const minDefined = (...xs: (number | undefined)[]): number | undefined => {
-  const ds = xs.filter((x): x is number => x !== undefined);
-  return ds.length ? Math.min(...ds) : undefined;
-};
 const RANK: Record<Verdict['state'], number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
-
-/** The records of one response, grouped into RRsets with their RRSIGs. */
-class View {
-  readonly sets = new Map<string, RRset>();
-  readonly sigs = new Map<string, RrsigData[]>();
-  readonly anyRrsig: boolean;
-  constructor(readonly raw: RawMessage) {
-    const add = (section: string, recs: RawRecord[], decoded?: WireRData[]) => {
-      recs.forEach((r, i) => {
-        if (r.class !== 1) return;
-        if (r.type === T.RRSIG) {
-          let s: RrsigData;
-          try {
-            s = parseRrsig(r.rdata);
-          } catch {
-            return;
-          }
-          const k = `${section}|${r.name}|${s.typeCovered}`;
-          const list = this.sigs.get(k) ?? [];
-          list.push(s);
-          this.sigs.set(k, list);
-          return;
-        }
-        const k = `${section}|${r.name}|${r.type}`;
-        let set = this.sets.get(k);
-        if (!set) {
-          set = { owner: r.name, type: r.type, class: 1, rdatas: [], ttl: r.ttl, decoded: [] };
-          this.sets.set(k, set);
-        }
-        (set.rdatas as Buffer[]).push(r.rdata);
-        set.ttl = Math.min(set.ttl, r.ttl > 0x7fffffff ? 0 : r.ttl);
-        if (decoded) set.decoded.push(decoded[i]!);
-      });
-    };
-    add('an', raw.answers, raw.msg.answers.map((r) => r.data));
-    add('au', raw.authorities);
-    this.anyRrsig = [...raw.answers, ...raw.authorities, ...raw.additionals].some((r) => r.type === T.RRSIG);
-  }
-  set(section: 'an' | 'au', name: string, type: number): RRset | undefined {
-    return this.sets.get(`${section}|${name}|${type}`);
-  }
-  sigsOf(section: 'an' | 'au', name: string, type: number): RrsigData[] {
-    return this.sigs.get(`${section}|${name}|${type}`) ?? [];
-  }
-  setsIn(section: 'an' | 'au'): RRset[] {
-    return [...this.sets.entries()].filter(([k]) => k.startsWith(`${section}|`)).map(([, v]) => v);
-  }
-  authoritySigners(): string[] {
-    const out = new Set<string>();
-    for (const [k, list] of this.sigs) if (k.startsWith('au|')) for (const s of list) out.add(s.signer);
-    return [...out];
-  }
-  edeText(): string {
-    return describeExtendedErrors(extendedErrors(this.raw.msg));
-  }
-}
-
-class TtlCache<V> {
-  private readonly map = new Map<string, { value: V; expires: number }>();
-  constructor(private readonly max: number) {}
-  get(key: string, now: number): V | undefined {
-    const e = this.map.get(key);
-    if (!e) return undefined;
-    if (e.expires <= now) {
-      this.map.delete(key);
-      return undefined;
-    }
-    return e.value;
-  }
-  set(key: string, value: V, expires: number, now: number): void {
-    if (expires <= now) return;
-    if (this.map.size >= this.max && !this.map.has(key)) {
-      for (const [k, e] of this.map) {
-        if (e.expires <= now) this.map.delete(k);
-      }
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-    }
-    this.map.set(key, { value, expires });
-  }
-  clear(): void {
-    this.map.clear();
-  }
-}
 
 export class ValidatingResolver implements Resolver {
   readonly upstream: { server: string; port: number; localAddress?: string };
@@ -226,9 +91,9 @@ export class ValidatingResolver implements Resolver {
   private readonly now: () => number;
   private readonly maxUdpSize: number;
   private readonly bogusMs: number;
-  private readonly answers: TtlCache<{ answer: DnsAnswer<unknown>; at: number }>;
-  private readonly zones: TtlCache<CutState>;
-  private readonly inflight = new Map<string, Shared>();
+  private readonly answers: TtlMap<{ answer: DnsAnswer<unknown>; at: number }>;
+  private readonly inFlight = new InFlight(() => new Abandoned());
+  private readonly chain: TrustChain;
 
   constructor(options: ValidatingResolverOptions) {
     const { upstream, timeoutMs, trustAnchors, nsec3IterationLimit = DEFAULT_NSEC3_ITERATION_LIMIT } = options;
@@ -249,63 +114,30 @@ export class ValidatingResolver implements Resolver {
     this.now = options.now ?? Date.now;
     this.maxUdpSize = options.maxUdpSize ?? 1232;
     this.bogusMs = (options.bogusCacheSeconds ?? 5) * 1000;
-    this.answers = new TtlCache(options.cacheSize ?? 10_000);
-    this.zones = new TtlCache(options.cacheSize ?? 10_000);
+    this.answers = new TtlMap(options.cacheSize ?? 10_000);
+    this.chain = new TrustChain({
+      trustAnchors: this.trustAnchors,
+      ask: (name, type, signal) => this.ask(name, type, signal),
+      now: this.now,
+      bogusMs: this.bogusMs,
+      cacheSize: options.cacheSize ?? 10_000,
+      inFlight: this.inFlight,
+      denial: () => this.denialContext(),
+    });
   }
 
   /** Forgets everything cached. */
   clearCache(): void {
     this.answers.clear();
-    this.zones.clear();
+    this.chain.clear();
   }
 
   private nowSec(): number {
     return Math.floor(this.now() / 1000);
   }
 
-  /**
-   * Runs `fn` once for concurrent callers with the same key. A caller whose `signal` aborts
-   * stops waiting (Abandoned) without disturbing the others; `fn`'s own signal aborts only
-   * when every caller has stopped waiting, and a later caller then starts afresh. So one
-   * lookup's deadline never fails another lookup that shares a DS or DNSKEY fetch with it.
-   */
-  private once<V>(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<V>): Promise<V> {
-    if (signal.aborted) return Promise.reject(new Abandoned());
-    let shared = this.inflight.get(key);
-    if (!shared) {
-      const controller = new AbortController();
-      const entry: Shared = { controller, waiters: 0, promise: Promise.resolve() };
-      entry.promise = fn(controller.signal).finally(() => {
-        if (this.inflight.get(key) === entry) this.inflight.delete(key);
-      });
-      // Nobody may be left to observe a rejection (every waiter gone).
-      entry.promise.catch(() => {});
-      this.inflight.set(key, entry);
-      shared = entry;
-    }
-    const entry = shared;
-    entry.waiters++;
-    return new Promise<V>((resolve, reject) => {
-      const onAbort = () => {
-        entry.waiters--;
-        if (entry.waiters === 0) {
-          if (this.inflight.get(key) === entry) this.inflight.delete(key);
-          entry.controller.abort();
-        }
-        reject(new Abandoned());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      entry.promise.then(
-        (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v as V);
-        },
-        (e: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
+  private denialContext(): DenialContext {
+    return { nowSec: this.nowSec(), nsec3IterationLimit: this.nsec3IterationLimit, stats: this.stats };
   }
 
   async lookup<K extends RecordType>(name: string, type: K, options: LookupOptions = {}): Promise<DnsAnswer<RDataOf[K]>> {
@@ -329,7 +161,7 @@ export class ValidatingResolver implements Resolver {
     }
     // One deadline for the whole lookup, however many upstream queries the chain of trust
     // needs. The work is shared with concurrent lookups of the same question: this caller's
-    // deadline or abort only stops its own wait (see once()).
+    // deadline or abort only stops its own wait (../in-flight.ts).
     const stop = new AbortController();
     let late = false;
     const timer = setTimeout(() => {
@@ -339,13 +171,13 @@ export class ValidatingResolver implements Resolver {
     const onCallerAbort = () => stop.abort();
     signal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      return await this.once(`answer|${key}`, stop.signal, (s) =>
+      return (await this.inFlight.run(`answer|${key}`, stop.signal, (s) =>
         this.resolve(parsed.name, type, s).catch((err: unknown) => {
           if (err instanceof Abandoned || s.aborted) throw err;
           // Never an exception for what the network sent (the Resolver contract); say what broke.
           return failed(parsed.name, type, 'indeterminate', `validator error: ${String((err as Error)?.message ?? err).slice(0, 160)}`);
         }),
-      ) as DnsAnswer<RDataOf[K]>;
+      ).promise) as DnsAnswer<RDataOf[K]>;
     } catch (err) {
       if (signal?.aborted) throw aborted();
       if (err instanceof Abandoned && late) {
@@ -367,13 +199,13 @@ export class ValidatingResolver implements Resolver {
   // ---------------------------------------------------------------- upstream
 
   private ask(name: string, type: number, signal: AbortSignal): Promise<ExchangeResult> {
-    return this.once(`q|${name}|${type}`, signal, async (s) => {
+    return this.inFlight.run(`q|${name}|${type}`, signal, async (s) => {
       this.stats.queries++;
       const r = await exchange(this.upstream, { name, nameWire: nameWire(name), type }, this.timeoutMs, this.maxUdpSize, s);
       // Stopped because nobody waits any more: no answer, not a timeout.
       if (s.aborted) throw new Abandoned();
       return r;
-    });
+    }).promise;
   }
 
   // ---------------------------------------------------------------- answers
@@ -492,7 +324,7 @@ export class ValidatingResolver implements Resolver {
     const owner = dname.owner;
     // RFC 4035 §5: a name under a trust anchor is validated from that anchor. A DNAME above it
     // cannot be, and would otherwise make the name insecure (a downgrade): bogus.
-    const anchor = this.deepestAnchor(cname.owner);
+    const anchor = this.chain.deepestAnchor(cname.owner);
     if (anchor !== undefined && !isSubdomain(owner, anchor)) {
       return { state: 'bogus', reason: `DNAME ${show(owner)} is above the trust anchor ${show(anchor)} of ${show(cname.owner)}: it cannot be validated` };
     }
@@ -512,12 +344,12 @@ export class ValidatingResolver implements Resolver {
     const what = `${typeName(set.type)} ${show(set.owner)}`;
     const sigs = view.sigsOf(section, set.owner, set.type);
     if (sigs.length === 0) {
-      const z = await this.chainTo(set.owner, signal);
+      const z = await this.chain.chainTo(set.owner, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
       if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
       return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
     }
-    const anchor = this.deepestAnchor(set.owner);
+    const anchor = this.chain.deepestAnchor(set.owner);
     if (anchor === undefined) return { state: 'insecure', ttl: set.ttl, reason: `no trust anchor above ${show(set.owner)}` };
     // A signer above the closest trust anchor cannot be right (and could be insecure: a downgrade).
     const signers = [...new Set(sigs.map((s) => s.signer))]
@@ -528,7 +360,7 @@ export class ValidatingResolver implements Resolver {
     }
     const reasons: string[] = [];
     for (const signer of signers.slice(0, 2)) {
-      const z = await this.zoneKeys(signer, signal);
+      const z = await this.chain.zoneKeys(signer, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: set.ttl, reason: z.reason };
       if (z.state !== 'secure') {
         reasons.push(z.reason);
@@ -543,7 +375,7 @@ export class ValidatingResolver implements Resolver {
       const ttl = Math.max(0, Math.min(v.ttl, Math.floor((z.expires - this.now()) / 1000)));
       if (v.wildcardParent !== undefined) {
         // RFC 4035 §5.3.4: a wildcard expansion needs proof that the name itself does not exist.
-        const d = this.denial(view, signer, z.keys);
+        const d = denialOf(view, signer, z.keys, this.denialContext());
         const p = proveWildcardExpansion(set.owner, v.wildcardParent, d.input);
         if (p.status === 'bogus') return { state: 'bogus', reason: `${what} (wildcard expansion): ${p.reason}${d.notes}` };
         if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason, expires: v.expires };
@@ -554,302 +386,34 @@ export class ValidatingResolver implements Resolver {
     return { state: 'bogus', reason: `${what}: ${[...new Set(reasons)].join('; ')}` };
   }
 
-  /**
-   * NSEC/NSEC3 RRs of the authority section signed by `zone` with valid signatures; `expires`:
-   * the earliest expiration of the RRSIGs that validated them.
-   */
-  private denial(view: View, zone: string, keys: ZoneKey[]): { input: DenialInput; ttl: number; expires: number | undefined; notes: string } {
-    const nsec: NsecRR[] = [];
-    const nsec3: Nsec3RR[] = [];
-    const notes: string[] = [];
-    let ttl = 0x7fffffff;
-    let expires: number | undefined;
-    let checked = 0;
-    for (const set of view.setsIn('au')) {
-      if (set.type !== T.NSEC && set.type !== T.NSEC3) continue;
-      if (!isSubdomain(set.owner, zone)) continue;
-      // A proof needs at most a few; a flood of them only costs signature checks.
-      if (++checked > MAX_DENIAL_RRSETS) {
-        notes.push(`more than ${MAX_DENIAL_RRSETS} NSEC/NSEC3 RRsets, the rest ignored`);
-        break;
-      }
-      const sigs = view.sigsOf('au', set.owner, set.type).filter((s) => s.signer === zone);
-      if (sigs.length === 0) {
-        notes.push(`${typeName(set.type)} ${show(set.owner)} has no RRSIG by ${show(zone)}`);
-        continue;
-      }
-      const v = verifyRRset(set, sigs, keys, { nowSec: this.nowSec(), ttl: set.ttl });
-      if (!v.ok) {
-        notes.push(v.reason);
-        continue;
-      }
-      // RFC 4592 §4.7, RFC 4035 §5.3.4: NSEC/NSEC3 RRs are never synthesized from a wildcard
-      // for a negative answer; one that verifies only as an expansion (RRSIG Labels below the
-      // owner's) is a replayed *.<parent> record, e.g. renamed to deny a TLSA RRset.
-      if (v.wildcardParent !== undefined) {
-        notes.push(`${typeName(set.type)} ${show(set.owner)} verifies only as an expansion of *.${show(v.wildcardParent)}: no denial proof (RFC 4592 §4.7)`);
-        continue;
-      }
-      ttl = Math.min(ttl, v.ttl);
-      expires = minDefined(expires, v.expires);
-      for (const rd of set.rdatas) {
-        try {
-          if (set.type === T.NSEC) nsec.push({ owner: set.owner, data: parseNsec(rd) });
-          else nsec3.push({ owner: set.owner, data: parseNsec3(rd) });
-        } catch (err) {
-          notes.push(`malformed ${typeName(set.type)} at ${show(set.owner)}: ${(err as Error).message}`);
-        }
-      }
-    }
-    return {
-      input: { zone, nsec, nsec3, nsec3IterationLimit: this.nsec3IterationLimit, stats: this.stats },
-      ttl,
-      expires,
-      notes: notes.length ? ` [ignored: ${notes.slice(0, 2).join('; ')}]` : '',
-    };
-  }
-
   /** NXDOMAIN or NODATA for `name` (RFC 4035 §5.4, RFC 5155 §8). */
   private async validateDenial(view: View, name: string, qtype: number, nx: boolean, signal: AbortSignal): Promise<Verdict> {
     const what = nx ? `NXDOMAIN for ${show(name)}` : `NODATA for ${typeName(qtype)} ${show(name)}`;
     const soa = view.setsIn('au').find((s) => s.type === T.SOA);
     const negTtl = soa ? Math.min(soa.ttl, soa.rdatas[0]!.length >= 20 ? soa.rdatas[0]!.readUInt32BE(soa.rdatas[0]!.length - 4) : 0) : 0;
-    const anchor = this.deepestAnchor(name);
+    const anchor = this.chain.deepestAnchor(name);
     if (anchor === undefined) return { state: 'insecure', ttl: negTtl, reason: `no trust anchor above ${show(name)}` };
     const signers = view
       .authoritySigners()
       .filter((s) => isSubdomain(name, s) && isSubdomain(s, anchor))
       .sort((a, b) => nameLabelCount(b) - nameLabelCount(a));
     if (signers.length === 0) {
-      const z = await this.chainTo(name, signal);
+      const z = await this.chain.chainTo(name, signal);
       if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
       if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
       return { state: 'bogus', reason: unsignedReason(view, what, z.zone) };
     }
     const zone = signers[0]!;
-    const z = await this.zoneKeys(zone, signal);
+    const z = await this.chain.zoneKeys(zone, signal);
     if (z.state === 'insecure') return { state: 'insecure', ttl: negTtl, reason: z.reason };
     if (z.state !== 'secure') return { state: z.state, reason: `${what}: ${z.reason}` };
-    const d = this.denial(view, zone, z.keys);
+    const d = denialOf(view, zone, z.keys, this.denialContext());
     const p = nx ? proveNxdomain(name, d.input) : proveNodata(name, qtype, d.input);
     if (p.status === 'bogus') return { state: 'bogus', reason: `${what}: ${p.reason}${d.notes}` };
     const ttl = Math.max(0, Math.min(negTtl, d.ttl, Math.floor((z.expires - this.now()) / 1000)));
     if (p.status === 'insecure') return { state: 'insecure', ttl, reason: p.reason, expires: d.expires };
     return { state: 'secure', ttl, expires: d.expires };
   }
-
-  // ---------------------------------------------------------------- chain of trust
-
-  /** The authenticated DNSKEYs of zone `zone` (a signer name): its chain must end at `zone`. */
-  private async zoneKeys(zone: string, signal: AbortSignal): Promise<ZoneState> {
-    const z = await this.chainTo(zone, signal);
-    if (z.state === 'secure' && z.zone !== zone) {
-      return { state: 'bogus', reason: `${show(zone)} signs records but is not a zone apex (its zone is ${show(z.zone)})`, expires: z.expires };
-    }
-    return z;
-  }
-
-  /**
-   * Security of the deepest zone containing `name`: from the closest trust anchor down, a
-   * DS query at each name in between finds the zone cuts (RFC 4035 §5.2, RFC 6840 §4.4).
-   */
-  private deepestAnchor(name: string): string | undefined {
-    let best: string | undefined;
-    for (const a of this.trustAnchors) {
-      if (isSubdomain(name, a.owner) && (best === undefined || nameLabelCount(a.owner) > nameLabelCount(best))) best = a.owner;
-    }
-    return best;
-  }
-
-  private async chainTo(name: string, signal: AbortSignal): Promise<ZoneState> {
-    const top = this.deepestAnchor(name);
-    if (top === undefined) return { state: 'insecure', reason: `no trust anchor above ${show(name)}`, expires: Infinity };
-    const anchor: ZoneState = await this.cached(`anchor|${top}`, signal, (s) => this.anchorKeys(top, s));
-    if (anchor.state !== 'secure') return anchor;
-    let cur: SecureZone = anchor;
-    const total = nameLabelCount(name);
-    for (let n = nameLabelCount(top) + 1; n <= total; n++) {
-      const c = lastLabels(name, n);
-      const parent: SecureZone = cur;
-      const step: CutState = await this.cached<CutState>(`cut|${c}`, signal, (s) => this.cutAt(c, parent, s));
-      if (step.state === 'no-cut') continue;
-      if (step.state === 'nxdomain') break;
-      if (step.state !== 'secure') return step;
-      cur = step;
-    }
-    return cur;
-  }
-
-  private async cached<V extends CutState>(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<V>): Promise<V> {
-    const hit = this.zones.get(key, this.now());
-    if (hit) return hit as V;
-    return this.once(key, signal, async (s) => {
-      const v = await fn(s);
-      // Work nobody waits for any more is never kept (its queries were cut short).
-      if (s.aborted) throw new Abandoned();
-      const expires = v.state === 'bogus' ? Math.min(v.expires, this.now() + this.bogusMs) : v.state === 'indeterminate' ? 0 : v.expires;
-      this.zones.set(key, v, expires, this.now());
-      return v;
-    });
-  }
-
-  private expiresIn(seconds: number): number {
-    return this.now() + Math.max(0, seconds) * 1000;
-  }
-
-  /** DNSKEY RRset of a trust anchor's zone, authenticated by the anchor (RFC 4035 §5). */
-  private async anchorKeys(zone: string, signal: AbortSignal): Promise<ZoneState> {
-    const anchors = this.trustAnchors.filter((a) => a.owner === zone);
-    const ds: DsData[] = [];
-    const anchorKeys: ZoneKey[] = [];
-    for (const a of anchors) {
-      if (a.type === 'DS') ds.push(a.ds);
-      else if (isSupportedAlgorithm(a.dnskey.algorithm) && (a.dnskey.flags & DNSKEY_FLAG_ZONE) !== 0) anchorKeys.push(zoneKeyOf(zone, a.dnskey));
-    }
-    const usableDs = ds.filter((d) => isSupportedDigest(d.digestType) && isSupportedAlgorithm(d.algorithm));
-    if (usableDs.length === 0 && anchorKeys.length === 0) {
-      return { state: 'insecure', reason: `the trust anchors of ${show(zone)} use no supported algorithm or digest type`, expires: Infinity };
-    }
-    const k = await this.fetchDnskeys(zone, signal);
-    if ('state' in k) return k;
-    const trusted = [...anchorKeys];
-    if (usableDs.length) {
-      const m = matchDs(zone, usableDs, k.keys);
-      if (m.kind === 'match') trusted.push(...m.keys);
-      else if (anchorKeys.length === 0) return { state: 'bogus', reason: `trust anchor: ${m.reason}`, expires: this.expiresIn(k.set.ttl) };
-    }
-    const v = verifyRRset(k.set, k.sigs, trusted, { nowSec: this.nowSec(), ttl: k.set.ttl });
-    if (!v.ok) return { state: 'bogus', reason: `DNSKEY ${show(zone)} not signed by a trust anchor key: ${v.reason}`, expires: this.expiresIn(k.set.ttl) };
-    return { state: 'secure', zone, keys: zoneKeysOf(zone, k.keys), expires: this.expiresIn(v.ttl) };
-  }
-
-  private async fetchDnskeys(zone: string, signal: AbortSignal): Promise<{ set: RRset; sigs: RrsigData[]; keys: DnskeyData[] } | ZoneState> {
-    const r = await this.ask(zone, T.DNSKEY, signal);
-    if (!r.ok) return { state: 'indeterminate', reason: `DNSKEY ${show(zone)}: ${r.reason}`, expires: 0 };
-    const view = new View(r.raw);
-    const rcode = r.raw.msg.rcode;
-    if (rcode !== RCODE.NOERROR) {
-      return { state: rcode === RCODE.SERVFAIL ? 'indeterminate' : 'bogus', reason: `DNSKEY ${show(zone)}: ${rcodeName(rcode)}${view.edeText()}`, expires: 0 };
-    }
-    const set = view.set('an', zone, T.DNSKEY);
-    if (!set) return { state: 'bogus', reason: `no DNSKEY RRset for ${show(zone)}, whose DS or trust anchor says it is signed`, expires: this.expiresIn(5) };
-    const sigs = view.sigsOf('an', zone, T.DNSKEY);
-    if (sigs.length === 0) {
-      return {
-        state: 'bogus',
-        reason: `the DNSKEY RRset of ${show(zone)} came without RRSIG${view.anyRrsig ? '' : ` and the answer has no RRSIG at all: ${STRIPPED} (asked with DO and CD${view.raw.msg.edns ? '' : '; its answer has no EDNS0 OPT record'})`}`,
-        expires: this.expiresIn(5),
-      };
-    }
-    const keys: DnskeyData[] = [];
-    for (const rd of set.rdatas) {
-      try {
-        keys.push(parseDnskey(rd));
-      } catch {
-        // a malformed key cannot sign anything
-      }
-    }
-    return { set, sigs, keys };
-  }
-
-  /** What the DS RRset (or its proven absence) at `name`, signed by `parent`, says. */
-  private async cutAt(name: string, parent: SecureZone, signal: AbortSignal): Promise<CutState> {
-    const r = await this.ask(name, T.DS, signal);
-    if (!r.ok) return { state: 'indeterminate', reason: `DS ${show(name)}: ${r.reason}`, expires: 0 };
-    const view = new View(r.raw);
-    const rcode = r.raw.msg.rcode;
-    if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
-      return { state: 'indeterminate', reason: `DS ${show(name)}: ${rcodeName(rcode)} from the upstream resolver${view.edeText()}`, expires: 0 };
-    }
-    const cap = (sec: number) => Math.min(parent.expires, this.expiresIn(sec));
-    const ds = view.set('an', name, T.DS);
-    if (ds) {
-      const sigs = view.sigsOf('an', name, T.DS).filter((s) => s.signer === parent.zone);
-      if (sigs.length === 0) {
-        return {
-          state: 'bogus',
-          reason: `the DS RRset of ${show(name)} has no RRSIG by ${show(parent.zone)}${view.anyRrsig ? '' : `: ${STRIPPED}`}`,
-          expires: cap(5),
-        };
-      }
-      const v = verifyRRset(ds, sigs, parent.keys, { nowSec: this.nowSec(), ttl: ds.ttl });
-      if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
-      const dsList: DsData[] = [];
-      for (const rd of ds.rdatas) {
-        try {
-          dsList.push(parseDs(rd));
-        } catch {
-          // ignored
-        }
-      }
-      const usable = dsList.filter((d) => isSupportedDigest(d.digestType) && isSupportedAlgorithm(d.algorithm));
-      if (usable.length === 0) {
-        const list = dsList.map((d) => `${d.keyTag} alg ${d.algorithm} digest ${d.digestType}`).join(', ');
-        return {
-          state: 'insecure',
-          reason: `${show(name)} is insecure: its DS records use no supported algorithm and digest type (${list}; RFC 4035 §5.2, RFC 6840 §5.2)`,
-          expires: cap(v.ttl),
-        };
-      }
-      const k = await this.fetchDnskeys(name, signal);
-      if ('state' in k) return { ...k, expires: Math.min(k.expires, cap(5)) };
-      const m = matchDs(name, usable, k.keys);
-      if (m.kind !== 'match') return { state: 'bogus', reason: `${m.reason}: wrong DS digest or missing key`, expires: cap(5) };
-      const kv = verifyRRset(k.set, k.sigs, m.keys, { nowSec: this.nowSec(), ttl: k.set.ttl });
-      if (!kv.ok) return { state: 'bogus', reason: `DNSKEY ${show(name)} not signed by a key its DS authenticates: ${kv.reason}`, expires: cap(5) };
-      return { state: 'secure', zone: name, keys: zoneKeysOf(name, k.keys), expires: cap(Math.min(v.ttl, kv.ttl)) };
-    }
-    // A CNAME at the name: it is no zone cut (RFC 2181 §10.1).
-    const cname = view.set('an', name, T.CNAME);
-    if (cname) {
-      const sigs = view.sigsOf('an', name, T.CNAME).filter((s) => s.signer === parent.zone);
-      const v = verifyRRset(cname, sigs, parent.keys, { nowSec: this.nowSec(), ttl: cname.ttl });
-      if (!v.ok) return { state: 'bogus', reason: `DS ${show(name)}: ${v.reason}`, expires: cap(5) };
-      if (v.wildcardParent !== undefined) {
-        // RFC 4035 §5.3.4: a wildcard CNAME holds here only if `name` itself does not exist
-        // (else it could be a delegation whose DS was withheld).
-        const d = this.denial(view, parent.zone, parent.keys);
-        const p = proveWildcardExpansion(name, v.wildcardParent, d.input);
-        if (p.status === 'bogus') return { state: 'bogus', reason: `DS ${show(name)}: CNAME (wildcard expansion): ${p.reason}${d.notes}`, expires: cap(5) };
-        if (p.status === 'insecure') return { state: 'insecure', reason: `${show(name)} is insecure: ${p.reason}`, expires: cap(Math.min(v.ttl, d.ttl)) };
-        return { state: 'no-cut', expires: cap(Math.min(v.ttl, d.ttl)) };
-      }
-      return { state: 'no-cut', expires: cap(v.ttl) };
-    }
-    if (!view.anyRrsig) {
-      return {
-        state: 'bogus',
-        reason: `no DS for ${show(name)} and no RRSIG at all in the answer, under the signed zone ${show(parent.zone)}: ${STRIPPED}`,
-        expires: cap(5),
-      };
-    }
-    const d = this.denial(view, parent.zone, parent.keys);
-    const nx = rcode === RCODE.NXDOMAIN;
-    const p = nx ? proveNxdomain(name, d.input) : proveNodata(name, T.DS, d.input);
-    const soa = view.setsIn('au').find((s) => s.type === T.SOA);
-    const ttl = Math.min(d.ttl, soa?.ttl ?? d.ttl);
-    if (p.status === 'bogus') return { state: 'bogus', reason: `no DS for ${show(name)}: ${p.reason}${d.notes}`, expires: cap(5) };
-    if (p.status === 'insecure') return { state: 'insecure', reason: `${show(name)} is insecure: ${p.reason}`, expires: cap(ttl) };
-    if (nx) return { state: 'nxdomain', expires: cap(ttl) };
-    if (p.types?.has(T.NS)) {
-      return { state: 'insecure', reason: `${show(name)} is an insecure delegation: ${p.via} proves that it has no DS`, expires: cap(ttl) };
-    }
-    return { state: 'no-cut', expires: cap(ttl) };
-  }
-}
-
-function zoneKeysOf(zone: string, keys: DnskeyData[]): ZoneKey[] {
-  return keys
-    .filter((k) => (k.flags & DNSKEY_FLAG_ZONE) !== 0 && (k.flags & DNSKEY_FLAG_REVOKE) === 0 && k.protocol === 3)
-    .map((k) => zoneKeyOf(zone, k));
-}
-
-function unsignedReason(view: View, what: string, zone: string): string {
-  // The chain of trust to `zone` was validated from signed DNSKEY and DS answers of the same
-  // upstream, so it does pass RRSIGs: this answer alone is unsigned.
-  return `${what} has no RRSIG although ${show(zone)} is a signed zone: an unsigned, possibly forged answer${
-    view.anyRrsig ? '' : ' (no RRSIG at all in it, while the keys of the zone came signed)'
-  }`;
 }
 
 function failed<K extends RecordType>(qname: string, qtype: K, proof: Proof, reason: string, failure: DnsFailure = { kind: 'validation' }): DnsAnswer<RDataOf[K]> {

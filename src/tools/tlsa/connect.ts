@@ -20,6 +20,11 @@ export type Connected =
 
 export type TlsMode = 'starttls' | 'implicit';
 
+/** --tls, else implicit TLS on the submissions port 465 (RFC 8314 §3.3) and STARTTLS elsewhere. */
+export function tlsModeFor(port: number, given: TlsMode | undefined): TlsMode {
+  return given ?? (port === 465 ? 'implicit' : 'starttls');
+}
+
 /** Implicit TLS (port 465): the chain the server sends in the handshake. */
 function implicitTls(address: string, port: number, servername: string | undefined, timeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
@@ -121,7 +126,7 @@ export interface HostAddresses {
   answers?: DnsAnswer<string>[];
 }
 
-/** A DNS resolver for the --connect host's addresses; `validates`: its AD bit is trusted. */
+/** A DNS resolver for the --connect host's addresses; `validates`: its proofs are trusted (its AD bit, or it validates itself). */
 export interface AddressResolver {
   resolver: Resolver;
   /** For humans: "127.0.0.1:53". */

@@ -83,6 +83,39 @@ export function parseHostName(input: string, what = '--host'): string {
   return ascii;
 }
 
+/** The TLSA base domain a certificate names: its first DNS SAN without a wildcard, else a CN that is a host name. */
+export function hostNameFromCertificate(m: Material): string | undefined {
+  if (m.kind !== 'certs') return undefined;
+  const leaf = m.certs[0]!.x509;
+  const sans = (leaf.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4));
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
+  for (const n of [...sans, ...(cn ? [cn] : [])]) {
+    if (n.includes('*')) continue;
+    try {
+      return parseHostName(n);
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** The records of several served chains as one list: each record once, with every address that serves a key it covers. */
+export function mergeRecordsByText(blocks: { addresses: string[]; records: ComputedRecord[] }[]): (ComputedRecord & { addresses: string[] })[] {
+  const byText = new Map<string, ComputedRecord & { addresses: string[] }>();
+  for (const b of blocks) {
+    for (const r of b.records) {
+      const seen = byText.get(r.text);
+      if (seen) seen.addresses.push(...b.addresses.filter((a) => !seen.addresses.includes(a)));
+      else byText.set(r.text, { ...r, addresses: [...b.addresses] });
+    }
+  }
+  return [...byText.values()];
+}
+
 /** `_PORT._tcp.HOST.` (RFC 6698 §3), absolute. */
 export function ownerName(host: string, port: number): string {
   return `_${port}._tcp.${host}.`;

@@ -61,10 +61,12 @@ export function renderRollover(owner: string, publishedFrom: string, r: Rollover
 }
 
 /** The first line of the verify report: the TLSA RRset, its proof and where it came from. */
-export function renderTlsaHeader(r: VerifyReport, resolver: string): string {
+export function renderTlsaHeader(r: VerifyReport, resolver: string, selfValidating = false): string {
   const out: string[] = [];
   const d = r.dns;
-  const proof = d.proof === 'secure' ? 'DNSSEC secure (AD bit)' : d.proof === 'insecure' ? 'DNSSEC insecure (no AD bit)' : `DNSSEC ${d.proof}`;
+  const proof = selfValidating
+    ? d.proof === 'secure' ? 'DNSSEC secure (validated here)' : `DNSSEC ${d.proof}`
+    : d.proof === 'secure' ? 'DNSSEC secure (AD bit)' : d.proof === 'insecure' ? 'DNSSEC insecure (no AD bit)' : `DNSSEC ${d.proof}`;
   const what = d.status === 'data' ? `${r.records.length} record(s), TTL ${d.ttl}` : d.status;
   out.push(`TLSA ${r.owner}: ${what}, ${proof}, from ${resolver}${d.reason ? ` (${d.reason})` : ''}`);
   if (d.cnameChain.length > 1) out.push(`  via CNAME ${d.cnameChain.join(' → ')}`);

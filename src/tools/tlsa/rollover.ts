@@ -266,3 +266,11 @@ export function rolloverAcross(groups: ServedKeys[], published: TlsaData[], next
     warnings,
   };
 }
+
+/**
+ * A rollover check over some addresses only: `unchecked` addresses (not reached, no chain)
+ * make a ready analysis 'incomplete', since their keys are not known to be covered.
+ */
+export function incompleteWhenUnchecked(m: MultiRollover, unchecked: number): MultiRollover {
+  return unchecked > 0 && m.status === 'ready' ? { ...m, status: 'incomplete' } : m;
+}

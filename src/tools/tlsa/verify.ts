@@ -7,8 +7,9 @@ import type { DnsAnswer, TlsaData } from '../../dns/types.js';
 import type { TlsaBaseLookup } from '../../engine/host-plan.js';
 import { Matching, Selector, Usage, classifyTlsa, tlsaFromText, tlsaToText, type ClassifiedTlsa, type UnusableReason } from '../../core/rfc7672/tlsa.js';
 import { associationMatches, authenticate, type AuthResult } from '../../core/rfc7672/authenticate.js';
+import { answerFailed, failedWhy } from '../../core/rfc7672/answer.js';
 import { issuerPath, servedEntries, sha256Hex, type CertEntry } from './material.js';
-import { DEFAULT_PARAMS, computeRecords, shortText, zoneLine } from './records.js';
+import { DEFAULT_PARAMS, computeRecords, ownerName, shortText, zoneLine } from './records.js';
 
 export interface ServedCertReport {
   depth: number;
@@ -217,3 +218,83 @@ export function describeTlsaBase(host: string, port: number, lookup: TlsaBaseLoo
   return { report: { base, owner: fqdn(owner(base)), daneApplies: true, ...common, reason }, answer };
 }
 
+
+/**
+ * The A and AAAA answers the TLSA base domain is chosen from (RFC 7672 §2.2.2): those that
+ * did not fail; and, when one failed while another answered, the warning that a sending MTA
+ * skips this host altogether (RFC 7672 §2.1.1) though --verify checks the others anyway.
+ */
+export function addressAnswersForBase(host: string, answers: readonly DnsAnswer<unknown>[]): { answered: DnsAnswer<unknown>[]; warning?: string } {
+  const answered = answers.filter((x) => !answerFailed(x));
+  const failed = answers.find(answerFailed);
+  if (!failed || answered.length === 0) return { answered };
+  return {
+    answered,
+    warning: `the ${failed.qtype} lookup of ${host} failed (${failedWhy(failed)}): a sending MTA skips this host altogether (RFC 7672 §2.1.1); the other addresses are checked anyway`,
+  };
+}
+
+/** Why --verify uses a TLSA base domain it did not choose as a sending MTA would. */
+export type GivenBase = 'addresses-unknown' | 'host-option' | 'address-connect';
+
+/** The report of a TLSA base domain used as given (--host, --sni with an address, or the host itself). */
+export function givenTlsaBase(host: string, port: number, why: GivenBase, answer: DnsAnswer<TlsaData> | undefined): TlsaBaseReport {
+  const reason =
+    why === 'addresses-unknown'
+      ? `the addresses of ${host} could not be looked up, so the TLSA base domain cannot be chosen as a sending MTA does (RFC 7672 §2.2.2): TLSA is looked up at ${host} itself`
+      : why === 'host-option'
+        ? `the TLSA base domain ${host} is given with --host: no RFC 7672 §2.2.2 selection`
+        : `--connect gives an address: the TLSA base domain ${host} is taken from --sni, with no RFC 7672 §2.2.2 selection`;
+  return {
+    base: host,
+    owner: ownerName(host, port),
+    selection: 'given',
+    daneApplies: null,
+    queried: answer ? [{ owner: fqdn(answer.qname), status: answer.status, proof: answer.proof, records: answer.records.length }] : [],
+    reason,
+  };
+}
+
+/**
+ * The stand-in for a TLSA RRset that was not looked up: none is due (DANE does not apply,
+ * NODATA), or the resolver could not be used (`failed`, with why).
+ */
+export function tlsaNotLookedUp(qname: string, why: { daneDoesNotApply: true } | { failed: string }): DnsAnswer<TlsaData> {
+  const none = 'daneDoesNotApply' in why;
+  return { qname, qtype: 'TLSA', status: none ? 'nodata' : 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: none ? 'not looked up' : why.failed };
+}
+
+/** One address --verify checked: whether it served a chain, and its report. */
+export interface AddressCheck {
+  address: string | undefined;
+  reached: boolean;
+  report: VerifyReport;
+}
+
+/**
+ * The verdict over every address: authenticated only when the addresses could be looked
+ * up and every one of them is authenticated. An address that cannot be reached fails; so
+ * does a host DANE does not apply to (`noTlsa`, the verdict then, said once).
+ */
+export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[], noTlsa?: string): { authenticated: boolean; summary: string } {
+  if (noTlsa !== undefined) return { authenticated: false, summary: `NOT authenticated: ${[...lookupErrors, noTlsa].join('; ')}` };
+  const n = perAddress.length;
+  const failing = perAddress.filter((p) => !p.report.authenticated);
+  if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
+    return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.address} matches` : `all ${n} addresses match`}` };
+  }
+  const why = (p: { report: VerifyReport }) => p.report.summary.replace(/^NOT authenticated: /, '');
+  const parts = [...lookupErrors];
+  const reached = failing.filter((p) => p.reached);
+  const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
+  if (sameReason) parts.push(`none of the ${n} addresses is authenticated: ${why(reached[0]!)}`);
+  else {
+    for (const p of failing) {
+      const r = p.report;
+      const verb = !p.reached ? 'cannot be checked' : r.dns.status === 'data' && r.dns.proof === 'secure' && r.records.some((x) => x.usable) ? 'does NOT match' : 'is NOT authenticated';
+      parts.push(`${p.address} ${verb}: ${why(p)}`);
+    }
+  }
+  if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
+  return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
+}

@@ -1,0 +1,25 @@
+/**
+ * Where `dane-smtp tlsa` reads and writes (tests replace parts of it), and its exit codes.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { readResolvConf } from '../../dns/resolv-conf.js';
+
+export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
+
+export interface TlsaIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  now: () => Date;
+  /** Contents of /etc/resolv.conf ('' when absent). */
+  resolvConf: () => string;
+  /** System resolution of a --connect host name (generating records without --resolver). */
+  resolveHost: (name: string) => Promise<string[]>;
+}
+
+export const defaultIo: TlsaIo = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+  now: () => new Date(),
+  resolvConf: readResolvConf,
+  resolveHost: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
+};
