@@ -64,6 +64,32 @@ export function findIssuer<T extends { x509: X509Certificate }>(child: T, candid
 }
 
 /** One line, control and bidi characters escaped (readCertificate's names); never empty. */
+/**
+ * The issuer path from the leaf (certs[0]) through the given certificates only (RFC 7672
+ * §3.1.2: only what the server sent counts), leaf first; `extra` may add more candidates.
+ * Their order does not matter; each is used at most once; it stops at a self-signed
+ * certificate. A parent that only signed its child (OpenSSL would refuse it: no
+ * keyCertSign, a malformed extension) still extends the path, so that checkPath can say
+ * what is wrong with it instead of "not on the issuer path". Used by DANE-TA
+ * authentication and by the tlsa tool alike.
+ */
+export function issuerPath<T extends { x509: X509Certificate }>(certs: readonly T[], extra: readonly T[] = [], maxDepth = 10): T[] {
+  const leaf = certs[0];
+  if (!leaf) return [];
+  const pool = [...certs.slice(1), ...extra];
+  const path = [leaf];
+  const used = new Set<T>([leaf]);
+  while (path.length < maxDepth) {
+    const child = path[path.length - 1]!;
+    if (selfSigned(child.x509)) break; // top reached
+    const parent = findIssuer(child, pool.filter((c) => !used.has(c)));
+    if (!parent) break;
+    path.push(parent);
+    used.add(parent);
+  }
+  return path;
+}
+
 function subjectOf(c: PathCert): string {
   try {
     const subject = c.x509.subject; // undefined for an empty DN

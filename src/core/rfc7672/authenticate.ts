@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
 import type { TlsaData } from '../../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
-import { checkPath, findIssuer, selfSigned, type PathProblemKind } from '../../x509/path.js';
+import { checkPath, findIssuer, issuerPath, selfSigned, type PathProblemKind } from '../../x509/path.js';
 import { leafMatchesName, serverAuthAllowed } from '../../x509/identity.js';
 import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
 
@@ -131,29 +131,6 @@ export function associationMatchesInfo(record: TlsaData, cert: Pick<CertInfo, 's
   }
 }
 
-/**
- * The issuer path from the leaf through the served certificates only (RFC 7672 §3.1.2:
- * the trust anchor must be in the chain the server sent). Order of the served list does
- * not matter; a certificate is used at most once. A parent that only signed its child
- * (OpenSSL would refuse it: no keyCertSign, a malformed extension) still extends the path,
- * so that checkTaPath can say what is wrong with it instead of "not on the issuer path".
- */
-function issuerPath(certs: ParsedCert[]): ParsedCert[] {
-  const leaf = certs[0];
-  if (!leaf) return [];
-  const path = [leaf];
-  const used = new Set<ParsedCert>([leaf]);
-  while (path.length < MAX_DEPTH) {
-    const child = path[path.length - 1]!;
-    if (selfSigned(child.x509)) break; // top reached
-    const parent = findIssuer(child, certs.filter((c) => !used.has(c)));
-    if (!parent) break;
-    path.push(parent);
-    used.add(parent);
-  }
-  return path;
-}
-
 const PATH_PROBLEM_CODE: Record<PathProblemKind, RecordFailureCode> = {
   malformed: 'ta-bad-extension',
   'not-ca': 'ta-not-ca',
@@ -248,7 +225,7 @@ export function authenticate(input: AuthInput): AuthResult {
   if (!leaf) {
     return { ok: false, reason: 'the server sent no certificate', records: [], chain };
   }
-  const path = hasX509(leaf) ? issuerPath(certs.filter(hasX509)) : [];
+  const path = hasX509(leaf) ? issuerPath(certs.filter(hasX509), [], MAX_DEPTH) : [];
   const tried: RecordFailure[] = [];
 
   for (const record of input.records) {

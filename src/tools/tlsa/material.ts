@@ -7,6 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { DaneSmtpError } from '../../errors.js';
 import { readCertificate } from '../../x509/certificate.js';
+import { certIssuedBy, issuerPath as buildIssuerPath } from '../../x509/path.js';
 
 /** Longest chain we follow / accept from one file. */
 export const MAX_CERTS = 16;
@@ -265,7 +266,7 @@ export function parseMaterial(input: Buffer, what = 'input'): Material {
   if (certs.length > 1) {
     const keySpkis = keys.map((k) => spkiOf(k.key));
     let leafAt = certs.findIndex((c) => keySpkis.some((s) => s.equals(c.spki)));
-    const issuesAnother = (c: CertEntry) => certs.some((o) => o !== c && issuedBy(o, c));
+    const issuesAnother = (c: CertEntry) => certs.some((o) => o !== c && certIssuedBy(o.x509, c.x509));
     if (leafAt < 0 && issuesAnother(certs[0]!)) {
       const bottoms = certs.flatMap((c, i) => (issuesAnother(c) ? [] : [i]));
       if (bottoms.length === 1) leafAt = bottoms[0]!;
@@ -305,35 +306,9 @@ export function servedEntries(chain: Buffer[]): { certs: CertEntry[]; warnings: 
   return { certs, warnings };
 }
 
-function issuedBy(child: CertEntry, parent: CertEntry): boolean {
-  try {
-    return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.x509.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The issuer path from certs[0] through the given certificates only (as authenticate.ts
- * builds it): leaf first, each next one the issuer of the previous; stops at a self-issued
- * certificate or when no issuer is among the certificates. Order of `certs` beyond the
- * first does not matter.
- */
+/** The issuer path from certs[0], built exactly as DANE-TA authentication builds it (x509/path.ts). */
 export function issuerPath(certs: CertEntry[], extra: CertEntry[] = []): CertEntry[] {
-  const leaf = certs[0];
-  if (!leaf) return [];
-  const pool = [...certs.slice(1), ...extra];
-  const path = [leaf];
-  const used = new Set<CertEntry>([leaf]);
-  while (path.length < MAX_CERTS) {
-    const child = path[path.length - 1]!;
-    if (child.selfIssued) break;
-    const parent = pool.find((c) => !used.has(c) && issuedBy(child, c));
-    if (!parent) break;
-    path.push(parent);
-    used.add(parent);
-  }
-  return path;
+  return buildIssuerPath(certs, extra, MAX_CERTS);
 }
 
 /** One-line description of material for reports. */
