@@ -30,7 +30,7 @@ export interface AttemptReport {
   /** The certificates the server sent, leaf first. */
   chain?: CertInfo[];
   /** For DANE hosts: which record matched which certificate, or why none did. */
-  authentication?: { ok: true; record: string; usage: 'DANE-EE' | 'DANE-TA'; depth: number; matchedName?: string } | { ok: false; reason: string; records: RecordFailure[] };
+  authentication?: AuthenticationReport;
   /** fingerprint / verify / secure levels: the result of the policy's own check. */
   policyCheck?: { ok: true; detail: string } | { ok: false; reason: string };
   error?: string;
@@ -146,10 +146,16 @@ export interface Finding {
   message: string;
 }
 
-export function summarizeAuth(a: AuthResult): NonNullable<AttemptReport['authentication']> {
+/** Which record matched which certificate (DANE-TA: and where the anchor came from), or why none did. */
+export type AuthenticationReport =
+  | { ok: true; record: string; usage: 'DANE-EE' | 'DANE-TA'; depth: number; matchedName?: string; anchor?: 'served' | 'tlsa-record' }
+  | { ok: false; reason: string; records: RecordFailure[] };
+
+export function summarizeAuth(a: AuthResult): AuthenticationReport {
   if (a.ok) {
-    const out: { ok: true; record: string; usage: 'DANE-EE' | 'DANE-TA'; depth: number; matchedName?: string } = { ok: true, record: a.record, usage: a.usage, depth: a.depth };
+    const out: AuthenticationReport = { ok: true, record: a.record, usage: a.usage, depth: a.depth };
     if (a.matchedName) out.matchedName = a.matchedName;
+    if (a.anchor) out.anchor = a.anchor;
     return out;
   }
   return { ok: false, reason: a.reason, records: a.records };

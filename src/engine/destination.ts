@@ -14,7 +14,7 @@ import type { Resolver } from '../dns/types.js';
 import { isAddressLiteral, normalizeName } from '../dns/names.js';
 import type { PolicyEntry } from '../policy/table.js';
 import { runSmtpSession } from '../smtp/session.js';
-import type { Job, ServedTls, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
+import type { Job, RecipientResult, ServedTls, SmtpEvent, SmtpSessionResult, TlsMode } from '../smtp/types.js';
 import { summarizeAuth, type AttemptReport, type DomainRecipient, type DomainResult, type HostReport, type SessionVerdict } from '../core/result.js';
 
 export interface DestinationOptions {
@@ -253,11 +253,11 @@ export async function processDestination(domain: string, job: Job, o: Destinatio
         continue;
       }
       const here: Chosen = { host: plan.host.name, address, tls: a.session.tls, verdict: sec.verdict, reason: sessionReason(sec, plan, a.report, policy), session: a.session };
-      const replies = a.session.recipients ?? pending.map((r) => ({ address: r, status: 'deferred' as const, reply: a.session.error?.message ?? 'no reply' }));
+      const replies: RecipientResult[] = a.session.recipients ?? pending.map((r) => ({ address: r, status: 'deferred' as const, reply: a.session.error?.message ?? 'no reply' }));
       // Only a deferral with the server's own reply goes on to the next host: a connection
       // lost or timed out after the data may have been accepted, and a second copy
       // elsewhere is worse than a deferral. Delivered and bounced recipients are final.
-      const retry = replies.filter((r) => r.status === 'deferred' && /^[45]\d\d\b/.test(r.reply));
+      const retry = replies.filter((r) => r.status === 'deferred' && r.replyCode !== undefined);
       for (const r of replies) {
         const withHost: DomainRecipient = { ...r, host: plan.host.name };
         if (retry.includes(r)) {

@@ -29,6 +29,8 @@ export interface LedgerRecipient {
   command: string;
   status?: RecipientStatus;
   reply: string;
+  /** The code of the server's reply that decided the status; absent when dane-smtp decided. */
+  replyCode?: number;
   tooMany?: boolean;
 }
 
@@ -60,19 +62,25 @@ export class RecipientLedger<E> {
     to.forEach((a, i) => (this.recipients[i]!.command = `RCPT TO:<${a}>`));
   }
 
-  /** Decides every recipient of `which` not decided yet. */
-  settle(status: RecipientStatus, reply: string, which: readonly LedgerRecipient[] = this.recipients): void {
+  /** Decides every recipient of `which` not decided yet: by the server's reply, or by a local reason (a string). */
+  settle(status: RecipientStatus, reply: SmtpReply | string, which: readonly LedgerRecipient[] = this.recipients): void {
     for (const r of which) {
       if (r.status === undefined) {
         r.status = status;
-        r.reply = reply;
+        if (typeof reply === 'string') {
+          r.reply = reply;
+          delete r.replyCode;
+        } else {
+          r.reply = formatReply(reply);
+          r.replyCode = reply.code;
+        }
       }
     }
   }
 
   /** The statuses so far: the undecided are deferred. */
   final(): RecipientResult[] {
-    return this.recipients.map((r) => ({ address: r.address, status: r.status ?? 'deferred', reply: r.reply }));
+    return this.recipients.map((r) => (r.replyCode !== undefined && r.status !== undefined ? { address: r.address, status: r.status, reply: r.reply, replyCode: r.replyCode } : { address: r.address, status: r.status ?? 'deferred', reply: r.reply }));
   }
 
   /** The next transaction's recipients (at most `rcptMax`); their earlier statuses are forgotten. */
@@ -83,6 +91,7 @@ export class RecipientLedger<E> {
     const reason = round > 1 ? (batch.some((r) => r.tooMany) ? 'too-many-recipients' : 'rcptmax') : undefined;
     for (const r of batch) {
       delete r.status;
+      delete r.replyCode;
       delete r.tooMany;
     }
     return { round, batch, untried, ...(reason ? { reason } : {}) };
@@ -97,24 +106,25 @@ export class RecipientLedger<E> {
     }
     r.status = cls === 5 && reply.code !== 552 ? 'bounced' : 'deferred';
     r.reply = formatReply(reply);
+    r.replyCode = reply.code;
     if (isTooManyRecipients(reply)) r.tooMany = true;
   }
 
   /** MAIL refused (RFC 5321 §4.2.5): 5xx bounces, else defers, everyone undecided. */
   mailRefused(reply: SmtpReply): void {
-    this.settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', formatReply(reply));
+    this.settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', reply);
   }
 
   /** DATA refused: the transaction as a whole; recipients not tried yet are not sent either. */
   dataRefused(reply: SmtpReply, accepted: readonly LedgerRecipient[], untried: readonly LedgerRecipient[]): void {
-    this.settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', formatReply(reply), accepted);
-    this.settle('deferred', formatReply(reply), untried);
+    this.settle(replyClass(reply) === 5 ? 'bounced' : 'deferred', reply, accepted);
+    this.settle('deferred', reply, untried);
   }
 
   /** The final reply to the data; `refusal` makes the session's error of a refused one. */
   finalReply(reply: SmtpReply, accepted: readonly LedgerRecipient[], refusal: (reply: SmtpReply) => E): void {
     const cls = replyClass(reply);
-    this.settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', formatReply(reply), accepted);
+    this.settle(cls === 2 ? 'delivered' : cls === 5 ? 'bounced' : 'deferred', reply, accepted);
     if (cls === 2) this.#delivered = true;
     else this.#refused = refusal(reply);
   }

@@ -307,7 +307,7 @@ class Session {
         }
         if (e.reply?.code === 421) {
           // RFC 5321 §3.8: the server is closing the channel; recipients it already refused keep their status
-          ledger.settle('deferred', formatReply(e.reply));
+          ledger.settle('deferred', e.reply);
           return this.failed(e, final());
         }
         // Before the first MAIL was accepted nothing is decided: this host failed (the caller tries the next).
@@ -335,12 +335,12 @@ class Session {
           this.conn.send(['RSET']);
           const rset = await this.txReply('RSET');
           if (replyClass(rset) !== 2) {
-            ledger.settle('deferred', formatReply(rset), untried);
+            ledger.settle('deferred', rset, untried);
             break;
           }
         } catch (e) {
           if (!(e instanceof SessionError)) throw e;
-          ledger.settle('deferred', e.reply?.code === 421 ? formatReply(e.reply) : e.message, untried);
+          ledger.settle('deferred', e.reply?.code === 421 ? e.reply : e.message, untried);
           return this.failed(e, final());
         }
       }

@@ -97,6 +97,8 @@ export interface RecipientResult {
   status: RecipientStatus;
   /** The server's reply that decided the status, e.g. "250 2.0.0 Ok: queued as X", or a local reason. */
   reply: string;
+  /** The code of that reply when a server gave it (250, 451, 550 …); absent when dane-smtp decided (a timeout, a lost connection, a local limit). */
+  replyCode?: number;
 }
 
 /**

@@ -44,7 +44,7 @@ export function scriptedSession(world: Record<string, Behaviour>, calls: Call[])
       const recipients = job.envelope.to.map((address, i) => {
         const reply = replyFor(i);
         const status = reply.startsWith('2') ? ('delivered' as const) : reply.startsWith('5') ? ('bounced' as const) : ('deferred' as const);
-        return { address, status, reply };
+        return /^\d{3}\b/.test(reply) ? { address, status, reply, replyCode: Number(reply.slice(0, 3)) } : { address, status, reply };
       });
       const ok = recipients.every((r) => r.status === 'delivered');
       const r: SmtpSessionResult = { outcome: ok ? 'ok' : 'rejected', tls: o.tls !== 'none', extensions: {}, recipients };

@@ -44,6 +44,12 @@ describe('delivery loop (RFC 7672 §2.2: MX order over security)', () => {
     expect(result.hosts[0]!.attempts[0]!.authentication).toMatchObject({ ok: true, usage: 'DANE-EE', depth: 0 });
     expect(exitCodeOf([result], 'check')).toBe(0);
   });
+  it('DANE-TA with the anchor from a 2 0 0 record (not served): authenticated, the result says where the anchor came from', async () => {
+    const ta200 = { usage: 2, selector: 0, matchingType: 0, data: good.intermediate.der };
+    const { result } = await run(world({ ...twoMx, '_25._tcp.mx1.example.test TLSA': secure([ta200]) }), { '192.0.2.1': { kind: 'tls', chain: [good.leaf.der] } });
+    expect(result).toMatchObject({ verdict: 'dane-authenticated', host: 'mx1.example.test' });
+    expect(result.hosts[0]!.attempts[0]!.authentication).toMatchObject({ ok: true, usage: 'DANE-TA', depth: 1, anchor: 'tlsa-record', matchedName: 'mx1.example.test' });
+  });
   it('primary fails DANE → secondary used, with its own verdict', async () => {
     const { result, calls } = await run(world({ ...twoMx, '_25._tcp.mx1.example.test TLSA': secure([spki311(good)]) }), {
       '192.0.2.1': { kind: 'tls', chain: [other.leaf.der] },

@@ -39,7 +39,7 @@ describe('RFC 2920 PIPELINING', () => {
     const result = await run(server, {}, send(['a@example.test'], 'Subject: secret\r\n\r\nbody\r\n'));
     expect(server.errors).toEqual([]);
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_5XX' } });
-    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.7.1 sender refused' }]);
+    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.7.1 sender refused', replyCode: 550 }]);
     expect(server.connections[0]!.plainLines.join('\n')).not.toMatch(/secret|body/);
   });
 

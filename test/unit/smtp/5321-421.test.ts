@@ -22,8 +22,8 @@ describe('RFC 5321 §3.8, §4.2.2: 421 at any stage of the transaction defers ev
     expect(server.errors).toEqual([]);
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_4XX', reply: { code: 421 } } });
     expect(result.recipients).toEqual([
-      { address: 'a@example.test', status: 'deferred', reply: '421 4.3.2 shutting down' },
-      { address: 'b@example.test', status: 'deferred', reply: '421 4.3.2 shutting down' },
+      { address: 'a@example.test', status: 'deferred', reply: '421 4.3.2 shutting down', replyCode: 421 },
+      { address: 'b@example.test', status: 'deferred', reply: '421 4.3.2 shutting down', replyCode: 421 },
     ]);
   });
 
@@ -42,10 +42,10 @@ describe('RFC 5321 §3.8, §4.2.2: 421 at any stage of the transaction defers ev
     expect(server.errors).toEqual([]);
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_4XX' } });
     expect(result.recipients).toEqual([
-      { address: 'a@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing' },
-      { address: 'b@example.test', status: 'bounced', reply: '550 5.1.1 unknown' },
-      { address: 'c@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing' },
-      { address: 'd@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing' },
+      { address: 'a@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing', replyCode: 421 },
+      { address: 'b@example.test', status: 'bounced', reply: '550 5.1.1 unknown', replyCode: 550 },
+      { address: 'c@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing', replyCode: 421 },
+      { address: 'd@example.test', status: 'deferred', reply: '421 4.4.5 too busy, closing', replyCode: 421 },
     ]);
     expect(commands(server.connections[0]!).slice(-1)).toEqual(['RCPT TO:<c@example.test>']);
   });

@@ -285,7 +285,7 @@ describe('runSmtpSession: STARTTLS (RFC 3207, RFC 7672 §2.2)', () => {
       await script(['250 2.0.0 queued', [/^QUIT/, '221 bye']])(c);
     });
     const { result } = await run(server, { tls: 'may' }, send(['a@example.test']));
-    expect(result).toMatchObject({ outcome: 'ok', tls: false, recipients: [{ address: 'a@example.test', status: 'delivered', reply: '250 2.0.0 queued' }] });
+    expect(result).toMatchObject({ outcome: 'ok', tls: false, recipients: [{ address: 'a@example.test', status: 'delivered', reply: '250 2.0.0 queued', replyCode: 250 }] });
   });
 
   it.each(['required', 'may'] as const)('tls %s: STARTTLS 454 → host-failed STARTTLS_REFUSED, nothing more sent', async (mode) => {
@@ -524,7 +524,7 @@ describe('runSmtpSession: STARTTLS (RFC 3207, RFC 7672 §2.2)', () => {
       await script(['250 2.0.0 Ok: queued as ABC', [/^QUIT$/, '221 bye']])(c);
     });
     const { result } = await run(server, { tls: 'required', checkTls: () => ({ ok: true }) }, send(['a@example.test']));
-    expect(result).toMatchObject({ outcome: 'ok', tls: true, recipients: [{ address: 'a@example.test', status: 'delivered', reply: '250 2.0.0 Ok: queued as ABC' }] });
+    expect(result).toMatchObject({ outcome: 'ok', tls: true, recipients: [{ address: 'a@example.test', status: 'delivered', reply: '250 2.0.0 Ok: queued as ABC', replyCode: 250 }] });
     expect(server.connections[0]!.plainLines.some((l) => /^(MAIL|RCPT|DATA)/.test(l))).toBe(false);
   });
 });
@@ -551,9 +551,9 @@ describe('runSmtpSession: message transaction', () => {
     expect(waitedForMailReply).toBe(true);
     expect(result.outcome).toBe('ok');
     expect(result.recipients).toEqual([
-      { address: 'ok@example.test', status: 'delivered', reply: '250 2.0.0 queued' },
-      { address: 'later@example.test', status: 'deferred', reply: '450 4.2.0 mailbox busy' },
-      { address: 'nope@example.test', status: 'bounced', reply: '550 5.1.1 no such user 5.1.1 really' },
+      { address: 'ok@example.test', status: 'delivered', reply: '250 2.0.0 queued', replyCode: 250 },
+      { address: 'later@example.test', status: 'deferred', reply: '450 4.2.0 mailbox busy', replyCode: 450 },
+      { address: 'nope@example.test', status: 'bounced', reply: '550 5.1.1 no such user 5.1.1 really', replyCode: 550 },
     ]);
   });
 
@@ -589,7 +589,7 @@ describe('runSmtpSession: message transaction', () => {
     const { result } = await run(server, {}, send(['a@example.test'], 'Subject: secret\r\n\r\nbody\r\n'));
     expect(server.errors).toEqual([]);
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_5XX' } });
-    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.1.1 unknown' }]);
+    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.1.1 unknown', replyCode: 550 }]);
     expect(server.connections[0]!.plainLines.join('\n')).not.toMatch(/secret|body/);
   });
 
@@ -604,8 +604,8 @@ describe('runSmtpSession: message transaction', () => {
     const { result } = await run(server, {}, send(['a@example.test', 'b@example.test']));
     expect(result).toMatchObject({ outcome: 'rejected', error: { code } });
     expect(result.recipients).toEqual([
-      { address: 'a@example.test', status, reply },
-      { address: 'b@example.test', status, reply },
+      { address: 'a@example.test', status, reply, replyCode: Number(reply.slice(0, 3)) },
+      { address: 'b@example.test', status, reply, replyCode: Number(reply.slice(0, 3)) },
     ]);
     expect(server.connections[0]!.plainLines.slice(1)).toEqual(['MAIL FROM:<sender@example.test>', 'QUIT']);
   });
@@ -618,7 +618,7 @@ describe('runSmtpSession: message transaction', () => {
     });
     const { result } = await run(server, {}, send(['a@example.test']));
     expect(result).toMatchObject({ outcome: 'rejected', error: { code: 'SMTP_5XX' } });
-    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.7.1 go away' }]);
+    expect(result.recipients).toEqual([{ address: 'a@example.test', status: 'bounced', reply: '550 5.7.1 go away', replyCode: 550 }]);
   });
 
   it('no recipient accepted → no DATA, QUIT, rejected', async () => {
@@ -645,8 +645,8 @@ describe('runSmtpSession: message transaction', () => {
     expect(server.errors).toEqual([]);
     expect(result.outcome).toBe('rejected');
     expect(result.recipients).toEqual([
-      { address: 'a@example.test', status, reply },
-      { address: 'b@example.test', status: 'bounced', reply: '550 5.1.1 unknown' },
+      { address: 'a@example.test', status, reply, replyCode: Number(reply.slice(0, 3)) },
+      { address: 'b@example.test', status: 'bounced', reply: '550 5.1.1 unknown', replyCode: 550 },
     ]);
   });
 
