@@ -46,7 +46,7 @@ export interface ClientOptions {
   /** TLS level for destinations not in `policyTable`; default 'dane'. */
   level?: Level;
   policyTable?: PolicyTable;
-  /** Trusted CAs (PEM) for the verify and secure levels; default: the system's store (README). */
+  /** Trusted CAs (PEM) for the verify and secure levels; default: the system's store (docs/policy.md). */
   caCertificates?: string[];
   /** RFC 7672 §2.2.1 option. */
   daneWithInsecureMx?: boolean;

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 
 /**
  * Domains at once by default: 16 per CPU, at most 128. A domain costs ~8 ms of CPU and
- * seconds of network waiting (the benchmark in the README), so the scanner waits on the
+ * seconds of network waiting (docs/benchmarks.md), so the scanner waits on the
  * network long before the CPU limits it; politeness (one connection per MX address) and
  * the per-domain budget bound the load on any one receiver.
  */

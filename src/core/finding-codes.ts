@@ -1,4 +1,4 @@
-/** The one list of finding codes (README "Findings"), with their usual severity and meaning. */
+/** The one list of finding codes (docs/findings.md), with their usual severity and meaning. */
 
 export type FindingSeverity = 'error' | 'warning' | 'advice';
 
@@ -7,7 +7,7 @@ export const CERT_EXPIRY_WARNING_DAYS = 30;
 /** An RRSIG over the MX or TLSA RRset expiring within this many days is reported (rrsig-expires-soon). */
 export const RRSIG_EXPIRY_WARNING_DAYS = 7;
 
-/** Every code diagnose() emits, with its usual severity and one line of meaning (README "Findings"). */
+/** Every code diagnose() emits, with its usual severity and one line of meaning (docs/findings.md). */
 export const FINDING_CODES = {
   'resolver-not-validating': { severity: 'error', meaning: 'the resolver does not validate DNSSEC: DANE is off' },
   'resolver-unreachable': { severity: 'error', meaning: 'the resolver did not answer: everything is deferred' },

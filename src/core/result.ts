@@ -136,7 +136,7 @@ export interface DomainRecipient extends RecipientResult {
 
 export type { FindingSeverity } from './finding-codes.js';
 
-/** One problem found by `check`, with a stable code (README "Findings"). */
+/** One problem found by `check`, with a stable code (docs/findings.md). */
 export interface Finding {
   code: FindingCode;
   severity: FindingSeverity;
