@@ -75,7 +75,7 @@ function jsonOf(s: TlsaSettings, o: TlsaOutcome): Record<string, unknown> {
         tlsaBase: o.dns.baseReport ?? null,
         dns: o.dns.noTlsa ? null : o.rrset.dns,
         addresses: o.addresses.map(({ connected: c, report }) => {
-          const { warnings: _w, owner: _o, dns: _d, ...rest } = report;
+          const { warnings: _w, owner: _o, dns: _d, notAuthenticated: _n, ...rest } = report;
           return { address: c.address, port: s.connectPort, connect: summaryOf(c, s.connectPort), ...rest };
         }),
         authenticated: o.verdict.authenticated,

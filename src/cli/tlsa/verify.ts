@@ -4,7 +4,7 @@
  * overallVerdict) and tools/tlsa/rollover.ts; this module runs them per address.
  */
 import { incompleteWhenUnchecked, rolloverAcross, type MultiRollover } from '../../tools/tlsa/rollover.js';
-import { overallVerdict, verifyServed } from '../../tools/tlsa/verify.js';
+import { notAuthenticatedSummary, overallVerdict, verifyServed } from '../../tools/tlsa/verify.js';
 import type { ServerDns } from './dns.js';
 import { TLSA_EXIT, type TlsaIo } from './io.js';
 import type { LiveServer } from './live.js';
@@ -23,7 +23,10 @@ export function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, 
   const verifyOne = (served: Buffer[]) => verifyServed({ owner: qname, answer, served, referenceNames: [host], now, ...(noTlsa ? { noTlsa } : {}) });
   const perAddress = results.map((c) => {
     const report = verifyOne(c.ok ? c.chain : []);
-    if (!c.ok) report.summary = `NOT authenticated: ${c.error}`;
+    if (!c.ok) {
+      report.notAuthenticated = c.error;
+      report.summary = notAuthenticatedSummary(c.error);
+    }
     for (const w of report.warnings) pushOnce(warnings, several ? `${c.address}: ${w}` : w);
     return { connected: c, report };
   });

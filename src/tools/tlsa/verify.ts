@@ -51,6 +51,8 @@ export interface VerifyReport {
   authenticated: boolean;
   /** One sentence. */
   summary: string;
+  /** Why it is not authenticated (the summary without its "NOT authenticated: "); absent when it is. */
+  notAuthenticated?: string;
   /**
    * When TLSA records are published but no usable one matches a served certificate (e.g. a
    * renewal changed the key): the zone-file line(s) to publish for the served leaf,
@@ -114,15 +116,15 @@ export function verifyServed(input: VerifyInput): VerifyReport {
   const usable = classified.filter((r) => r.usability.usable);
   const auth = authenticate({ records: usable, served: input.served, referenceNames: input.referenceNames, now: input.now });
   const secure = a.proof === 'secure';
-  let summary: string;
-  if (input.noTlsa !== undefined) summary = `NOT authenticated: ${input.noTlsa}`;
-  else if (certs.length === 0) summary = 'NOT authenticated: the server sent no parsable certificate';
-  else if (a.status === 'failed') summary = `NOT authenticated: the TLSA lookup failed (${a.proof}${a.reason ? `: ${a.reason}` : ''})`;
-  else if (a.status !== 'data') summary = `NOT authenticated: no TLSA records at ${input.owner} (${a.status}, ${a.proof})`;
-  else if (!secure) summary = `NOT authenticated: the TLSA RRset is ${a.proof}, DANE needs a DNSSEC-secure RRset (RFC 7672 §2.2)${auth.ok ? '; the records would match' : ''}`;
-  else if (usable.length === 0) summary = 'NOT authenticated: no usable TLSA record (RFC 7672 §2.2: the server is then not DANE-authenticated)';
-  else if (auth.ok) summary = `authenticated by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})`;
-  else summary = `NOT authenticated: ${auth.reason}`;
+  let why: string | undefined;
+  if (input.noTlsa !== undefined) why = input.noTlsa;
+  else if (certs.length === 0) why = 'the server sent no parsable certificate';
+  else if (a.status === 'failed') why = `the TLSA lookup failed (${a.proof}${a.reason ? `: ${a.reason}` : ''})`;
+  else if (a.status !== 'data') why = `no TLSA records at ${input.owner} (${a.status}, ${a.proof})`;
+  else if (!secure) why = `the TLSA RRset is ${a.proof}, DANE needs a DNSSEC-secure RRset (RFC 7672 §2.2)${auth.ok ? '; the records would match' : ''}`;
+  else if (usable.length === 0) why = 'no usable TLSA record (RFC 7672 §2.2: the server is then not DANE-authenticated)';
+  else if (!auth.ok) why = auth.reason;
+  const summary = why !== undefined ? notAuthenticatedSummary(why) : auth.ok ? `authenticated by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})` : '';
   const authenticated = input.noTlsa === undefined && certs.length > 0 && secure && a.status === 'data' && auth.ok;
   const suggested = input.noTlsa === undefined && a.status === 'data' && certs.length > 0 && !records.some((r) => r.usable && r.matches.length > 0) ? suggestFor(input.owner, certs, classified) : undefined;
   return {
@@ -133,6 +135,7 @@ export function verifyServed(input: VerifyInput): VerifyReport {
     auth,
     authenticated,
     summary,
+    ...(why !== undefined ? { notAuthenticated: why } : {}),
     ...(suggested ? { suggested } : {}),
     warnings,
   };
@@ -264,6 +267,11 @@ export function tlsaNotLookedUp(qname: string, why: { daneDoesNotApply: true } |
   return { qname, qtype: 'TLSA', status: none ? 'nodata' : 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: none ? 'not looked up' : why.failed };
 }
 
+/** The one-sentence summary of a check that did not authenticate. */
+export function notAuthenticatedSummary(why: string): string {
+  return `NOT authenticated: ${why}`;
+}
+
 /** One address --verify checked: whether it served a chain, and its report. */
 export interface AddressCheck {
   address: string | undefined;
@@ -277,13 +285,13 @@ export interface AddressCheck {
  * does a host DANE does not apply to (`noTlsa`, the verdict then, said once).
  */
 export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[], noTlsa?: string): { authenticated: boolean; summary: string } {
-  if (noTlsa !== undefined) return { authenticated: false, summary: `NOT authenticated: ${[...lookupErrors, noTlsa].join('; ')}` };
+  if (noTlsa !== undefined) return { authenticated: false, summary: notAuthenticatedSummary([...lookupErrors, noTlsa].join('; ')) };
   const n = perAddress.length;
   const failing = perAddress.filter((p) => !p.report.authenticated);
   if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
     return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.address} matches` : `all ${n} addresses match`}` };
   }
-  const why = (p: { report: VerifyReport }) => p.report.summary.replace(/^NOT authenticated: /, '');
+  const why = (p: { report: VerifyReport }) => p.report.notAuthenticated ?? p.report.summary;
   const parts = [...lookupErrors];
   const reached = failing.filter((p) => p.reached);
   const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
@@ -296,5 +304,5 @@ export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[
     }
   }
   if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
-  return { authenticated: false, summary: `NOT authenticated: ${parts.join('; ')}` };
+  return { authenticated: false, summary: notAuthenticatedSummary(parts.join('; ')) };
 }
