@@ -190,7 +190,7 @@ function currentKeyRecord(h: HostReport, leaf: CertInfo): string {
   const base = (h.tlsaBase ?? h.name).replace(/\.$/, '');
   const answer = h.dns.find((d) => d.type === 'TLSA' && /^_\d+\._tcp\./.test(d.name) && d.name.replace(/\.$/, '').endsWith(`._tcp.${base}`));
   const owner = `${(answer?.name ?? `_25._tcp.${base}`).replace(/\.$/, '')}.`;
-  const sha512 = leaf.spkiSha512 !== undefined && (h.tlsa ?? []).some((t) => t.usable && t.record.startsWith('3 1 2 '));
+  const sha512 = leaf.spkiSha512 !== undefined && (h.tlsa ?? []).some((t) => t.usable && isRecord(tlsaFromText(t.record), Usage.DANE_EE, 1, 2));
   return `${owner} IN TLSA ${sha512 ? `3 1 2 ${leaf.spkiSha512}` : `3 1 1 ${leaf.spkiSha256}`}`;
 }
 
@@ -282,6 +282,11 @@ export function internalErrorFinding(e: InternalError): Finding {
     severity: 'error',
     message: `dane-smtp failed ${STAGE_TEXT[e.stage]} (${e.message}): recipients a server accepted are delivered and must not be sent again; please report this`,
   };
+}
+
+/** A record of these parameters (usage, selector, matching type). */
+function isRecord(r: { usage: number; selector: number; matchingType: number }, usage: number, selector: number, matchingType: number): boolean {
+  return r.usage === usage && r.selector === selector && r.matchingType === matchingType;
 }
 
 /** Every problem of one destination, errors first. */
