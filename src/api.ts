@@ -13,7 +13,8 @@ import { resolverFor } from './dns/resolver-trust.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
-import { isValidHeloName, isValidMailbox } from './smtp/message.js';
+import { isValidMailbox } from './smtp/message.js';
+import { DEFAULT_LEVEL, INTEGER_SETTINGS, heloProblem, integerProblem, type IntegerSetting } from './settings.js';
 import type { SmtpEvent } from './smtp/types.js';
 import { groupRecipients } from './engine/recipients.js';
 import { runAll, workFor, type Work } from './engine/run.js';
@@ -62,7 +63,7 @@ function defaultResolver(o: ClientOptions): Resolver {
   const spec = o.resolverAddress ? parseResolverSpec(o.resolverAddress) : systemResolverSpec();
   if (!spec) throw new DaneSmtpError('USAGE', 'no nameserver in /etc/resolv.conf: pass resolverAddress or resolver');
   const anchors = o.validate ? (o.validate === true ? IANA_ROOT_ANCHORS : o.validate) : undefined;
-  return resolverFor({ ...spec, timeoutMs: o.timeoutMs ?? 30_000, ...(anchors ? { anchors } : {}) });
+  return resolverFor({ ...spec, timeoutMs: o.timeoutMs ?? INTEGER_SETTINGS.timeoutMs.default, ...(anchors ? { anchors } : {}) });
 }
 
 function observed(inner: Resolver, onEvent: ClientOptions['onEvent']): Resolver {
@@ -105,17 +106,21 @@ function validateOptions(o: ClientOptions): void {
     throw new DaneSmtpError('USAGE', what);
   };
   if (o.level !== undefined && !(LEVELS as readonly string[]).includes(o.level)) bad(`level must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(o.level)}`);
+  const integer = (setting: IntegerSetting, value: number | undefined) => {
+    const problem = value === undefined ? undefined : integerProblem(setting, value);
+    if (problem) bad(`${setting} ${problem}, not ${JSON.stringify(value)}`);
+  };
   if (o.validate !== undefined && o.validate !== false) {
     if (o.resolver) bad('validate and resolver exclude each other: pass a ValidatingResolver as resolver, or validate with resolverAddress');
     if (o.validate !== true && (!Array.isArray(o.validate) || o.validate.length === 0)) bad('validate must be true or a non-empty array of trust anchors (parseTrustAnchors)');
   }
   if (o.level === 'fingerprint') bad("level 'fingerprint' needs fingerprints: give it per destination in policyTable (match=...)");
-  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad(`port must be an integer from 1 to 65535, not ${JSON.stringify(o.port)}`);
-  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 1)) bad(`timeoutMs must be a positive number, not ${JSON.stringify(o.timeoutMs)}`);
-  if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && o.concurrency >= 1)) bad(`concurrency must be a positive integer, not ${JSON.stringify(o.concurrency)}`);
+  integer('port', o.port);
+  integer('timeoutMs', o.timeoutMs);
+  integer('concurrency', o.concurrency);
   if (o.localAddress !== undefined && isIP(o.localAddress) === 0) bad(`localAddress must be an IP address, not ${JSON.stringify(o.localAddress)}`);
   const helo = o.helo ?? hostname();
-  if (!isValidHeloName(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
+  if (heloProblem(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
 }
 
 /**
@@ -143,10 +148,10 @@ async function run(works: Work[], options: ClientOptions): Promise<DomainResult[
   const resolver = clientResolver(o);
   const results = await runAll(works, {
     resolver,
-    port: o.port ?? 25,
+    port: o.port ?? INTEGER_SETTINGS.port.default,
     helo: o.helo ?? hostname(),
-    timeoutMs: o.timeoutMs ?? 30_000,
-    concurrency: o.concurrency ?? 8,
+    timeoutMs: o.timeoutMs ?? INTEGER_SETTINGS.timeoutMs.default,
+    concurrency: o.concurrency ?? INTEGER_SETTINGS.concurrency.default,
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.caCertificates ? { caCertificates: o.caCertificates } : {}),
     ...(o.daneWithInsecureMx ? { daneWithInsecureMx: true } : {}),
@@ -169,7 +174,7 @@ async function run(works: Work[], options: ClientOptions): Promise<DomainResult[
  */
 export async function check(destination: string, options: ClientOptions = {}): Promise<DomainResult> {
   if (typeof destination !== 'string') throw new DaneSmtpError('USAGE', 'the destination must be a string');
-  const work = workFor(destination, options.policyTable ?? emptyPolicyTable(), options.level ?? 'dane', { kind: 'probe' });
+  const work = workFor(destination, options.policyTable ?? emptyPolicyTable(), options.level ?? DEFAULT_LEVEL, { kind: 'probe' });
   const [result] = await run([work], options);
   return result!;
 }
@@ -198,7 +203,7 @@ export async function deliver(message: Buffer | string, options: DeliverOptions)
   validateOptions(options);
   const body = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   const table = options.policyTable ?? emptyPolicyTable();
-  const level = options.level ?? 'dane';
+  const level = options.level ?? DEFAULT_LEVEL;
   if (options.nexthop !== undefined) {
     if (typeof options.nexthop !== 'string' || !options.nexthop.startsWith('[')) throw new DaneSmtpError('USAGE', `nexthop must be [host] or [host]:port, not ${JSON.stringify(options.nexthop)}`);
     return run([workFor(options.nexthop, table, level, { kind: 'send', envelope: { from, to: [...byDomain.values()].flat(), message: body } })], options);

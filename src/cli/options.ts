@@ -10,7 +10,7 @@ import { DaneSmtpError } from '../errors.js';
 import { parseResolverSpec, systemResolverSpec } from '../dns/resolv-conf.js';
 import { LEVELS, PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
-import { isValidHeloName } from '../smtp/message.js';
+import { DEFAULT_LEVEL, INTEGER_SETTINGS, heloProblem, levelOf, type IntegerSetting } from '../settings.js';
 import { anchorsBelowRootWarning, type ResolverConfig, type ResolverTrust } from '../dns/resolver-trust.js';
 import type { ValidationProbe } from '../dns/probe.js';
 
@@ -110,12 +110,18 @@ export function resolverConfig(spec: { address: string; port: number }, timeoutM
   return { address: spec.address, port: spec.port, timeoutMs, ...(anchors ? { anchors } : {}) };
 }
 
+/** An integer option in the range src/settings.ts gives that setting. */
+function settingOption(value: string, name: string, setting: IntegerSetting): number {
+  const { min, max } = INTEGER_SETTINGS[setting];
+  return intOption(value, name, min, max);
+}
+
 export function commonSettings(o: CommonOptions) {
-  const port = intOption(o.port, '--port', 1, 65535);
+  const port = settingOption(o.port, '--port', 'port');
   const timeoutMs = timeoutOption(o.timeout);
-  const concurrency = intOption(o.concurrency, '--concurrency', 1, 1000);
+  const concurrency = settingOption(o.concurrency, '--concurrency', 'concurrency');
   const helo = o.helo ?? hostname();
-  if (!isValidHeloName(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
+  if (heloProblem(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
   const spec = resolverSpec(o.resolver);
   return { port, timeoutMs, concurrency, helo, spec };
 }
@@ -128,12 +134,12 @@ export interface PolicySettings {
 
 /** Policy table, default level and CA file are all checked before anything is sent. */
 export function policySettings(o: CommonOptions): PolicySettings {
-  // Level names are case-insensitive, as in the policy table (and Postfix).
-  const level = o.level.toLowerCase();
-  if (!(LEVELS as readonly string[]).includes(level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not '${o.level}'`);
-  // A default level has no attributes, and fingerprint without match= can never succeed
-  // (the policy table refuses it too): every destination would be deferred.
-  if (level === 'fingerprint') throw new UsageError("--level fingerprint needs fingerprints: give them per destination in a --policy table ('example.org fingerprint match=SHA256-HEX')");
+  const checked = levelOf(o.level);
+  if (!checked.ok) {
+    if (o.level.toLowerCase() === 'fingerprint') throw new UsageError("--level fingerprint needs fingerprints: give them per destination in a --policy table ('example.org fingerprint match=SHA256-HEX')");
+    throw new UsageError(`--level ${checked.problem}, not '${o.level}'`);
+  }
+  const level = checked.level;
   let table = emptyPolicyTable();
   if (o.policy !== undefined) {
     let text: string;
@@ -167,13 +173,13 @@ export function policySettings(o: CommonOptions): PolicySettings {
 /** The options of check, send and scan: [flags, description, default]. */
 export const COMMON_OPTIONS: readonly (readonly [flags: string, description: string, defaultValue?: string])[] = [
   ['--resolver <ip[:port]>', 'validating DNS resolver (default: first nameserver in /etc/resolv.conf)'],
-  ['--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', '25'],
+  ['--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', String(INTEGER_SETTINGS.port.default)],
   ['--helo <name>', 'EHLO name (default: this host name)'],
-  ['--timeout <seconds>', TIMEOUT_HELP, '30'],
-  ['--concurrency <n>', 'destinations handled at once', '8'],
+  ['--timeout <seconds>', TIMEOUT_HELP, String(INTEGER_SETTINGS.timeoutMs.default / 1000)],
+  ['--concurrency <n>', 'destinations handled at once', String(INTEGER_SETTINGS.concurrency.default)],
   ['--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)'],
   ['--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)'],
-  ['--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, 'dane'],
+  ['--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, DEFAULT_LEVEL],
   ['--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: the system store, SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt)'],
   ['--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through'],
   ['--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp'],

@@ -9,6 +9,7 @@ import { resolverTrust, trustedView } from '../dns/resolver-trust.js';
 import { isAddressLiteral, parseMailDomain } from '../dns/names.js';
 import { lookupPolicy, parseDestination, type Level, type PolicyEntry, type PolicyTable } from '../policy/table.js';
 import type { Job } from '../smtp/types.js';
+import { INTEGER_SETTINGS } from '../settings.js';
 import { diagnose, internalErrorFinding } from '../core/findings.js';
 import { processDestination, type DestinationOptions, type SettledSession } from './destination.js';
 import type { DomainRecipient, DomainResult, InternalError } from '../core/result.js';
@@ -136,7 +137,7 @@ export async function runAll(works: Work[], options: RunOptions): Promise<Domain
   // its own proofs; else its AD bit only when the probe saw it (src/dns/resolver-trust.ts).
   const resolver = trustedView(options.resolver, resolverTrust(options.selfValidating ? { validatesItself: true } : options.resolver, probe));
   const results: DomainResult[] = [];
-  await pool(works, options.concurrency ?? 8, async (work) => {
+  await pool(works, options.concurrency ?? INTEGER_SETTINGS.concurrency.default, async (work) => {
     let result: DomainResult;
     if (abortedInProbe) {
       result = deferredResult(work, 'aborted', 'aborted', false);
