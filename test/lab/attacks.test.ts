@@ -233,7 +233,7 @@ describe('data injected before the TLS handshake (RFC 3207 §5, CVE-2011-0411) i
     const j = run.json[0]!;
     expect(j).toMatchObject({ verdict: 'dane-authenticated', host: EE_HOST, address: m.address, tls: true });
     // The recipient's reply is the real server's reply to the end of data, from inside TLS.
-    expect(j.recipients).toEqual([{ address: `user@${EE}`, status: 'delivered', reply: expect.stringMatching(/queued by mx\.ee-311\.test/), host: EE_HOST }]);
+    expect(j.recipients).toEqual([{ address: `user@${EE}`, status: 'delivered', reply: expect.stringMatching(/queued by mx\.ee-311\.test/), replyCode: 250, host: EE_HOST }]);
     expect(JSON.stringify(j)).not.toMatch(/injected/);
     const got = world.receivers.withToken(token);
     expect(got).toHaveLength(1);
