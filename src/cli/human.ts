@@ -54,7 +54,7 @@ function hostLines(h: HostReport, r: DomainResult, st: Style, nextHop: string | 
     out.push(`    ${st.red('skipped')}: ${h.failure ?? h.levelReason}`);
   } else if (POLICY_LEVELS.has(r.level)) {
     // The table's level replaces the DANE rules: their 'opportunistic' would contradict it.
-    out.push(`    level: ${r.level} (${policyText(r)}) — ${h.levelReason.replace(/^opportunistic: /, '')}`);
+    out.push(`    level: ${r.level} (${policyText(r)}) — ${h.levelWhy ?? h.levelReason}`);
   } else {
     out.push(`    level: ${h.level} — ${h.levelReason}`);
   }

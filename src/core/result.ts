@@ -2,6 +2,7 @@
 import type { AuthResult, RecordFailure } from './rfc7672/authenticate.js';
 import type { CertInfo } from '../x509/certificate.js';
 import type { DnsReport } from './dns-report.js';
+import type { MayCause } from './rfc7672/host.js';
 import type { RecipientResult, SmtpFailureCode } from '../smtp/types.js';
 import type { Level, PolicySource } from '../policy/table.js';
 import type { UnusableReason } from './rfc7672/tlsa.js';
@@ -48,6 +49,9 @@ export interface HostReport {
   /** The TLS level the rules gave this host (null when DNS failed). */
   level: 'dane' | 'encrypt' | 'may' | null;
   levelReason: string;
+  /** Level `may`: why DANE does not apply (the sentence of `levelReason` after "opportunistic: "), and its cause. */
+  levelWhy?: string;
+  levelCause?: MayCause;
   tlsaBase?: string;
   tlsa?: TlsaReport[];
   attempts: AttemptReport[];

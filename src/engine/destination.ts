@@ -77,6 +77,10 @@ function hostReportOf(plan: HostPlan): HostReport {
     attempts: [],
     status: plan.kind === 'no-address' ? 'no-address' : plan.kind === 'failed' ? 'failed' : 'not-tried',
   };
+  if (plan.kind === 'usable' && plan.level.kind === 'may') {
+    report.levelWhy = plan.level.why;
+    report.levelCause = plan.level.cause;
+  }
   if (plan.kind !== 'usable') report.failure = plan.reason;
   const level = plan.kind === 'usable' ? plan.level : undefined;
   if (level && level.kind !== 'may') {

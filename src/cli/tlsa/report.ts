@@ -8,7 +8,7 @@ import { describeMaterial, type Material } from '../../tools/tlsa/material.js';
 import { parseRecordText, zoneLine, type ComputedRecord } from '../../tools/tlsa/records.js';
 import { renderGenerate, renderGenerateGroups, renderMultiRollover, renderRollover, renderServer, renderTlsaBase, renderTlsaHeader, type ServedSummary } from '../../tools/tlsa/render.js';
 import type { MultiRollover, RolloverReport } from '../../tools/tlsa/rollover.js';
-import type { VerifyReport } from '../../tools/tlsa/verify.js';
+import type { OverallVerdict, VerifyReport } from '../../tools/tlsa/verify.js';
 import type { ServerDns } from './dns.js';
 import type { TlsaIo } from './io.js';
 import type { LiveServer, Served } from './live.js';
@@ -27,7 +27,7 @@ export type TlsaOutcome =
       /** The RRset checked against no chain: its DNS facts, for the header. */
       rrset: VerifyReport;
       addresses: { connected: Connected; report: VerifyReport }[];
-      verdict: { authenticated: boolean; summary: string };
+      verdict: OverallVerdict;
       suggested: string[];
       /** --next: the rollover check (null when no address served a chain). */
       rollover?: MultiRollover | null;
@@ -75,7 +75,7 @@ function jsonOf(s: TlsaSettings, o: TlsaOutcome): Record<string, unknown> {
         tlsaBase: o.dns.baseReport ?? null,
         dns: o.dns.noTlsa ? null : o.rrset.dns,
         addresses: o.addresses.map(({ connected: c, report }) => {
-          const { warnings: _w, owner: _o, dns: _d, notAuthenticated: _n, ...rest } = report;
+          const { warnings: _w, owner: _o, dns: _d, detail: _detail, ...rest } = report;
           return { address: c.address, port: s.connectPort, connect: summaryOf(c, s.connectPort), ...rest };
         }),
         authenticated: o.verdict.authenticated,
@@ -144,7 +144,7 @@ function humanOf(s: TlsaSettings, o: Exclude<TlsaOutcome, { kind: 'nothing-serve
       const header = dns.noTlsa ? 'TLSA: not looked up\n' : renderTlsaHeader(o.rrset, dns.resolver.text, dns.resolver.trust === 'self-validating');
       const parts = [addressLine(o.live) + (dns.baseReport ? renderTlsaBase(dns.baseReport) : '') + header];
       for (const { connected: c, report } of o.addresses) parts.push(renderServer(report, summaryOf(c, s.connectPort)));
-      parts.push(`overall: ${o.verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${o.verdict.summary.replace(/^(NOT )?authenticated: /, '')}\n`);
+      parts.push(`overall: ${o.verdict.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${o.verdict.detail}\n`);
       const rollover = o.rollover ? `\n${renderMultiRollover(o.target.owner, dns.noTlsa ? 'not looked up' : `from DNS, ${dns.answer!.proof}`, o.rollover)}` : '';
       return parts.join('\n') + rollover;
     }

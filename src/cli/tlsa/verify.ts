@@ -24,7 +24,7 @@ export function verifyServer(s: TlsaSettings, dns: ServerDns, live: LiveServer, 
   const perAddress = results.map((c) => {
     const report = verifyOne(c.ok ? c.chain : []);
     if (!c.ok) {
-      report.notAuthenticated = c.error;
+      report.detail = c.error;
       report.summary = notAuthenticatedSummary(c.error);
     }
     for (const w of report.warnings) pushOnce(warnings, several ? `${c.address}: ${w}` : w);

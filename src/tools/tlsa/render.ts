@@ -106,7 +106,7 @@ export function renderServer(r: VerifyReport, served: ServedSummary | { error: s
     out.push('no usable record matches the served certificate; publish for its key (beside the old record until caches expire, or put the old key back):');
     for (const line of r.suggested) out.push(`  ${line}`);
   }
-  out.push(`result: ${r.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${r.summary.replace(/^(NOT )?authenticated:? ?/, '')}`);
+  out.push(`result: ${r.authenticated ? 'AUTHENTICATED' : 'NOT AUTHENTICATED'}: ${r.detail}`);
   return `${out.join('\n')}\n`;
 }
 

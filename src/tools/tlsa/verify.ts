@@ -51,8 +51,8 @@ export interface VerifyReport {
   authenticated: boolean;
   /** One sentence. */
   summary: string;
-  /** Why it is not authenticated (the summary without its "NOT authenticated: "); absent when it is. */
-  notAuthenticated?: string;
+  /** The summary without its "authenticated" / "NOT authenticated:": by which record, or why not. */
+  detail: string;
   /**
    * When TLSA records are published but no usable one matches a served certificate (e.g. a
    * renewal changed the key): the zone-file line(s) to publish for the served leaf,
@@ -124,7 +124,8 @@ export function verifyServed(input: VerifyInput): VerifyReport {
   else if (!secure) why = `the TLSA RRset is ${a.proof}, DANE needs a DNSSEC-secure RRset (RFC 7672 §2.2)${auth.ok ? '; the records would match' : ''}`;
   else if (usable.length === 0) why = 'no usable TLSA record (RFC 7672 §2.2: the server is then not DANE-authenticated)';
   else if (!auth.ok) why = auth.reason;
-  const summary = why !== undefined ? notAuthenticatedSummary(why) : auth.ok ? `authenticated by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})` : '';
+  const detail = why ?? (auth.ok ? `by ${shortText(tlsaFromText(auth.record))} (${auth.usage}, depth ${auth.depth}${auth.matchedName ? `, name ${auth.matchedName}` : ''})` : '');
+  const summary = why !== undefined ? notAuthenticatedSummary(why) : `authenticated ${detail}`;
   const authenticated = input.noTlsa === undefined && certs.length > 0 && secure && a.status === 'data' && auth.ok;
   const suggested = input.noTlsa === undefined && a.status === 'data' && certs.length > 0 && !records.some((r) => r.usable && r.matches.length > 0) ? suggestFor(input.owner, certs, classified) : undefined;
   return {
@@ -135,7 +136,7 @@ export function verifyServed(input: VerifyInput): VerifyReport {
     auth,
     authenticated,
     summary,
-    ...(why !== undefined ? { notAuthenticated: why } : {}),
+    detail,
     ...(suggested ? { suggested } : {}),
     warnings,
   };
@@ -267,6 +268,13 @@ export function tlsaNotLookedUp(qname: string, why: { daneDoesNotApply: true } |
   return { qname, qtype: 'TLSA', status: none ? 'nodata' : 'failed', proof: 'indeterminate', records: [], ttl: 0, cnameChain: [qname], canonicalName: qname, reason: none ? 'not looked up' : why.failed };
 }
 
+/** The verdict over every address: the sentence, and its part after "authenticated:" / "NOT authenticated:". */
+export interface OverallVerdict {
+  authenticated: boolean;
+  summary: string;
+  detail: string;
+}
+
 /** The one-sentence summary of a check that did not authenticate. */
 export function notAuthenticatedSummary(why: string): string {
   return `NOT authenticated: ${why}`;
@@ -284,14 +292,16 @@ export interface AddressCheck {
  * up and every one of them is authenticated. An address that cannot be reached fails; so
  * does a host DANE does not apply to (`noTlsa`, the verdict then, said once).
  */
-export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[], noTlsa?: string): { authenticated: boolean; summary: string } {
-  if (noTlsa !== undefined) return { authenticated: false, summary: notAuthenticatedSummary([...lookupErrors, noTlsa].join('; ')) };
+export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[], noTlsa?: string): OverallVerdict {
+  const notAuthenticated = (detail: string): OverallVerdict => ({ authenticated: false, summary: notAuthenticatedSummary(detail), detail });
+  if (noTlsa !== undefined) return notAuthenticated([...lookupErrors, noTlsa].join('; '));
   const n = perAddress.length;
   const failing = perAddress.filter((p) => !p.report.authenticated);
   if (n > 0 && failing.length === 0 && lookupErrors.length === 0) {
-    return { authenticated: true, summary: `authenticated: ${n === 1 ? `${perAddress[0]!.address} matches` : `all ${n} addresses match`}` };
+    const detail = n === 1 ? `${perAddress[0]!.address} matches` : `all ${n} addresses match`;
+    return { authenticated: true, summary: `authenticated: ${detail}`, detail };
   }
-  const why = (p: { report: VerifyReport }) => p.report.notAuthenticated ?? p.report.summary;
+  const why = (p: { report: VerifyReport }) => p.report.detail;
   const parts = [...lookupErrors];
   const reached = failing.filter((p) => p.reached);
   const sameReason = n > 1 && reached.length === n && new Set(reached.map(why)).size === 1;
@@ -304,5 +314,5 @@ export function overallVerdict(perAddress: AddressCheck[], lookupErrors: string[
     }
   }
   if (n > 0 && failing.length < n) parts.push(`${n - failing.length} of ${n} addresses match`);
-  return { authenticated: false, summary: notAuthenticatedSummary(parts.join('; ')) };
+  return notAuthenticated(parts.join('; '));
 }

@@ -76,7 +76,7 @@ describe('human output', () => {
       verdict: 'encrypt-unauthenticated',
       level: 'encrypt',
       policySource: '/etc/dane/policy:3',
-      hosts: [host({ level: 'may', levelReason: 'opportunistic: DANE is off by local policy', status: 'used' })],
+      hosts: [host({ level: 'may', levelReason: 'opportunistic: DANE is off by local policy', levelWhy: 'DANE is off by local policy', levelCause: 'policy', status: 'used' })],
     });
     const out = renderDomain(r, plain);
     expect(out).toContain('level: encrypt (/etc/dane/policy:3) — DANE is off by local policy');
