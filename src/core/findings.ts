@@ -222,7 +222,7 @@ function attemptFindings(c: Collector, h: HostReport, a: AttemptReport, now: Dat
           break;
         }
         case 'ta-date':
-          c.add('cert-expired', `under DANE-TA (${rec}), ${r.why.replace(/^trust anchor at depth \d+, but /, '')}: renew the certificate`, h.name);
+          c.add('cert-expired', `under DANE-TA (${rec}), ${r.pathProblem ?? r.why}: renew the certificate`, h.name);
           break;
         case 'ta-not-ca':
         case 'ta-path-length':

@@ -52,6 +52,8 @@ export interface RecordFailure {
   why: string;
   /** ta-name-mismatch: the reference identifiers the leaf names none of. */
   referenceNames?: string[];
+  /** DANE-TA with the anchor found: what is wrong with the path below it (`why` without "trust anchor at depth N, but"). */
+  pathProblem?: string;
 }
 
 export interface AuthFailure {
@@ -182,7 +184,7 @@ function issuedByRecordCert(top: ParsedCert, data: Buffer): ParsedCert | undefin
   return findIssuer(top, [anchor]);
 }
 
-type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[] };
+type TaOutcome = { ok: true; depth: number; name: string; anchor: 'served' | 'tlsa-record' } | { ok: false; code: RecordFailureCode; why: string; referenceNames?: string[]; pathProblem?: string };
 
 /**
  * DANE-TA(2), RFC 7672 §3.1.2: the anchor is a certificate the server sent, on the issuer
@@ -193,7 +195,7 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
   const depth = path.findIndex((c) => associationMatches(record, c));
   if (depth >= 0) {
     const check = checkTaPath(path, depth, input.referenceNames, input.now);
-    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ...check, why: `trust anchor at depth ${depth}, but ${check.why}` };
+    return check.ok ? { ok: true, depth, name: check.name, anchor: 'served' } : { ...check, why: `trust anchor at depth ${depth}, but ${check.why}`, pathProblem: check.why };
   }
   const top = path[path.length - 1];
   if (record.matchingType === Matching.FULL && top && !certs.some((c) => associationMatches(record, c))) {
@@ -202,11 +204,11 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
       if (anchor) {
         const full = [...path, anchor];
         const check = checkTaPath(full, path.length, input.referenceNames, input.now);
-        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor from the TLSA record, but ${check.why}` };
+        return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor from the TLSA record, but ${check.why}`, pathProblem: check.why };
       }
     } else if (!selfSigned(top.x509) && signedByKey(top, record.data)) {
       const check = checkTaPath(path, path.length - 1, input.referenceNames, input.now);
-      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor key from the TLSA record, but ${check.why}` };
+      return check.ok ? { ok: true, depth: path.length, name: check.name, anchor: 'tlsa-record' } : { ...check, why: `trust anchor key from the TLSA record, but ${check.why}`, pathProblem: check.why };
     }
   }
   const offPath = certs.some((c) => associationMatches(record, c));
@@ -246,7 +248,10 @@ export function authenticate(input: AuthInput): AuthResult {
       }
       const ta = authenticateTa(record, path, certs, input);
       if (ta.ok) return { ok: true, record: text, usage: 'DANE-TA', depth: ta.depth, matchedName: ta.name, anchor: ta.anchor, chain };
-      tried.push(ta.referenceNames ? { record: text, code: ta.code, why: ta.why, referenceNames: ta.referenceNames } : { record: text, code: ta.code, why: ta.why });
+      const failure: RecordFailure = { record: text, code: ta.code, why: ta.why };
+      if (ta.referenceNames) failure.referenceNames = ta.referenceNames;
+      if (ta.pathProblem) failure.pathProblem = ta.pathProblem;
+      tried.push(failure);
       continue;
     }
     tried.push({ record: text, code: 'unusable', why: 'not a usable usage' });

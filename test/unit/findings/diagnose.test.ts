@@ -244,7 +244,7 @@ describe('diagnose: authentication failures', () => {
           attempts: [
             attempt(
               failedAuth([
-                { record: `2 1 1 ${D32}`, code: 'ta-date', why: 'trust anchor at depth 1, but certificate at depth 0 (CN=mx) expired 2030-01-01T00:00:00.000Z' },
+                { record: `2 1 1 ${D32}`, code: 'ta-date', why: 'trust anchor at depth 1, but certificate at depth 0 (CN=mx) expired 2030-01-01T00:00:00.000Z', pathProblem: 'certificate at depth 0 (CN=mx) expired 2030-01-01T00:00:00.000Z' },
                 { record: `2 0 1 ${D32}`, code: 'ta-eku', why: 'trust anchor at depth 1, but leaf certificate is not for TLS server authentication (extended key usage)' },
               ]),
             ),
@@ -253,7 +253,7 @@ describe('diagnose: authentication failures', () => {
       ],
     });
     expect(codes(r)).toEqual(['cert-expired', 'ta-chain-invalid']);
-    expect(only(r, 'cert-expired')[0]!.message).toMatch(/certificate at depth 0 \(CN=mx\) expired .*renew/);
+    expect(only(r, 'cert-expired')[0]!.message).toMatch(/^under DANE-TA \(.*\), certificate at depth 0 \(CN=mx\) expired .*renew/);
   });
 
   it('one finding per problem, not per address', () => {
