@@ -23,3 +23,21 @@ export const privateLoopback = () => loopbackNet()(2 + Math.floor(Math.random() 
 
 // ---------------------------------------------------------------- verify and rollover (pure)
 export const tlsa = (usage: number, selector: number, matchingType: number, hex: string): TlsaData => ({ usage, selector, matchingType, data: Buffer.from(hex, 'hex') });
+
+/** Keys and self-signed certificates in every format an operator makes with openssl (rsa, ec, ed: PEM, DER, PKCS#1, SEC1, encrypted), in `path(...)`. */
+export function operatorKeyFiles(path: (name: string) => string): void {
+  const newkey: Record<string, string[]> = { rsa: ['rsa:2048'], ec: ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ed: ['ed25519'] };
+  for (const [k, spec] of Object.entries(newkey)) {
+    openssl(['req', '-x509', '-newkey', ...spec, '-nodes', '-keyout', path(`${k}.key`), '-out', path(`${k}.crt`), '-subj', `/CN=mx.${k}.test`, '-days', '30']);
+    openssl(['x509', '-in', path(`${k}.crt`), '-outform', 'DER', '-out', path(`${k}.der`)]);
+    openssl(['pkey', '-in', path(`${k}.key`), '-outform', 'DER', '-out', path(`${k}.key.der`)]);
+    openssl(['pkey', '-in', path(`${k}.key`), '-pubout', '-out', path(`${k}.pub`)]);
+    openssl(['pkey', '-in', path(`${k}.key`), '-aes256', '-passout', 'pass:x', '-out', path(`${k}.enc.key`)]);
+  }
+  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-out', path('rsa.pkcs1.key')]);
+  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-aes256', '-passout', 'pass:x', '-out', path('rsa.pkcs1.enc.key')]);
+  openssl(['rsa', '-in', path('rsa.key'), '-RSAPublicKey_out', '-out', path('rsa.pkcs1.pub')]);
+  openssl(['ec', '-in', path('ec.key'), '-out', path('ec.sec1.key')]);
+  openssl(['ec', '-in', path('ec.key'), '-aes256', '-passout', 'pass:x', '-out', path('ec.sec1.enc.key')]);
+  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-out', path('ecparam.key')]); // EC PARAMETERS + EC PRIVATE KEY
+}

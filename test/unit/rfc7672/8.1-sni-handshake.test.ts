@@ -3,12 +3,8 @@
  * a CNAME-expanded MX host), sent without the trailing dot (RFC 6066 §3).
  */
 import { servedTls } from '../../../src/smtp/served-chain.js';
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { processDestination, type DestinationOptions } from '../../../src/engine/destination.js';
 import { runSmtpSession } from '../../../src/smtp/session.js';
 import type { SmtpSessionOptions, SmtpSessionResult } from '../../../src/smtp/types.js';
@@ -16,54 +12,12 @@ import { FixtureResolver, mx } from '../../support/fixture-resolver.js';
 import { makeChain, type Chain } from '../../support/pki.js';
 import { type RawServer, script, startRawServer } from '../../support/raw-smtp-server.js';
 import { testPki } from '../../support/test-certs.js';
-import { Cert } from '../../support/authentication-fixtures.js';
-
-/** Hand-made certificates with exactly the extensions given (openssl CLI, temp dir). */
-class Forge {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'dane-smtp-forge-'));
-  private n = 0;
-  private ssl(args: string[]): void {
-    execFileSync('openssl', args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  }
-  private load(name: string): Cert & { name: string } {
-    const x = new X509Certificate(readFileSync(join(this.dir, `${name}.pem`)));
-    return { name, der: x.raw, spkiDer: x.publicKey.export({ type: 'spki', format: 'der' }) };
-  }
-  /** A key (P-256), reusable across certificates. */
-  key(): string {
-    const name = `k${this.n++}`;
-    this.ssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`]);
-    return name;
-  }
-  /**
-   * A certificate for `key` with subject CN `cn`, signed by `issuer` (its certificate name and
-   * its key name; omitted = self-signed), carrying exactly the extension lines `ext`.
-   */
-  cert(cn: string, key: string, ext: string[], issuer?: { cert: string; key: string }): Cert & { name: string } {
-    const name = `c${this.n++}`;
-    writeFileSync(join(this.dir, `${name}.ext`), `${[...ext, 'subjectKeyIdentifier=none', 'authorityKeyIdentifier=none'].join('\n')}\n`);
-    this.ssl(['req', '-new', '-key', `${key}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`]);
-    const sign = issuer ? ['-CA', `${issuer.cert}.pem`, '-CAkey', `${issuer.key}.key`] : ['-signkey', `${key}.key`];
-    this.ssl(['x509', '-req', '-in', `${name}.csr`, ...sign, '-set_serial', String(1000 + this.n), '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
-    return this.load(name);
-  }
-  dispose(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-let forge: Forge;
 
 let good: Chain;
 
-let other: Chain;
-
 beforeAll(async () => {
-  forge = new Forge();
-  [good, other] = await Promise.all([makeChain({ leafCn: 'mx.example.test' }), makeChain({ leafCn: 'mx.example.test' })]);
+  good = await makeChain({ leafCn: 'mx.example.test' });
 });
-
-afterAll(() => forge?.dispose());
 
 describe('SNI is the TLSA base domain (RFC 7672 §8.1), also for a CNAME-expanded MX host (RFC 7672 §2.2.2)', () => {
   const spki311 = (c: Chain) => ({ usage: 3, selector: 1, matchingType: 1, data: createHash('sha256').update(c.leaf.spkiDer).digest() });

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runTlsaCli, useTempDir } from '../../support/tlsa-cli.js';
 import { useTlsaServers } from '../../support/tlsa-servers.js';
 import { certSha256, makeCert, makeChain, spkiSha256, type Chain, type Issued } from '../../support/pki.js';
-import { openssl, privateLoopback } from '../../support/tlsa-material.js';
+import { privateLoopback, operatorKeyFiles } from '../../support/tlsa-material.js';
 
 let chain: Chain;
 
@@ -17,21 +17,7 @@ const { path, file } = useTempDir('tlsa-review-');
 const servers = useTlsaServers(() => ({ certPem: chain.servedPem, keyPem: chain.leaf.keyPem }));
 
 beforeAll(async () => {
-  // Keys and self-signed certificates as an operator makes them with openssl.
-  const newkey: Record<string, string[]> = { rsa: ['rsa:2048'], ec: ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ed: ['ed25519'] };
-  for (const [k, spec] of Object.entries(newkey)) {
-    openssl(['req', '-x509', '-newkey', ...spec, '-nodes', '-keyout', path(`${k}.key`), '-out', path(`${k}.crt`), '-subj', `/CN=mx.${k}.test`, '-days', '30']);
-    openssl(['x509', '-in', path(`${k}.crt`), '-outform', 'DER', '-out', path(`${k}.der`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-outform', 'DER', '-out', path(`${k}.key.der`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-pubout', '-out', path(`${k}.pub`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-aes256', '-passout', 'pass:x', '-out', path(`${k}.enc.key`)]);
-  }
-  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-out', path('rsa.pkcs1.key')]);
-  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-aes256', '-passout', 'pass:x', '-out', path('rsa.pkcs1.enc.key')]);
-  openssl(['rsa', '-in', path('rsa.key'), '-RSAPublicKey_out', '-out', path('rsa.pkcs1.pub')]);
-  openssl(['ec', '-in', path('ec.key'), '-out', path('ec.sec1.key')]);
-  openssl(['ec', '-in', path('ec.key'), '-aes256', '-passout', 'pass:x', '-out', path('ec.sec1.enc.key')]);
-  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-out', path('ecparam.key')]); // EC PARAMETERS + EC PRIVATE KEY
+  operatorKeyFiles(path);
   chain = await makeChain({ leafCn: 'mx.example.test' });
   next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
 }, 120_000);

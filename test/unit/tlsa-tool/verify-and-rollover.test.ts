@@ -11,7 +11,7 @@ import { parseZoneTlsa } from '../../../src/tools/tlsa/zone.js';
 import type { DnsAnswer, TlsaData } from '../../../src/dns/types.js';
 import { useTempDir } from '../../support/tlsa-cli.js';
 import { makeCert, makeChain, spkiSha256, spkiSha512, type Chain, type Issued } from '../../support/pki.js';
-import { openssl, dgst, hexOf, tlsa } from '../../support/tlsa-material.js';
+import { dgst, hexOf, tlsa, operatorKeyFiles } from '../../support/tlsa-material.js';
 
 let chain: Chain;
 
@@ -20,21 +20,7 @@ let next: Issued;
 const { path } = useTempDir('tlsa-review-');
 
 beforeAll(async () => {
-  // Keys and self-signed certificates as an operator makes them with openssl.
-  const newkey: Record<string, string[]> = { rsa: ['rsa:2048'], ec: ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ed: ['ed25519'] };
-  for (const [k, spec] of Object.entries(newkey)) {
-    openssl(['req', '-x509', '-newkey', ...spec, '-nodes', '-keyout', path(`${k}.key`), '-out', path(`${k}.crt`), '-subj', `/CN=mx.${k}.test`, '-days', '30']);
-    openssl(['x509', '-in', path(`${k}.crt`), '-outform', 'DER', '-out', path(`${k}.der`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-outform', 'DER', '-out', path(`${k}.key.der`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-pubout', '-out', path(`${k}.pub`)]);
-    openssl(['pkey', '-in', path(`${k}.key`), '-aes256', '-passout', 'pass:x', '-out', path(`${k}.enc.key`)]);
-  }
-  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-out', path('rsa.pkcs1.key')]);
-  openssl(['rsa', '-in', path('rsa.key'), '-traditional', '-aes256', '-passout', 'pass:x', '-out', path('rsa.pkcs1.enc.key')]);
-  openssl(['rsa', '-in', path('rsa.key'), '-RSAPublicKey_out', '-out', path('rsa.pkcs1.pub')]);
-  openssl(['ec', '-in', path('ec.key'), '-out', path('ec.sec1.key')]);
-  openssl(['ec', '-in', path('ec.key'), '-aes256', '-passout', 'pass:x', '-out', path('ec.sec1.enc.key')]);
-  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-out', path('ecparam.key')]); // EC PARAMETERS + EC PRIVATE KEY
+  operatorKeyFiles(path);
   chain = await makeChain({ leafCn: 'mx.example.test' });
   next = await makeCert({ cn: 'mx.example.test', sans: ['mx.example.test'], issuer: chain.intermediate });
 }, 120_000);
