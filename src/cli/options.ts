@@ -5,12 +5,12 @@
 import { pemCertificates } from '../policy/ca-store.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Command } from 'commander';
 import { DaneSmtpError } from '../errors.js';
 import { parseResolverSpec, systemResolverSpec } from '../dns/resolv-conf.js';
-import { LEVELS, PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
+import { PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
-import { DEFAULT_LEVEL, INTEGER_SETTINGS, heloProblem, levelOf, type IntegerSetting } from '../settings.js';
+import { INTEGER_SETTINGS, heloProblem, levelOf, type IntegerSetting } from '../settings.js';
+import type { CommonOptions } from './option-defs.js';
 import { anchorsBelowRootWarning, type ResolverConfig, type ResolverTrust } from '../dns/resolver-trust.js';
 import type { ValidationProbe } from '../dns/probe.js';
 
@@ -22,20 +22,6 @@ export class UsageError extends DaneSmtpError {
   }
 }
 
-export interface CommonOptions {
-  trustAnchor?: string;
-  validate?: boolean;
-  policy?: string;
-  level: string;
-  caFile?: string;
-  resolver?: string;
-  port: string;
-  helo?: string;
-  timeout: string;
-  json?: boolean;
-  concurrency: string;
-  daneInsecureMx?: boolean;
-}
 
 /** The loud stderr lines for a resolver that answers but does not validate DNSSEC (RFC 7672 §2.1). */
 export function nonValidatingWarning(reason: string): string {
@@ -62,8 +48,6 @@ export function timeoutOption(value: string): number {
   return Math.round(seconds * 1000);
 }
 
-/** The --timeout help text, the same for every command. */
-export const TIMEOUT_HELP = 'deadline of each step: DNS answer, connect, TLS handshake, one whole SMTP reply';
 
 export function intOption(value: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, not '${value}'`);
@@ -170,29 +154,3 @@ export function policySettings(o: CommonOptions): PolicySettings {
   return out;
 }
 
-/** The options of check, send and scan: [flags, description, default]. */
-export const COMMON_OPTIONS: readonly (readonly [flags: string, description: string, defaultValue?: string])[] = [
-  ['--resolver <ip[:port]>', 'validating DNS resolver (default: first nameserver in /etc/resolv.conf)'],
-  ['--port <n>', 'SMTP port; TLSA records are looked up at _<n>._tcp', String(INTEGER_SETTINGS.port.default)],
-  ['--helo <name>', 'EHLO name (default: this host name)'],
-  ['--timeout <seconds>', TIMEOUT_HELP, String(INTEGER_SETTINGS.timeoutMs.default / 1000)],
-  ['--concurrency <n>', 'destinations handled at once', String(INTEGER_SETTINGS.concurrency.default)],
-  ['--dane-insecure-mx', 'use DANE for hosts with secure records even when the MX RRset is insecure (RFC 7672 §2.2.1)'],
-  ['--policy <file>', 'TLS policy table (Postfix smtp_tls_policy_maps syntax)'],
-  ['--level <level>', `TLS level for destinations not in the table: ${LEVELS.join(', ')}`, DEFAULT_LEVEL],
-  ['--ca-file <file>', 'trusted CAs (PEM) for the verify and secure levels (default: the system store, SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt)'],
-  ['--trust-anchor <file>', 'validate DNSSEC here from these DS or DNSKEY records (zone-file syntax); the resolver only has to pass DNSSEC records through'],
-  ['--validate', 'validate DNSSEC here from the IANA root trust anchors shipped with dane-smtp'],
-  ['--json', 'one JSON object per domain per line'],
-];
-
-/** Adds the common options, except those named in `except` (e.g. a command with its own --concurrency). */
-export function withCommon(cmd: Command, except: readonly string[] = []): Command {
-  for (const [flags, description, defaultValue] of COMMON_OPTIONS) {
-    const long = flags.split(' ')[0]!;
-    if (except.includes(long)) continue;
-    if (defaultValue === undefined) cmd.option(flags, description);
-    else cmd.option(flags, description, defaultValue);
-  }
-  return cmd;
-}

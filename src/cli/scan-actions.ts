@@ -26,7 +26,8 @@ import { scanDomains } from '../scan/scan.js';
 import { ProgressBar } from '../scan/progress.js';
 import { buildReport, renderReport } from '../scan/report.js';
 import { EXIT } from '../core/outcome.js';
-import { UsageError, commonSettings, intOption, policySettings, resolverConfig, trustWarning, type CommonOptions } from './options.js';
+import { UsageError, commonSettings, intOption, policySettings, resolverConfig, trustWarning } from './options.js';
+import { type CommonOptions } from './option-defs.js';
 import { defaultScanConcurrency } from './scan-defaults.js';
 
 /** scan's exit statuses, from the one table: an unfinished scan is temporary. */

@@ -7,7 +7,7 @@
  * resume); 64 usage error (one line on stderr). report: 0, or 64.
  */
 import type { Command } from 'commander';
-import { COMMON_OPTIONS } from './options.js';
+import { COMMON_OPTIONS } from './option-defs.js';
 import { DEFAULT_DOMAIN_BUDGET, defaultScanConcurrency } from './scan-defaults.js';
 
 

@@ -6,7 +6,8 @@
  * settings.ts (both together), dns.ts (the resolver, set up as for check and send by
  * src/dns/resolver-trust.ts; the addresses; the TLSA base and RRset), live.ts (every
  * address connected to), the modes generate.ts, verify.ts and rollover.ts, and report.ts
- * (the JSON and human reports, from typed outcomes). This file registers the command.
+ * (the JSON and human reports, from typed outcomes), run.ts (runTlsa). This file only
+ * declares the command; the rest is loaded when it runs.
  *
  * runTlsa: tlsaSettings (options → TlsaSettings), then without --connect
  * generateFromMaterial or rolloverFromMaterial; with --connect lookUpServer (DNS) and
@@ -36,36 +37,9 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ownerName } from '../tools/tlsa/records.js';
-import { COMMON_OPTIONS, TIMEOUT_HELP } from './options.js';
-import { lookUpServer } from './tlsa/dns.js';
-import { fromLiveServer, generateFromMaterial } from './tlsa/generate.js';
-import { defaultIo, type TlsaIo } from './tlsa/io.js';
-import { connectServer } from './tlsa/live.js';
+import { COMMON_OPTIONS, TIMEOUT_HELP } from './option-defs.js';
+import type { TlsaIo } from './tlsa/io.js';
 import type { TlsaOptions } from './tlsa/options.js';
-import { rolloverFromMaterial } from './tlsa/rollover.js';
-import { tlsaSettings } from './tlsa/settings.js';
-import { verifyServer } from './tlsa/verify.js';
-
-export { CONNECT_CONCURRENCY, type Connected, type HostAddresses } from '../tools/tlsa/connect.js';
-export { TLSA_EXIT, type TlsaIo } from './tlsa/io.js';
-export { parseConnectSpec, type ConnectSpec } from './tlsa/options.js';
-
-/**
- * `dane-smtp tlsa`: checks the options, then runs one mode. Without --connect: records from
- * FILE, or a rollover check of FILE against --rrset. With --connect: DNS, then every address
- * of the host, then --verify, or records (or a rollover check) from what was served.
- */
-export async function runTlsa(positional: string | undefined, o: TlsaOptions, io: TlsaIo): Promise<number> {
-  const s = tlsaSettings(positional, o);
-  if (!s.connect) {
-    const target = { host: s.host, owner: ownerName(s.host, s.port) };
-    return s.next && s.rrset ? rolloverFromMaterial(s, target, io) : generateFromMaterial(s, target, io);
-  }
-  const dns = await lookUpServer(s, s.connect, io);
-  const live = await connectServer(s, s.connect, dns);
-  return s.verify ? verifyServer(s, dns, live, io) : fromLiveServer(s, dns, live, io);
-}
 
 /** The flags and help of a check/send option that --verify shares (options.ts COMMON_OPTIONS). */
 function commonOption(long: string): [string, string] {
@@ -74,7 +48,6 @@ function commonOption(long: string): [string, string] {
 }
 
 export function registerTlsaCommand(program: Command, setExit: (code: number) => void, io: Partial<TlsaIo> = {}): void {
-  const ioAll: TlsaIo = { ...defaultIo, ...io };
   program
     .command('tlsa')
     .description('generate TLSA records from a certificate, chain, key or live server; check the published records (--verify) and rollover readiness (--next)')
@@ -98,6 +71,8 @@ export function registerTlsaCommand(program: Command, setExit: (code: number) =>
     .option('--timeout <seconds>', TIMEOUT_HELP, '30')
     .option('--json', 'one JSON object instead of the human report')
     .action(async (file: string | undefined, o: TlsaOptions) => {
-      setExit(await runTlsa(file, o, ioAll));
+      // Loaded when the command runs: `--help` and the other commands do not pay for it.
+      const [{ runTlsa }, { defaultIo }] = await Promise.all([import('./tlsa/run.js'), import('./tlsa/io.js')]);
+      setExit(await runTlsa(file, o, { ...defaultIo, ...io }));
     });
 }

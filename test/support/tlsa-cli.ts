@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { registerTlsaCommand, type TlsaIo } from '../../src/cli/tlsa-command.js';
+import { registerTlsaCommand } from '../../src/cli/tlsa-command.js';
+import type { TlsaIo } from '../../src/cli/tlsa/io.js';
 import { DaneSmtpError } from '../../src/errors.js';
 
 export interface TlsaRun {

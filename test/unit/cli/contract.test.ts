@@ -14,9 +14,11 @@ import { firstNameserver } from '../../../src/dns/resolv-conf.js';
 import type { DomainResult, FailedDomainResult, HostReport, SessionDomainResult } from '../../../src/core/result.js';
 import { nextHopOf, partialDeliveryLine, plain, renderDomain } from '../../../src/cli/human.js';
 import { EXIT } from '../../../src/core/outcome.js';
-import { buildProgram, main, oneLine, probeFailureLines, useColor } from '../../../src/cli/program.js';
+import { buildProgram, main } from '../../../src/cli/program.js';
+import { oneLine } from '../../../src/cli/one-line.js';
+import { probeFailureLines, useColor } from '../../../src/cli/deliver-command.js';
 import { runScan, type ScanCliOptions } from '../../../src/cli/scan-actions.js';
-import { runTlsa } from '../../../src/cli/tlsa-command.js';
+import { runTlsa } from '../../../src/cli/tlsa/run.js';
 import { renderRun, sentence, type RunSummary } from '../../../src/scan/report.js';
 
 let dir: string;

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { check } from '../../../src/api.js';
-import { commonSettings, COMMON_OPTIONS, policySettings, type CommonOptions } from '../../../src/cli/options.js';
+import { commonSettings, policySettings } from '../../../src/cli/options.js';
+import { COMMON_OPTIONS, type CommonOptions } from '../../../src/cli/option-defs.js';
 import { DEFAULT_LEVEL, INTEGER_SETTINGS, integerProblem } from '../../../src/settings.js';
 import { FixtureResolver } from '../../support/fixture-resolver.js';
 
