@@ -13,8 +13,8 @@ import { resolverFor } from './dns/resolver-trust.js';
 import type { DnsAnswer, LookupOptions, RDataOf, RecordType, Resolver } from './dns/types.js';
 import { DaneSmtpError } from './errors.js';
 import { LEVELS, emptyPolicyTable, type Level, type PolicyTable } from './policy/table.js';
-import { isValidMailbox } from './smtp/message.js';
-import { DEFAULT_LEVEL, INTEGER_SETTINGS, heloProblem, integerProblem, type IntegerSetting } from './settings.js';
+import { isValidHeloName, isValidMailbox } from './smtp/message.js';
+import { DEFAULT_LEVEL, INTEGER_SETTINGS, integerProblem, type IntegerSetting } from './settings.js';
 import type { SmtpEvent } from './smtp/types.js';
 import { groupRecipients } from './engine/recipients.js';
 import { runAll, workFor, type Work } from './engine/run.js';
@@ -120,7 +120,7 @@ function validateOptions(o: ClientOptions): void {
   integer('concurrency', o.concurrency);
   if (o.localAddress !== undefined && isIP(o.localAddress) === 0) bad(`localAddress must be an IP address, not ${JSON.stringify(o.localAddress)}`);
   const helo = o.helo ?? hostname();
-  if (heloProblem(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
+  if (!isValidHeloName(helo)) bad(`${o.helo === undefined ? 'this host name' : 'helo'} ${JSON.stringify(helo)} is not a valid EHLO name: pass helo`);
 }
 
 /**

@@ -5,7 +5,6 @@
  * the setting (`--port` or `port`).
  */
 import { LEVELS, type Level } from './policy/table.js';
-import { isValidHeloName } from './smtp/message.js';
 
 /** Integer settings: inclusive range and default. */
 export const INTEGER_SETTINGS = {
@@ -36,9 +35,4 @@ export function levelOf(text: string): { ok: true; level: Level } | { ok: false;
   // (the policy table refuses it too): every destination would be deferred.
   if (level === 'fingerprint') return { ok: false, problem: 'fingerprint needs fingerprints: give them per destination in a policy table (match=SHA256-HEX)' };
   return { ok: true, level: level as Level };
-}
-
-/** RFC 5321 §4.1.1.1: a host name or an address literal, nothing that could break the command line. */
-export function heloProblem(helo: string): string | undefined {
-  return isValidHeloName(helo) ? undefined : 'is not a valid EHLO name (a host name or address literal)';
 }

@@ -6,10 +6,11 @@ import { pemCertificates } from '../policy/ca-store.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DaneSmtpError } from '../errors.js';
+import { isValidHeloName } from '../smtp/message.js';
 import { parseResolverSpec, systemResolverSpec } from '../dns/resolv-conf.js';
 import { PolicySyntaxError, emptyPolicyTable, parsePolicyTable, type Level, type PolicyTable } from '../policy/table.js';
 import { IANA_ROOT_ANCHORS, parseTrustAnchors, type TrustAnchor } from '../dns/dnssec/index.js';
-import { INTEGER_SETTINGS, heloProblem, levelOf, type IntegerSetting } from '../settings.js';
+import { INTEGER_SETTINGS, levelOf, type IntegerSetting } from '../settings.js';
 import type { CommonOptions } from './option-defs.js';
 import { anchorsBelowRootWarning, type ResolverConfig, type ResolverTrust } from '../dns/resolver-trust.js';
 import type { ValidationProbe } from '../dns/probe.js';
@@ -105,7 +106,7 @@ export function commonSettings(o: CommonOptions) {
   const timeoutMs = timeoutOption(o.timeout);
   const concurrency = settingOption(o.concurrency, '--concurrency', 'concurrency');
   const helo = o.helo ?? hostname();
-  if (heloProblem(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
+  if (!isValidHeloName(helo)) throw new UsageError(`${o.helo === undefined ? 'this host name' : '--helo'} '${helo}' is not a valid EHLO name: give --helo NAME (a host name or address literal)`);
   const spec = resolverSpec(o.resolver);
   return { port, timeoutMs, concurrency, helo, spec };
 }

@@ -1,10 +1,12 @@
 /**
  * Where `dane-smtp tlsa` reads and writes (tests replace parts of it), and its exit codes.
  */
+import { EXIT } from '../../core/outcome.js';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readResolvConf } from '../../dns/resolv-conf.js';
 
-export const TLSA_EXIT = { OK: 0, FAILED: 1, USAGE: 64, UNAVAILABLE: 69 } as const;
+/** tlsa's exit statuses, from the one table: a check that found a problem is 1. */
+export const TLSA_EXIT = { OK: EXIT.OK, FAILED: EXIT.CHECK_FAILED, USAGE: EXIT.USAGE, UNAVAILABLE: EXIT.UNAVAILABLE } as const;
 
 export interface TlsaIo {
   stdout: (s: string) => void;
