@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ReplyReader } from './reply.js';
-import { DANE_TLS_CLIENT_OPTIONS, servedChain, servedTls } from './served-chain.js';
+import { daneTlsClientOptions, servedChain, servedTls } from './served-chain.js';
 import { SessionError } from './session-error.js';
 import type { ServedTls, SmtpEvent, SmtpReply, SmtpSessionOptions } from './types.js';
 
@@ -220,7 +220,7 @@ export class SmtpConnection {
         socket: plain,
         ...(sni && net.isIP(sni) === 0 ? { servername: sni } : {}),
         // No local PKI, an empty trust store, TLS 1.0 and up: see served-chain.ts.
-        ...DANE_TLS_CLIENT_OPTIONS,
+        ...daneTlsClientOptions(),
       });
     } catch (e) {
       throw new SessionError('TLS_HANDSHAKE', `TLS setup failed: ${(e as Error).message}`);

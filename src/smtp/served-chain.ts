@@ -1,6 +1,6 @@
 /** The TLS client settings of DANE SMTP, shared by the SMTP session and `dane-smtp tlsa`. */
 import { createHash } from 'node:crypto';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import { describeChain } from '../x509/certificate.js';
 import type { ServedTls } from './types.js';
 
@@ -11,14 +11,14 @@ export const MAX_SERVED_CHAIN = 16;
  * Authentication is DANE's job, never the local PKI: accept any chain in the handshake,
  * with an EMPTY trust store so Node cannot complete the served chain from local CAs.
  * Like Postfix, TLS 1.0 and up (RFC 7672 §8.1 refusing old servers would defer DANE mail).
+ * One SecureContext for every connection (making one per connection costs ~0.3 ms of CPU).
  */
-export const DANE_TLS_CLIENT_OPTIONS = {
-  rejectUnauthorized: false,
-  ca: [] as string[],
-  checkServerIdentity: () => undefined,
-  minVersion: 'TLSv1',
-  ciphers: 'DEFAULT:@SECLEVEL=0',
-} satisfies tls.ConnectionOptions;
+let sharedContext: tls.SecureContext | undefined;
+
+export function daneTlsClientOptions(): tls.ConnectionOptions {
+  sharedContext ??= tls.createSecureContext({ ca: [], minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+  return { secureContext: sharedContext, rejectUnauthorized: false, checkServerIdentity: () => undefined };
+}
 
 /** Only what the server sent, leaf first: walk issuerCertificate until it repeats or refers to itself. */
 export function servedChain(socket: tls.TLSSocket): Buffer[] {

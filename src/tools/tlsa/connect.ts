@@ -9,7 +9,7 @@ import type { DnsAnswer, Resolver } from '../../dns/types.js';
 import { answerFailed } from '../../core/rfc7672/answer.js';
 import { runSmtpSession } from '../../smtp/session.js';
 import type { ServedTls } from '../../smtp/types.js';
-import { DANE_TLS_CLIENT_OPTIONS, servedChain } from '../../smtp/served-chain.js';
+import { daneTlsClientOptions, servedChain } from '../../smtp/served-chain.js';
 import { servedEntries, sha256Hex, type CertEntry } from './material.js';
 import type { ServedSummary } from './render.js';
 
@@ -34,7 +34,7 @@ function implicitTls(address: string, port: number, servername: string | undefin
       port,
       ...(servername ? { servername } : {}),
       // An empty trust store, so that the chain is only what was sent (served-chain.ts).
-      ...DANE_TLS_CLIENT_OPTIONS,
+      ...daneTlsClientOptions(),
     });
     const finish = (r: Connected) => {
       if (done) return;
