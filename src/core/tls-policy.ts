@@ -75,7 +75,7 @@ export function hostSecurity(plan: Extract<HostPlan, { kind: 'usable' }>, domain
       servername: level.tlsaBase,
       check: (served) => {
         // RFC 7672 §3.1: authenticate before a single command is sent inside TLS.
-        const a = authenticate({ records: level.usable, served: served.chain, referenceNames: level.referenceNames, now: now() });
+        const a = authenticate({ records: level.usable, served: served.chain, ...(served.read ? { read: served.read } : {}), referenceNames: level.referenceNames, now: now() });
         return { tls: a.ok ? { ok: true } : { ok: false, reason: a.reason }, dane: a };
       },
     };

@@ -1,7 +1,7 @@
 /** The TLS client settings of DANE SMTP, shared by the SMTP session and `dane-smtp tlsa`. */
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
-import { describeChain } from '../x509/certificate.js';
+import { describeCertificate, readCertificate } from '../x509/certificate.js';
 import type { ServedTls } from './types.js';
 
 /** Longest certificate chain collected from a server. */
@@ -39,5 +39,6 @@ export function servedChain(socket: tls.TLSSocket): Buffer[] {
 
 /** What the handshake showed: version, cipher, the served chain and its description (made here, once). */
 export function servedTls(version: string, cipher: string, chain: Buffer[]): ServedTls {
-  return { version, cipher, chain, certificates: describeChain(chain) };
+  const read = chain.map(readCertificate);
+  return { version, cipher, chain, certificates: read.map((c, depth) => describeCertificate(c, depth)), read };
 }

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { CertInfo } from '../x509/certificate.js';
+import type { CertInfo, Certificate } from '../x509/certificate.js';
 
 /** Why a session failed: an error code, or the class of the server's own refusal. */
 export type SmtpFailureCode = ErrorCode | 'SMTP_4XX' | 'SMTP_5XX';
@@ -21,6 +21,8 @@ export interface ServedTls {
   chain: Buffer[];
   /** The same certificates described once, at the handshake, from the certificates themselves. */
   certificates: CertInfo[];
+  /** The same certificates as read once (x509/certificate.ts), for the checks of the chain. */
+  read?: readonly Certificate[];
 }
 
 /** The caller's verdict on the served chain; nothing is written inside TLS before it is `ok`. */

@@ -8,7 +8,7 @@ import type { TlsaData } from '../../dns/types.js';
 import { Matching, Selector, Usage, tlsaToText, type ClassifiedTlsa } from './tlsa.js';
 import { checkPath, findIssuer, issuerPath, selfSigned, type PathProblemKind } from '../../x509/path.js';
 import { leafMatchesName, serverAuthAllowed } from '../../x509/identity.js';
-import { dateProblem, describeChain, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
+import { dateProblem, describeCertificate, readCertificate, type CertInfo, type Certificate } from '../../x509/certificate.js';
 
 export { certIssuedBy } from '../../x509/path.js';
 export type { CertInfo } from '../../x509/certificate.js';
@@ -75,6 +75,8 @@ export interface AuthInput {
    * as the issuer path it found among them, so the order here is not the wire order.)
    */
   served: Buffer[];
+  /** The same certificates already read (ServedTls.read): not read again. */
+  read?: readonly Certificate[];
   /** RFC 7672 §3.2.2 reference identifiers: TLSA base domain, MX host, next-hop domain. */
   referenceNames: string[];
   now: Date;
@@ -221,8 +223,8 @@ function authenticateTa(record: ClassifiedTlsa, path: ParsedCert[], certs: Certi
 
 /** Never throws: any bytes as `served`, any records; a Match or a Failure with reasons. */
 export function authenticate(input: AuthInput): AuthResult {
-  const certs = input.served.map(readCertificate);
-  const chain = describeChain(input.served);
+  const certs = input.read && input.read.length === input.served.length ? [...input.read] : input.served.map(readCertificate);
+  const chain = certs.map((c, depth) => describeCertificate(c, depth));
   const leaf = certs[0];
   if (!leaf) {
     return { ok: false, reason: 'the server sent no certificate', records: [], chain };

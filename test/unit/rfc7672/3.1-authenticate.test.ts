@@ -448,3 +448,25 @@ describe('CertInfo digests (the JSON chain[])', () => {
     expect(associationMatchesInfo(tlsa(3, 1, 2, c.leaf), old)).toBeUndefined();
   });
 });
+
+describe('the served chain is read once (ServedTls.read): the same result as reading it here', () => {
+  it('DANE-EE and DANE-TA, matching and not, with and without the certificates already read', async () => {
+    const { readCertificate } = await import('../../../src/x509/certificate.js');
+    const c = await makeChain({ leafCn: 'mx.example.test' });
+    const served = [c.leaf.der, c.intermediate.der];
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+    const sets: TlsaData[][] = [
+      [{ usage: 3, selector: 1, matchingType: 1, data: sha(c.leaf.spkiDer) }],
+      [{ usage: 2, selector: 0, matchingType: 1, data: sha(c.intermediate.der) }],
+      [{ usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32, 7) }],
+    ];
+    for (const records of sets) {
+      const usable = usableRecords(classifyTlsa(records));
+      const fresh = authenticate({ records: usable, served, referenceNames: names, now });
+      const reused = authenticate({ records: usable, served, read: served.map(readCertificate), referenceNames: names, now });
+      expect(reused).toEqual(fresh);
+      // certificates of another chain (a wrong length) are not used
+      expect(authenticate({ records: usable, served, read: [readCertificate(c.root.der)], referenceNames: names, now })).toEqual(fresh);
+    }
+  });
+});
