@@ -80,7 +80,8 @@ function noticeOf(domain: string, verdict: string, reason: string, findings: Fin
     const seen = new Set<string>();
     const parts: string[] = [];
     for (const f of sorted) {
-      const text = sentence(f.host && !f.message.includes(f.host) ? `${f.host}: ${f.message}` : f.message);
+      // The host first, always: the notice of a domain names the MX host each finding is about.
+      const text = sentence(f.host ? `${f.host}: ${f.message}` : f.message);
       if (!seen.has(text)) parts.push(text);
       seen.add(text);
     }
